@@ -1,0 +1,9 @@
+//! The Barrack API: the operation catalog, the blocking client and its error type.
+
+pub mod catalog;
+pub mod client;
+pub mod error;
+
+pub use catalog::{Catalog, Kind, Method, Op, OPS};
+pub use client::{Args, Client, ClientSettings, Exchange, Observer, RetryPolicy};
+pub use error::{ApiError, Failure};

@@ -1,0 +1,549 @@
+//! Instances: deploy, the lifecycle, security rules, billing, and restoring snapshots.
+
+use super::account::{per_gpu, round4, MINIMUM_BALANCE, OS_IMAGES};
+use super::network::check_rule;
+use super::{missing, public, Outcome, Req};
+use crate::api::Kind;
+use crate::sim::reply::{FieldErrors, Refusal, Reply};
+use crate::sim::rules;
+use crate::sim::world::*;
+use serde_json::{json, Value};
+
+/// Simulated seconds each transition takes (deploys: 2–5 minutes, as documented).
+pub const DEPLOY_SECONDS: (u64, u64) = (120, 300);
+const STOP_SECONDS: f64 = 30.0;
+const START_SECONDS: f64 = 45.0;
+const REBOOT_SECONDS: f64 = 60.0;
+const HIBERNATE_SECONDS: f64 = 90.0;
+const RESTORE_SECONDS: f64 = 120.0;
+const DELETE_SECONDS: f64 = 30.0;
+const SNAPSHOT_RESTORE_SECONDS: f64 = 180.0;
+
+const INTERNAL: [&str; 4] = ["holds_gpus", "partial_seconds", "billing_records", "total_cost"];
+
+pub fn instance_json(world: &World, instance: &Instance) -> Value {
+    let mut value = public(instance, &INTERNAL);
+    if let Some(map) = value.as_object_mut() {
+        map.insert("tier".into(), tier(&instance.region).into());
+        map.insert("hourly_cost".into(), round4(instance.full_hourly_cost(world)).into());
+    }
+    value
+}
+
+fn find<'w>(world: &'w World, id: &str) -> Result<&'w Instance, Refusal> {
+    world.instances.get(id).ok_or_else(|| missing(Kind::Vm, id))
+}
+
+fn label(instance: &Instance) -> String {
+    format!("instance {} ({})", instance.id, instance.name)
+}
+
+/// 409 naming the state the instance is in and the states the action needs.
+fn wrong_state(instance: &Instance, action: &str, allowed: &[&str]) -> Refusal {
+    Refusal::conflict(format!(
+        "Cannot {action} {}: it is {}; {action} needs {}",
+        label(instance),
+        instance.status,
+        allowed.join(" or ")
+    ))
+    .in_tier(tier(&instance.region))
+}
+
+fn reply(world: &World, id: &str) -> Outcome {
+    let instance = find(world, id)?;
+    Ok(Reply::ok(instance_json(world, instance), tier(&instance.region)))
+}
+
+pub fn list(world: &mut World, req: &Req) -> Outcome {
+    let items = world.instances.values().map(|i| instance_json(world, i)).collect();
+    super::list(items, req, "advanced")
+}
+
+pub fn get(world: &mut World, req: &Req) -> Outcome {
+    reply(world, req.id())
+}
+
+pub fn snapshot_eligible(world: &mut World, req: &Req) -> Outcome {
+    let items = world
+        .instances
+        .values()
+        .filter(|i| i.status == "ACTIVE")
+        .map(|i| instance_json(world, i))
+        .collect();
+    super::list(items, req, "advanced")
+}
+
+pub fn hibernated_count(world: &mut World, _req: &Req) -> Outcome {
+    let count = world.instances.values().filter(|i| i.status == "HIBERNATED").count();
+    Ok(Reply::ok(json!({"count": count}), "advanced"))
+}
+
+/// Balance needed to start paying for `hourly` per hour: the minimum, and one hour prepaid.
+fn check_funds(world: &World, hourly: f64, what: &str) -> Result<(), Refusal> {
+    let needed = hourly.max(MINIMUM_BALANCE);
+    if world.balance < needed {
+        return Err(Refusal::new(
+            402,
+            "INSUFFICIENT_CREDITS",
+            format!(
+                "Insufficient credits: {what} needs a balance of at least {:.2} {} (one hour prepaid, minimum {:.2}); the balance is {:.2}",
+                needed, world.currency, MINIMUM_BALANCE, world.balance
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_stock(world: &World, region: &str, model: &str, count: i64) -> Result<(), Refusal> {
+    let free = world.free_gpus(region, model);
+    if free < count {
+        return Err(Refusal::new(
+            409,
+            "OUT_OF_STOCK",
+            format!("Out of stock: {count}× {model} requested in {region}, {free} GPUs available"),
+        )
+        .in_tier(tier(region)));
+    }
+    Ok(())
+}
+
+fn check_profile(world: &World) -> Result<(), Refusal> {
+    if !world.profile_complete {
+        return Err(Refusal::new(
+            403,
+            "PROFILE_INCOMPLETE",
+            "Profile incomplete: add a postal code and country to the account profile before deploying",
+        ));
+    }
+    Ok(())
+}
+
+fn auto_name(world: &mut World, model: &str) -> String {
+    let short: String = model
+        .split('-')
+        .next()
+        .unwrap_or("gpu")
+        .to_ascii_lowercase()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let suffix = if model.contains("SXM") { "s" } else { "" };
+    let random = world.random_alnum(3);
+    format!("barrack-{short}{suffix}-{random}")
+}
+
+pub fn deploy(world: &mut World, req: &Req) -> Outcome {
+    check_profile(world)?;
+    let mut errors = FieldErrors::default();
+    let model = req.text("gpu_model", &mut errors);
+    let count = req.int("gpu_count", &mut errors);
+    let region = req.text("region", &mut errors);
+    let name = req.text("name", &mut errors).filter(|n| !n.is_empty());
+    let os_image = req.text("os_image_id", &mut errors);
+    let boot_volume = req.text("volume_id", &mut errors);
+    let image = req.text("image_id", &mut errors);
+    let ssh_keys = req.ids("ssh_key_ids", &mut errors).unwrap_or_default();
+    let os_gb = req.int("os_volume_size_gb", &mut errors);
+    let script_id = req.text("startup_script_id", &mut errors);
+    let data_volumes = req.ids("volume_ids", &mut errors).unwrap_or_default();
+    let public_ip = req.flag("public_ip", &mut errors);
+
+    match &model {
+        None => errors.add("gpu_model", "This field is required"),
+        Some(m) if gpu_rate(m).is_none() => errors.add("gpu_model", format!("Unknown GPU model {m:?}")),
+        _ => {}
+    }
+    match count {
+        None => errors.add("gpu_count", "This field is required"),
+        Some(c) => errors.check("gpu_count", rules::gpu_count(c)),
+    }
+    let region_known = match &region {
+        None => {
+            errors.add("region", "This field is required");
+            false
+        }
+        Some(r) if is_advanced(r) || LEGACY_REGIONS.contains(&r.as_str()) => true,
+        Some(r) => {
+            errors.add("region", format!("Unknown region {r:?}"));
+            false
+        }
+    };
+    if let (Some(r), Some(m), true) = (&region, &model, region_known) {
+        if gpu_rate(m).is_some() && !region_offers(r, m) {
+            errors.add("gpu_model", format!("{m} is not offered in {r} ({} tier)", tier(r)));
+        }
+    }
+    if let Some(n) = &name {
+        errors.check("name", rules::instance_name(n));
+    }
+    let sources = [&os_image, &boot_volume, &image].iter().filter(|s| s.is_some()).count();
+    if sources != 1 {
+        errors.add(
+            "boot_source",
+            "Exactly one boot source is required: os_image_id, volume_id or image_id",
+        );
+    }
+    if let Some(os) = &os_image {
+        if !OS_IMAGES.iter().any(|(id, _)| id == os) {
+            errors.add("os_image_id", format!("Unknown OS image {os:?}"));
+        }
+    }
+    let advanced = region.as_deref().is_some_and(is_advanced);
+    if let Some(gb) = os_gb {
+        if advanced {
+            errors.check("os_volume_size_gb", rules::os_volume_size(gb));
+        } else {
+            errors.add("os_volume_size_gb", "The OS volume size can be chosen in advanced regions only");
+        }
+    }
+    if region_known && !advanced {
+        if script_id.is_some() {
+            errors.add("startup_script_id", "Startup scripts are available in advanced regions only");
+        }
+        if !data_volumes.is_empty() {
+            errors.add("volume_ids", "Data volumes are available in advanced regions only");
+        }
+    }
+    if advanced && public_ip.is_some() {
+        errors.add("public_ip", "The public IP switch applies to legacy regions only");
+    }
+    // SSH keys: required for OS-image and custom-image boots, refused for volume boots.
+    if boot_volume.is_some() && advanced && !ssh_keys.is_empty() {
+        errors.add("ssh_key_ids", "SSH keys cannot be used with a volume boot");
+    }
+    if (os_image.is_some() || image.is_some()) && ssh_keys.is_empty() {
+        errors.add("ssh_key_ids", "At least one SSH key is required for OS-image and custom-image boots");
+    }
+    for key in &ssh_keys {
+        if !world.ssh_keys.contains_key(key) {
+            errors.add("ssh_key_ids", format!("SSH key {key} not found"));
+        }
+    }
+    if let Some(script) = &script_id {
+        if !world.scripts.contains_key(script) {
+            errors.add("startup_script_id", format!("Startup script {script} not found"));
+        }
+    }
+    errors.finish()?;
+
+    let (model, count, region) = (model.unwrap_or_default(), count.unwrap_or(1), region.unwrap_or_default());
+    let region_tier = tier(&region);
+    if let Some(n) = &name {
+        if world.instances.values().any(|i| &i.name == n && i.region == region) {
+            return Err(Refusal::conflict(format!("An instance named {n:?} already exists in {region}"))
+                .in_tier(region_tier));
+        }
+    }
+    if let Some(vol) = &boot_volume {
+        let volume = world.volumes.get(vol).ok_or_else(|| {
+            Refusal::field("volume_id", format!("Volume {vol} not found"))
+        })?;
+        if !volume.bootable || volume.status != "AVAILABLE" || volume.region != region {
+            return Err(Refusal::conflict(format!(
+                "Volume not available: {vol} must be a bootable, AVAILABLE volume in {region} (it is {}{}, in {})",
+                if volume.bootable { "" } else { "not bootable, " },
+                volume.status,
+                volume.region
+            ))
+            .in_tier(region_tier));
+        }
+    }
+    for vol in &data_volumes {
+        match world.volumes.get(vol) {
+            None => return Err(Refusal::field("volume_ids", format!("Volume {vol} not found"))),
+            Some(v) if v.status != "AVAILABLE" || v.region != region => {
+                return Err(Refusal::conflict(format!(
+                    "Volume not available: {vol} is {} in {}; it must be AVAILABLE in {region}",
+                    v.status, v.region
+                )))
+            }
+            _ => {}
+        }
+    }
+    if let Some(img) = &image {
+        match world.images.get(img) {
+            Some(i) if i.status == "AVAILABLE" => {}
+            Some(i) => return Err(Refusal::conflict(format!("Image {img} is {}; it must be AVAILABLE", i.status))),
+            None => return Err(Refusal::field("image_id", format!("Image {img} not found"))),
+        }
+    }
+    let os_gb = os_gb.unwrap_or(rules::OS_VOLUME_MIN_GB);
+    let hourly = gpu_rate(&model).unwrap_or(0.0) * count as f64 + os_gb as f64 * OS_VOLUME_RATE;
+    check_funds(world, hourly, "this deployment")?;
+    check_stock(world, &region, &model, count)?;
+
+    let name = match name {
+        Some(n) => n,
+        None => auto_name(world, &model),
+    };
+    let id = world.new_instance_id(false);
+    let (vcpus, ram) = per_gpu(region_tier);
+    let due = world.clock + world.random_range(DEPLOY_SECONDS.0, DEPLOY_SECONDS.1) as f64;
+    let now = world.timestamp();
+    let boot_source = match (&os_image, &boot_volume, &image) {
+        (Some(os), _, _) => json!({"type": "os_image", "id": os}),
+        (_, Some(v), _) => json!({"type": "volume", "id": v}),
+        (_, _, Some(i)) => json!({"type": "image", "id": i}),
+        _ => Value::Null,
+    };
+    let wants_ip = public_ip.unwrap_or(advanced);
+    let ip = wants_ip.then(|| world.new_ip());
+    let private_ip = format!("10.{}.{}.{}", world.random_range(0, 255), world.random_range(0, 255), world.random_range(2, 254));
+    let security_rules = match req.body.get("security_rules") {
+        Some(Value::Array(rules)) if !advanced => {
+            let mut checked = Vec::new();
+            for rule in rules {
+                let mut rule_errors = FieldErrors::default();
+                let mut rule = check_rule(rule, &mut rule_errors, "security_rules")?;
+                rule_errors.finish()?;
+                rule.insert("id".into(), world.new_id("rule-").into());
+                checked.push(Value::Object(rule));
+            }
+            checked
+        }
+        _ => Vec::new(),
+    };
+    world.take_gpus(&region, &model, count);
+    for vol in boot_volume.iter().chain(data_volumes.iter()) {
+        if let Some(v) = world.volumes.get_mut(vol) {
+            v.instance_id = Some(id.clone());
+            v.status = "IN_USE".into();
+        }
+    }
+    let instance = Instance {
+        id: id.clone(),
+        name,
+        status: "CREATING".into(),
+        region: region.clone(),
+        gpu_model: model,
+        gpu_count: count,
+        vcpus: vcpus * count,
+        ram_gb: ram * count,
+        os_volume_size_gb: os_gb,
+        boot_source,
+        ssh_key_ids: ssh_keys,
+        public_ip_enabled: wants_ip,
+        public_ip: ip,
+        private_ip,
+        volume_ids: data_volumes,
+        security_rules,
+        startup_script_id: script_id,
+        source_snapshot_id: None,
+        created_at: now.clone(),
+        updated_at: now,
+        holds_gpus: true,
+        total_cost: 0.0,
+        billed_minutes: 0,
+        billing_records: Vec::new(),
+        pending: Some(Pending { due, to: Some("ACTIVE".into()) }),
+        partial_seconds: 0.0,
+    };
+    let data = instance_json(world, &instance);
+    world.instances.insert(id, instance);
+    Ok(Reply::created(data, region_tier))
+}
+
+/// Move an instance into a transitional status, due to settle after `seconds`.
+fn transition(world: &mut World, id: &str, via: &str, to: Option<&str>, seconds: f64) -> Outcome {
+    let due = world.clock + seconds;
+    let now = world.timestamp();
+    let instance = world.instances.get_mut(id).ok_or_else(|| missing(Kind::Vm, id))?;
+    instance.status = via.into();
+    instance.updated_at = now;
+    instance.pending = Some(Pending { due, to: to.map(str::to_string) });
+    reply(world, id)
+}
+
+fn require(world: &World, id: &str, action: &str, allowed: &[&str]) -> Result<Instance, Refusal> {
+    let instance = find(world, id)?;
+    if !allowed.contains(&instance.status.as_str()) {
+        return Err(wrong_state(instance, action, allowed));
+    }
+    Ok(instance.clone())
+}
+
+/// Take GPUs back from stock for an instance that released them.
+fn reacquire(world: &mut World, instance: &Instance) -> Result<(), Refusal> {
+    if instance.holds_gpus {
+        return Ok(());
+    }
+    check_stock(world, &instance.region, &instance.gpu_model, instance.gpu_count)?;
+    check_funds(world, instance.full_hourly_cost(world), "starting this instance")?;
+    world.take_gpus(&instance.region, &instance.gpu_model, instance.gpu_count);
+    if let Some(i) = world.instances.get_mut(&instance.id) {
+        i.holds_gpus = true;
+    }
+    Ok(())
+}
+
+pub fn start(world: &mut World, req: &Req) -> Outcome {
+    let instance = require(world, req.id(), "start", &["SHUTOFF", "HIBERNATED"])?;
+    reacquire(world, &instance)?;
+    transition(world, req.id(), "STARTING", Some("ACTIVE"), START_SECONDS)
+}
+
+pub fn stop(world: &mut World, req: &Req) -> Outcome {
+    require(world, req.id(), "stop", &["ACTIVE"])?;
+    transition(world, req.id(), "STOPPING", Some("SHUTOFF"), STOP_SECONDS)
+}
+
+pub fn reboot(world: &mut World, req: &Req) -> Outcome {
+    require(world, req.id(), "reboot", &["ACTIVE"])?;
+    transition(world, req.id(), "REBOOTING", Some("ACTIVE"), REBOOT_SECONDS)
+}
+
+pub fn hibernate(world: &mut World, req: &Req) -> Outcome {
+    let instance = require(world, req.id(), "hibernate", &["ACTIVE"])?;
+    // The GPU is released at once: stock comes back and GPU billing stops.
+    if instance.holds_gpus {
+        world.return_gpus(&instance.region, &instance.gpu_model, instance.gpu_count);
+        if let Some(i) = world.instances.get_mut(req.id()) {
+            i.holds_gpus = false;
+        }
+    }
+    transition(world, req.id(), "HIBERNATING", Some("HIBERNATED"), HIBERNATE_SECONDS)
+}
+
+pub fn restore(world: &mut World, req: &Req) -> Outcome {
+    let instance = require(world, req.id(), "restore", &["HIBERNATED"])?;
+    reacquire(world, &instance)?;
+    transition(world, req.id(), "RESTORING", Some("ACTIVE"), RESTORE_SECONDS)
+}
+
+pub fn delete(world: &mut World, req: &Req) -> Outcome {
+    let instance = require(world, req.id(), "delete", &["ACTIVE", "SHUTOFF", "HIBERNATED", "ERROR"])?;
+    transition(world, req.id(), "DELETING", None, DELETE_SECONDS)?;
+    Ok(Reply::ok(
+        json!({"id": instance.id, "name": instance.name, "status": "DELETING", "deleted": true}),
+        tier(&instance.region),
+    ))
+}
+
+pub fn toggle_public_ip(world: &mut World, req: &Req) -> Outcome {
+    let instance = require(world, req.id(), "toggle the public IP of", &["ACTIVE", "SHUTOFF", "HIBERNATED"])?;
+    let ip = (!instance.public_ip_enabled).then(|| world.new_ip());
+    if let Some(i) = world.instances.get_mut(req.id()) {
+        i.public_ip_enabled = !i.public_ip_enabled;
+        i.public_ip = ip;
+    }
+    reply(world, req.id())
+}
+
+pub fn billing(world: &mut World, req: &Req) -> Outcome {
+    let instance = find(world, req.id())?;
+    Ok(Reply::ok(
+        json!({
+            "instance_id": instance.id,
+            "status": instance.status,
+            "currency": world.currency,
+            "hourly_cost": round4(instance.full_hourly_cost(world)),
+            "current_hourly_rate": round4(instance.hourly_rate()),
+            "billed_minutes": instance.billed_minutes,
+            "total_cost": round4(instance.total_cost),
+            "billing": "per minute",
+        }),
+        tier(&instance.region),
+    ))
+}
+
+pub fn add_security_rule(world: &mut World, req: &Req) -> Outcome {
+    let instance = find(world, req.id())?.clone();
+    if is_advanced(&instance.region) {
+        return Err(Refusal::conflict(format!(
+            "Security rules apply to legacy-tier instances; {} is in {} (advanced): use a firewall",
+            label(&instance),
+            instance.region
+        )));
+    }
+    let mut errors = FieldErrors::default();
+    let mut rule = check_rule(&Value::Object(req.body.clone()), &mut errors, "")?;
+    errors.finish()?;
+    let rule_id = world.new_id("rule-");
+    rule.insert("id".into(), rule_id.into());
+    let rule = Value::Object(rule);
+    if let Some(i) = world.instances.get_mut(req.id()) {
+        i.security_rules.push(rule.clone());
+    }
+    Ok(Reply::created(json!({"instance_id": instance.id, "rule": rule}), "legacy"))
+}
+
+pub fn remove_security_rule(world: &mut World, req: &Req) -> Outcome {
+    let rule_id = req.param("rule_id").to_string();
+    let instance = world.instances.get_mut(req.id()).ok_or_else(|| missing(Kind::Vm, req.id()))?;
+    let before = instance.security_rules.len();
+    instance.security_rules.retain(|r| r.get("id").and_then(Value::as_str) != Some(rule_id.as_str()));
+    if instance.security_rules.len() == before {
+        return Err(Refusal::new(404, "NOT_FOUND", format!("Security rule {rule_id} not found on instance {}", instance.id)));
+    }
+    let tier = tier(&instance.region);
+    Ok(Reply::ok(json!({"instance_id": instance.id, "rule_id": rule_id, "deleted": true}), tier))
+}
+
+pub fn restore_snapshot(world: &mut World, req: &Req) -> Outcome {
+    check_profile(world)?;
+    let snapshot = world
+        .snapshots
+        .get(req.id())
+        .ok_or_else(|| Refusal::new(404, "NOT_FOUND", format!("Snapshot not available: snapshot {} not found", req.id())))?
+        .clone();
+    let mut errors = FieldErrors::default();
+    let name = req.text("name", &mut errors);
+    match &name {
+        None => errors.add("name", "This field is required"),
+        Some(n) => errors.check("name", rules::restored_instance_name(n)),
+    }
+    errors.finish()?;
+    let name = name.unwrap_or_default();
+    let region_tier = tier(&snapshot.region);
+    if snapshot.status != "AVAILABLE" {
+        return Err(Refusal::conflict(format!(
+            "Invalid snapshot status: snapshot {} ({}) is {}; it must be AVAILABLE",
+            snapshot.id, snapshot.name, snapshot.status
+        ))
+        .in_tier(region_tier));
+    }
+    if world.instances.values().any(|i| i.name == name) {
+        return Err(Refusal::conflict(format!("An instance named {name:?} already exists")).in_tier(region_tier));
+    }
+    let hourly = gpu_rate(&snapshot.gpu_model).unwrap_or(0.0) * snapshot.gpu_count as f64
+        + snapshot.size_gb as f64 * OS_VOLUME_RATE;
+    check_funds(world, hourly, "restoring this snapshot")?;
+    check_stock(world, &snapshot.region, &snapshot.gpu_model, snapshot.gpu_count)?;
+    let id = world.new_instance_id(true);
+    let now = world.timestamp();
+    let due = world.clock + SNAPSHOT_RESTORE_SECONDS;
+    let ip = world.new_ip();
+    let private_ip = format!("10.{}.{}.{}", world.random_range(0, 255), world.random_range(0, 255), world.random_range(2, 254));
+    world.take_gpus(&snapshot.region, &snapshot.gpu_model, snapshot.gpu_count);
+    let instance = Instance {
+        id: id.clone(),
+        name,
+        status: "RESTORING".into(),
+        region: snapshot.region.clone(),
+        gpu_model: snapshot.gpu_model.clone(),
+        gpu_count: snapshot.gpu_count,
+        vcpus: snapshot.vcpus,
+        ram_gb: snapshot.ram_gb,
+        os_volume_size_gb: snapshot.size_gb,
+        boot_source: json!({"type": "snapshot", "id": snapshot.id}),
+        ssh_key_ids: snapshot.ssh_key_ids.clone(),
+        public_ip_enabled: true,
+        public_ip: Some(ip),
+        private_ip,
+        volume_ids: Vec::new(),
+        security_rules: Vec::new(),
+        startup_script_id: None,
+        source_snapshot_id: Some(snapshot.id.clone()),
+        created_at: now.clone(),
+        updated_at: now,
+        holds_gpus: true,
+        total_cost: 0.0,
+        billed_minutes: 0,
+        billing_records: Vec::new(),
+        pending: Some(Pending { due, to: Some("ACTIVE".into()) }),
+        partial_seconds: 0.0,
+    };
+    let data = instance_json(world, &instance);
+    world.instances.insert(id, instance);
+    Ok(Reply::created(data, region_tier))
+}

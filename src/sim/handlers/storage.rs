@@ -1,0 +1,425 @@
+//! Volumes, snapshots and custom images.
+
+use super::account::{round4, OS_IMAGES};
+use super::{list, missing, public, Outcome, Req};
+use crate::api::Kind;
+use crate::sim::reply::{FieldErrors, Refusal, Reply};
+use crate::sim::rules;
+use crate::sim::world::*;
+use serde_json::{json, Value};
+
+const VOLUME_CREATE_SECONDS: f64 = 10.0;
+const SNAPSHOT_SECONDS: f64 = 60.0;
+const IMAGE_SECONDS: f64 = 120.0;
+
+fn volume_json(volume: &Volume) -> Value {
+    let mut value = public(volume, &["total_cost"]);
+    if let Some(map) = value.as_object_mut() {
+        map.insert("tier".into(), tier(&volume.region).into());
+        map.insert("hourly_cost".into(), round4(volume.hourly_cost()).into());
+    }
+    value
+}
+
+fn snapshot_json(snapshot: &Snapshot) -> Value {
+    let mut value = public(snapshot, &["total_cost"]);
+    if let Some(map) = value.as_object_mut() {
+        map.insert("tier".into(), tier(&snapshot.region).into());
+        map.insert("hourly_cost".into(), round4(snapshot.size_gb as f64 * SNAPSHOT_RATE).into());
+    }
+    value
+}
+
+pub fn volumes(world: &mut World, req: &Req) -> Outcome {
+    let items = world.volumes.values().map(volume_json).collect();
+    list(items, req, "advanced")
+}
+
+pub fn volume(world: &mut World, req: &Req) -> Outcome {
+    let volume = world.volumes.get(req.id()).ok_or_else(|| missing(Kind::Volume, req.id()))?;
+    Ok(Reply::ok(volume_json(volume), tier(&volume.region)))
+}
+
+pub fn volume_types(_world: &mut World, _req: &Req) -> Outcome {
+    let items: Vec<Value> = VOLUME_TYPES
+        .iter()
+        .map(|(name, rate)| {
+            json!({"name": name, "hourly_per_gb": rate, "min_size_gb": 10,
+                   "bootable": *name == "NVMe", "max_size_gb": rules::VOLUME_MAX_GB})
+        })
+        .collect();
+    Ok(Reply::ok(Value::Array(items), "advanced"))
+}
+
+fn check_unique_volume_name(world: &World, name: &str) -> Result<(), Refusal> {
+    if world.volumes.values().any(|v| v.name == name) {
+        return Err(Refusal::conflict(format!(
+            "A volume named {name:?} already exists (volume names are unique across the account)"
+        )));
+    }
+    Ok(())
+}
+
+pub fn create_volume(world: &mut World, req: &Req) -> Outcome {
+    let mut errors = FieldErrors::default();
+    let name = req.text("name", &mut errors);
+    let size = req.int("size_gb", &mut errors);
+    let region = req.text("region", &mut errors);
+    let kind = req.text("type", &mut errors).unwrap_or_else(|| "NVMe".into());
+    let bootable = req.flag("bootable", &mut errors).unwrap_or(false);
+    let os_image = req.text("os_image_id", &mut errors);
+    match &name {
+        None => errors.add("name", "This field is required"),
+        Some(n) => errors.check("name", rules::volume_name(n)),
+    }
+    match size {
+        None if !req.body.contains_key("size_gb") => errors.add("size_gb", "This field is required"),
+        None => {}
+        Some(s) => errors.check("size_gb", rules::volume_size(s, bootable)),
+    }
+    match &region {
+        None => errors.add("region", "This field is required"),
+        Some(r) if !is_advanced(r) => errors.add("region", format!("Volumes are available in advanced regions only ({r:?} is not one)")),
+        _ => {}
+    }
+    match VOLUME_TYPES.iter().find(|(t, _)| *t == kind) {
+        None => errors.add("type", format!("Unknown volume type {kind:?}; see volume_types()")),
+        Some(_) if bootable && kind != "NVMe" => errors.add("type", "Bootable volumes must be NVMe"),
+        _ => {}
+    }
+    if bootable {
+        match &os_image {
+            None => errors.add("os_image_id", "A bootable volume needs an OS image"),
+            Some(os) if !OS_IMAGES.iter().any(|(id, _)| id == os) => errors.add("os_image_id", format!("Unknown OS image {os:?}")),
+            _ => {}
+        }
+    }
+    errors.finish()?;
+    let (name, size, region) = (name.unwrap_or_default(), size.unwrap_or(0), region.unwrap_or_default());
+    check_unique_volume_name(world, &name)?;
+    let id = world.new_id(Kind::Volume.id_prefix());
+    let volume = Volume {
+        id: id.clone(),
+        name,
+        region,
+        size_gb: size,
+        volume_type: kind,
+        bootable,
+        os_image_id: os_image,
+        status: "CREATING".into(),
+        instance_id: None,
+        created_at: world.timestamp(),
+        total_cost: 0.0,
+        pending: Some(Pending { due: world.clock + VOLUME_CREATE_SECONDS, to: Some("AVAILABLE".into()) }),
+    };
+    let data = volume_json(&volume);
+    world.volumes.insert(id, volume);
+    Ok(Reply::created(data, "advanced"))
+}
+
+pub fn delete_volume(world: &mut World, req: &Req) -> Outcome {
+    let volume = world.volumes.get(req.id()).ok_or_else(|| missing(Kind::Volume, req.id()))?;
+    if let Some(instance) = &volume.instance_id {
+        return Err(Refusal::conflict(format!(
+            "Volume {} ({}) is attached to instance {instance}; detach it first",
+            volume.id, volume.name
+        )));
+    }
+    if volume.status == "CREATING" {
+        return Err(Refusal::conflict(format!("Volume {} ({}) is still CREATING", volume.id, volume.name)));
+    }
+    let id = volume.id.clone();
+    world.volumes.remove(&id);
+    Ok(Reply::ok(json!({"id": id, "deleted": true}), "advanced"))
+}
+
+pub fn resize_volume(world: &mut World, req: &Req) -> Outcome {
+    let volume = world.volumes.get(req.id()).ok_or_else(|| missing(Kind::Volume, req.id()))?.clone();
+    let mut errors = FieldErrors::default();
+    match req.int("size_gb", &mut errors) {
+        None if errors.is_empty() => errors.add("size_gb", "This field is required"),
+        None => {}
+        Some(size) => {
+            errors.check("size_gb", rules::volume_size(size, volume.bootable));
+            if size <= volume.size_gb && errors.is_empty() {
+                errors.add("size_gb", format!("Volumes can only grow: {} is {} GB, asked {size} GB", volume.id, volume.size_gb));
+            }
+        }
+    }
+    errors.finish()?;
+    if !matches!(volume.status.as_str(), "AVAILABLE" | "IN_USE") {
+        return Err(Refusal::conflict(format!("Volume {} ({}) is {}; resize needs AVAILABLE or IN_USE", volume.id, volume.name, volume.status)));
+    }
+    let mut ignore = FieldErrors::default();
+    let size = req.int("size_gb", &mut ignore).unwrap_or(volume.size_gb);
+    let v = world.volumes.get_mut(req.id()).ok_or_else(|| missing(Kind::Volume, req.id()))?;
+    v.size_gb = size;
+    Ok(Reply::ok(volume_json(v), "advanced"))
+}
+
+pub fn clone_volume(world: &mut World, req: &Req) -> Outcome {
+    let source = world.volumes.get(req.id()).ok_or_else(|| missing(Kind::Volume, req.id()))?.clone();
+    let mut errors = FieldErrors::default();
+    let name = req.text("name", &mut errors);
+    match &name {
+        None => errors.add("name", "This field is required"),
+        Some(n) => errors.check("name", rules::volume_name(n)),
+    }
+    errors.finish()?;
+    let name = name.unwrap_or_default();
+    check_unique_volume_name(world, &name)?;
+    if source.status == "CREATING" {
+        return Err(Refusal::conflict(format!("Volume {} ({}) is still CREATING", source.id, source.name)));
+    }
+    let id = world.new_id(Kind::Volume.id_prefix());
+    let volume = Volume {
+        id: id.clone(),
+        name,
+        status: "CREATING".into(),
+        instance_id: None,
+        created_at: world.timestamp(),
+        total_cost: 0.0,
+        pending: Some(Pending { due: world.clock + VOLUME_CREATE_SECONDS, to: Some("AVAILABLE".into()) }),
+        ..source
+    };
+    let data = volume_json(&volume);
+    world.volumes.insert(id, volume);
+    Ok(Reply::created(data, "advanced"))
+}
+
+fn volume_ids(req: &Req) -> Result<Vec<String>, Refusal> {
+    let mut errors = FieldErrors::default();
+    let ids = req.ids("volume_ids", &mut errors);
+    if ids.as_ref().is_none_or(|i| i.is_empty()) && errors.is_empty() {
+        errors.add("volume_ids", "At least one volume id is required");
+    }
+    errors.finish()?;
+    Ok(ids.unwrap_or_default())
+}
+
+pub fn attach_volumes(world: &mut World, req: &Req) -> Outcome {
+    let ids = volume_ids(req)?;
+    let instance = world.instances.get(req.id()).ok_or_else(|| missing(Kind::Vm, req.id()))?.clone();
+    if instance.status != "ACTIVE" {
+        return Err(Refusal::conflict(format!(
+            "Cannot attach volumes to instance {} ({}): it is {}; attach needs ACTIVE",
+            instance.id, instance.name, instance.status
+        )));
+    }
+    for id in &ids {
+        let volume = world.volumes.get(id).ok_or_else(|| missing(Kind::Volume, id))?;
+        if volume.status != "AVAILABLE" {
+            return Err(Refusal::conflict(format!("Volume not available: {} ({}) is {}", volume.id, volume.name, volume.status)));
+        }
+        if volume.region != instance.region {
+            return Err(Refusal::conflict(format!(
+                "Volume {} is in {}, instance {} is in {}: they must be in the same region",
+                volume.id, volume.region, instance.id, instance.region
+            )));
+        }
+    }
+    for id in &ids {
+        if let Some(v) = world.volumes.get_mut(id) {
+            v.instance_id = Some(instance.id.clone());
+            v.status = "IN_USE".into();
+        }
+    }
+    if let Some(i) = world.instances.get_mut(req.id()) {
+        i.volume_ids.extend(ids.iter().cloned());
+    }
+    Ok(Reply::ok(json!({"instance_id": instance.id, "attached": ids}), tier(&instance.region)))
+}
+
+pub fn detach_volumes(world: &mut World, req: &Req) -> Outcome {
+    let ids = volume_ids(req)?;
+    let instance = world.instances.get(req.id()).ok_or_else(|| missing(Kind::Vm, req.id()))?.clone();
+    let boot = instance.boot_source.get("id").and_then(Value::as_str);
+    for id in &ids {
+        let volume = world.volumes.get(id).ok_or_else(|| missing(Kind::Volume, id))?;
+        if Some(id.as_str()) == boot {
+            return Err(Refusal::conflict(format!("Volume {id} is the boot volume of instance {}; it cannot be detached", instance.id)));
+        }
+        if volume.instance_id.as_deref() != Some(instance.id.as_str()) {
+            return Err(Refusal::conflict(format!("Volume {id} ({}) is not attached to instance {}", volume.name, instance.id)));
+        }
+    }
+    for id in &ids {
+        if let Some(v) = world.volumes.get_mut(id) {
+            v.instance_id = None;
+            v.status = "AVAILABLE".into();
+        }
+    }
+    if let Some(i) = world.instances.get_mut(req.id()) {
+        i.volume_ids.retain(|v| !ids.contains(v));
+    }
+    Ok(Reply::ok(json!({"instance_id": instance.id, "detached": ids}), tier(&instance.region)))
+}
+
+pub fn volume_billing(world: &mut World, req: &Req) -> Outcome {
+    let volume = world.volumes.get(req.id()).ok_or_else(|| missing(Kind::Volume, req.id()))?;
+    Ok(Reply::ok(
+        json!({"volume_id": volume.id, "currency": world.currency, "hourly_cost": round4(volume.hourly_cost()),
+               "total_cost": round4(volume.total_cost), "billing": "per minute"}),
+        tier(&volume.region),
+    ))
+}
+
+pub fn snapshots(world: &mut World, req: &Req) -> Outcome {
+    let items = world.snapshots.values().map(snapshot_json).collect();
+    list(items, req, "advanced")
+}
+
+pub fn snapshot(world: &mut World, req: &Req) -> Outcome {
+    let snapshot = world.snapshots.get(req.id()).ok_or_else(|| missing(Kind::Snapshot, req.id()))?;
+    Ok(Reply::ok(snapshot_json(snapshot), tier(&snapshot.region)))
+}
+
+pub fn create_snapshot(world: &mut World, req: &Req) -> Outcome {
+    let mut errors = FieldErrors::default();
+    let instance_id = req.text("instance_id", &mut errors);
+    let name = req.text("name", &mut errors).filter(|n| !n.is_empty());
+    if instance_id.is_none() && errors.is_empty() {
+        errors.add("instance_id", "This field is required");
+    }
+    if let Some(n) = &name {
+        if n.chars().count() > 64 || !n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ' ')) {
+            errors.add("name", "Snapshot name must be 1-64 letters, numbers, spaces, hyphens, underscores or dots");
+        }
+    }
+    errors.finish()?;
+    let instance_id = instance_id.unwrap_or_default();
+    let instance = world.instances.get(&instance_id).ok_or_else(|| missing(Kind::Vm, &instance_id))?.clone();
+    let region_tier = tier(&instance.region);
+    if instance.status != "ACTIVE" {
+        return Err(Refusal::conflict(format!(
+            "Cannot snapshot instance {} ({}): it is {}; snapshot needs ACTIVE",
+            instance.id, instance.name, instance.status
+        ))
+        .in_tier(region_tier));
+    }
+    let name = name.unwrap_or_else(|| format!("{}-{}", instance.name, world.timestamp().replace(':', "")));
+    if world.snapshots.values().any(|s| s.name == name) {
+        return Err(Refusal::conflict(format!("A snapshot named {name:?} already exists")).in_tier(region_tier));
+    }
+    let id = world.new_id(Kind::Snapshot.id_prefix());
+    let snapshot = Snapshot {
+        id: id.clone(),
+        name,
+        instance_id: instance.id.clone(),
+        instance_name: instance.name.clone(),
+        region: instance.region.clone(),
+        gpu_model: instance.gpu_model.clone(),
+        gpu_count: instance.gpu_count,
+        vcpus: instance.vcpus,
+        ram_gb: instance.ram_gb,
+        size_gb: instance.os_volume_size_gb,
+        ssh_key_ids: instance.ssh_key_ids.clone(),
+        status: "CREATING".into(),
+        created_at: world.timestamp(),
+        total_cost: 0.0,
+        pending: Some(Pending { due: world.clock + SNAPSHOT_SECONDS, to: Some("AVAILABLE".into()) }),
+    };
+    let data = snapshot_json(&snapshot);
+    world.snapshots.insert(id, snapshot);
+    Ok(Reply::created(data, region_tier))
+}
+
+pub fn delete_snapshot(world: &mut World, req: &Req) -> Outcome {
+    let snapshot = world.snapshots.get(req.id()).ok_or_else(|| missing(Kind::Snapshot, req.id()))?;
+    if snapshot.status == "CREATING" {
+        return Err(Refusal::conflict(format!(
+            "Snapshot {} ({}) is still CREATING; delete it once it is AVAILABLE",
+            snapshot.id, snapshot.name
+        )));
+    }
+    let id = snapshot.id.clone();
+    world.snapshots.remove(&id);
+    Ok(Reply::ok(json!({"id": id, "deleted": true}), "advanced"))
+}
+
+pub fn snapshot_billing(world: &mut World, req: &Req) -> Outcome {
+    let snapshot = world.snapshots.get(req.id()).ok_or_else(|| missing(Kind::Snapshot, req.id()))?;
+    Ok(Reply::ok(
+        json!({"snapshot_id": snapshot.id, "currency": world.currency, "size_gb": snapshot.size_gb,
+               "hourly_cost": round4(snapshot.size_gb as f64 * SNAPSHOT_RATE),
+               "total_cost": round4(snapshot.total_cost), "billing": "per minute"}),
+        tier(&snapshot.region),
+    ))
+}
+
+pub fn images(world: &mut World, req: &Req) -> Outcome {
+    let items = world.images.values().map(|i| public(i, &[])).collect();
+    list(items, req, "advanced")
+}
+
+pub fn image(world: &mut World, req: &Req) -> Outcome {
+    let image = world.images.get(req.id()).ok_or_else(|| missing(Kind::Image, req.id()))?;
+    Ok(Reply::ok(public(image, &[]), tier(&image.region)))
+}
+
+pub fn delete_image(world: &mut World, req: &Req) -> Outcome {
+    let image = world.images.remove(req.id()).ok_or_else(|| missing(Kind::Image, req.id()))?;
+    Ok(Reply::ok(json!({"id": image.id, "deleted": true}), "advanced"))
+}
+
+pub fn create_image(world: &mut World, req: &Req) -> Outcome {
+    let snapshot = world.snapshots.get(req.id()).ok_or_else(|| missing(Kind::Snapshot, req.id()))?.clone();
+    let mut errors = FieldErrors::default();
+    let name = req.text("name", &mut errors).filter(|n| !n.is_empty());
+    errors.finish()?;
+    if snapshot.status != "AVAILABLE" {
+        return Err(Refusal::conflict(format!(
+            "Snapshot {} ({}) is {}; an image needs an AVAILABLE snapshot",
+            snapshot.id, snapshot.name, snapshot.status
+        )));
+    }
+    if world.images.values().any(|i| i.snapshot_id == snapshot.id) {
+        return Err(Refusal::conflict(format!("Snapshot {} already has an image", snapshot.id)));
+    }
+    let name = name.unwrap_or_else(|| format!("{}-image", snapshot.name));
+    if world.images.values().any(|i| i.name == name) {
+        return Err(Refusal::conflict(format!("An image named {name:?} already exists")));
+    }
+    let id = world.new_id(Kind::Image.id_prefix());
+    let image = Image {
+        id: id.clone(),
+        name,
+        snapshot_id: snapshot.id.clone(),
+        region: snapshot.region.clone(),
+        size_gb: snapshot.size_gb,
+        status: "CREATING".into(),
+        created_at: world.timestamp(),
+        pending: Some(Pending { due: world.clock + IMAGE_SECONDS, to: Some("AVAILABLE".into()) }),
+    };
+    let data = public(&image, &[]);
+    world.images.insert(id, image);
+    Ok(Reply::created(data, tier(&snapshot.region)))
+}
+
+fn relationship(world: &World, snapshot_id: &str) -> Value {
+    let image = world.images.values().find(|i| i.snapshot_id == snapshot_id);
+    json!({
+        "snapshot_id": snapshot_id,
+        "has_image": image.is_some(),
+        "image_id": image.map(|i| i.id.clone()),
+        "image": image.map(|i| public(i, &[])),
+    })
+}
+
+pub fn snapshot_image(world: &mut World, req: &Req) -> Outcome {
+    if !world.snapshots.contains_key(req.id()) {
+        return Err(missing(Kind::Snapshot, req.id()));
+    }
+    Ok(Reply::ok(relationship(world, req.id()), "advanced"))
+}
+
+pub fn snapshot_images(world: &mut World, req: &Req) -> Outcome {
+    let mut errors = FieldErrors::default();
+    let ids = req.ids("snapshot_ids", &mut errors);
+    if ids.is_none() && errors.is_empty() {
+        errors.add("snapshot_ids", "This field is required");
+    }
+    errors.finish()?;
+    let items: Vec<Value> = ids.unwrap_or_default().iter().map(|id| relationship(world, id)).collect();
+    Ok(Reply::ok(Value::Array(items), "advanced"))
+}

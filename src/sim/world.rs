@@ -1,0 +1,585 @@
+//! The simulator's world: every object, the clock, stock, balance and billing.
+//!
+//! Time is simulated: `now()` is the world's clock, which runs `speed` times faster than the wall
+//! clock and can be advanced by hand. Transitions (CREATING → ACTIVE, …) are due at a simulated
+//! instant and are applied, in time order and with billing accrued between them, by [`World::tick`]
+//! before each request is handled, so nothing runs in the background.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+pub const ADVANCED_REGIONS: [&str; 4] = ["FINLAND-1", "FINLAND-2", "FINLAND-3", "ICELAND-1"];
+pub const LEGACY_REGIONS: [&str; 3] = ["CANADA-1", "NORWAY-1", "US-1"];
+/// Hourly USD price per GPU (**chosen**; the reference prints no prices).
+pub const ADVANCED_GPUS: [(&str, f64); 4] = [
+    ("B300-262GB", 5.49),
+    ("B200-180GB", 4.49),
+    ("H200-141GB", 3.29),
+    ("H100-SXM5-80GB", 2.49),
+];
+pub const LEGACY_GPUS: [(&str, f64); 6] = [
+    ("H100-PCIe-NVLink-80GB", 2.19),
+    ("H100-PCIe-80GB", 1.99),
+    ("A100-PCIe-NVLink-80GB", 1.49),
+    ("A100-PCIe-80GB", 1.39),
+    ("L40", 0.99),
+    ("RTX-A6000", 0.69),
+];
+pub const GPU_COUNTS: [i64; 4] = [1, 2, 4, 8];
+/// Storage prices per GB-hour.
+pub const OS_VOLUME_RATE: f64 = 0.000_14;
+pub const SNAPSHOT_RATE: f64 = 0.000_07;
+pub const VOLUME_TYPES: [(&str, f64); 2] = [("NVMe", 0.000_14), ("HDD", 0.000_05)];
+
+pub fn is_advanced(region: &str) -> bool {
+    ADVANCED_REGIONS.contains(&region)
+}
+
+pub fn tier(region: &str) -> &'static str {
+    if is_advanced(region) {
+        "advanced"
+    } else {
+        "legacy"
+    }
+}
+
+pub fn gpu_rate(model: &str) -> Option<f64> {
+    ADVANCED_GPUS
+        .iter()
+        .chain(LEGACY_GPUS.iter())
+        .find(|(m, _)| *m == model)
+        .map(|(_, r)| *r)
+}
+
+pub fn region_offers(region: &str, model: &str) -> bool {
+    if is_advanced(region) {
+        ADVANCED_GPUS.iter().any(|(m, _)| *m == model)
+    } else if LEGACY_REGIONS.contains(&region) {
+        LEGACY_GPUS.iter().any(|(m, _)| *m == model)
+    } else {
+        false
+    }
+}
+
+/// A status change that becomes true at a simulated time.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Pending {
+    /// Simulated seconds since the epoch.
+    pub due: f64,
+    /// The status reached; `None` means the object disappears (a finished delete).
+    pub to: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Instance {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub region: String,
+    pub gpu_model: String,
+    pub gpu_count: i64,
+    pub vcpus: i64,
+    pub ram_gb: i64,
+    pub os_volume_size_gb: i64,
+    pub boot_source: serde_json::Value,
+    pub ssh_key_ids: Vec<String>,
+    pub public_ip_enabled: bool,
+    pub public_ip: Option<String>,
+    pub private_ip: String,
+    pub volume_ids: Vec<String>,
+    pub security_rules: Vec<serde_json::Value>,
+    pub startup_script_id: Option<String>,
+    pub source_snapshot_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Whether the instance holds its GPUs (taken from stock).
+    pub holds_gpus: bool,
+    pub total_cost: f64,
+    pub billed_minutes: i64,
+    pub billing_records: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub pending: Option<Pending>,
+    /// Seconds of the current minute already run (billing is per whole minute).
+    #[serde(default)]
+    pub partial_seconds: f64,
+}
+
+impl Instance {
+    pub fn data_volume_cost(&self, world: &World) -> f64 {
+        self.volume_ids
+            .iter()
+            .filter_map(|id| world.volumes.get(id))
+            .map(Volume::hourly_cost)
+            .sum()
+    }
+
+    /// Cost per hour in the current status: full while ACTIVE (and while turning on or off),
+    /// storage only while SHUTOFF or HIBERNATED, nothing while CREATING or RESTORING.
+    pub fn hourly_rate(&self) -> f64 {
+        let storage = self.os_volume_size_gb as f64 * OS_VOLUME_RATE;
+        let gpus = gpu_rate(&self.gpu_model).unwrap_or(0.0) * self.gpu_count as f64;
+        match self.status.as_str() {
+            "ACTIVE" | "REBOOTING" | "STOPPING" | "HIBERNATING" => gpus + storage,
+            "SHUTOFF" | "HIBERNATED" | "STARTING" => storage,
+            _ => 0.0,
+        }
+    }
+
+    pub fn full_hourly_cost(&self, world: &World) -> f64 {
+        gpu_rate(&self.gpu_model).unwrap_or(0.0) * self.gpu_count as f64
+            + self.os_volume_size_gb as f64 * OS_VOLUME_RATE
+            + self.data_volume_cost(world)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Volume {
+    pub id: String,
+    pub name: String,
+    pub region: String,
+    pub size_gb: i64,
+    #[serde(rename = "type")]
+    pub volume_type: String,
+    pub bootable: bool,
+    pub os_image_id: Option<String>,
+    pub status: String,
+    pub instance_id: Option<String>,
+    pub created_at: String,
+    pub total_cost: f64,
+    #[serde(default)]
+    pub pending: Option<Pending>,
+}
+
+impl Volume {
+    pub fn hourly_cost(&self) -> f64 {
+        let rate = VOLUME_TYPES
+            .iter()
+            .find(|(t, _)| *t == self.volume_type)
+            .map(|(_, r)| *r)
+            .unwrap_or(OS_VOLUME_RATE);
+        self.size_gb as f64 * rate
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub id: String,
+    pub name: String,
+    pub instance_id: String,
+    pub instance_name: String,
+    pub region: String,
+    pub gpu_model: String,
+    pub gpu_count: i64,
+    pub vcpus: i64,
+    pub ram_gb: i64,
+    pub size_gb: i64,
+    pub ssh_key_ids: Vec<String>,
+    pub status: String,
+    pub created_at: String,
+    pub total_cost: f64,
+    #[serde(default)]
+    pub pending: Option<Pending>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Firewall {
+    pub id: String,
+    pub name: String,
+    pub region: String,
+    pub description: String,
+    pub rules: Vec<serde_json::Value>,
+    pub instance_ids: Vec<String>,
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SshKey {
+    pub id: String,
+    pub name: String,
+    pub public_key: String,
+    pub fingerprint: String,
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Script {
+    pub id: String,
+    pub name: String,
+    pub script: String,
+    pub size_bytes: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Image {
+    pub id: String,
+    pub name: String,
+    pub snapshot_id: String,
+    pub region: String,
+    pub size_gb: i64,
+    pub status: String,
+    pub created_at: String,
+    #[serde(default)]
+    pub pending: Option<Pending>,
+}
+
+/// A stored answer for an `Idempotency-Key`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Remembered {
+    pub status: u16,
+    pub body: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct World {
+    /// Simulated seconds since the Unix epoch at the last tick.
+    pub clock: f64,
+    pub currency: String,
+    pub balance: f64,
+    pub profile_complete: bool,
+    /// Free GPUs per "REGION/MODEL".
+    pub stock: BTreeMap<String, i64>,
+    pub instances: BTreeMap<String, Instance>,
+    pub volumes: BTreeMap<String, Volume>,
+    pub snapshots: BTreeMap<String, Snapshot>,
+    pub firewalls: BTreeMap<String, Firewall>,
+    pub ssh_keys: BTreeMap<String, SshKey>,
+    pub scripts: BTreeMap<String, Script>,
+    pub images: BTreeMap<String, Image>,
+    pub ai_usage: Vec<serde_json::Value>,
+    pub idempotency: HashMap<String, Remembered>,
+    pub next_serial: u64,
+    pub rng_state: u64,
+}
+
+pub fn stock_key(region: &str, model: &str) -> String {
+    format!("{region}/{model}")
+}
+
+impl World {
+    /// A funded account with one SSH key, stock everywhere and nothing running.
+    pub fn seeded(seed: u64, clock: f64) -> World {
+        let mut stock = BTreeMap::new();
+        for region in ADVANCED_REGIONS {
+            for (model, _) in ADVANCED_GPUS {
+                stock.insert(stock_key(region, model), 64);
+            }
+        }
+        for region in LEGACY_REGIONS {
+            for (model, _) in LEGACY_GPUS {
+                stock.insert(stock_key(region, model), 32);
+            }
+        }
+        let mut world = World {
+            clock,
+            currency: "USD".into(),
+            balance: 10_000.0,
+            profile_complete: true,
+            stock,
+            instances: BTreeMap::new(),
+            volumes: BTreeMap::new(),
+            snapshots: BTreeMap::new(),
+            firewalls: BTreeMap::new(),
+            ssh_keys: BTreeMap::new(),
+            scripts: BTreeMap::new(),
+            images: BTreeMap::new(),
+            ai_usage: Vec::new(),
+            idempotency: HashMap::new(),
+            next_serial: 1,
+            rng_state: seed ^ 0x9E37_79B9_7F4A_7C15,
+        };
+        let id = world.new_id("key-");
+        let created_at = world.timestamp();
+        world.ssh_keys.insert(
+            id.clone(),
+            SshKey {
+                id,
+                name: "default".into(),
+                public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBarrackSimulatorDefaultKey barrack@sim".into(),
+                fingerprint: "SHA256:barrackSimulatorDefaultKey".into(),
+                created_at,
+            },
+        );
+        world
+    }
+
+    /// splitmix64: reproducible for a given seed and sequence of requests.
+    pub fn random(&mut self) -> u64 {
+        self.rng_state = self.rng_state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng_state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn random_range(&mut self, low: u64, high: u64) -> u64 {
+        low + self.random() % (high - low + 1)
+    }
+
+    pub fn random_alnum(&mut self, len: usize) -> String {
+        const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        (0..len)
+            .map(|_| CHARS[(self.random() % CHARS.len() as u64) as usize] as char)
+            .collect()
+    }
+
+    /// A fresh id: a prefix and a serial padded to six digits with a random tail.
+    pub fn new_id(&mut self, prefix: &str) -> String {
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let tail = self.random_alnum(4);
+        format!("{prefix}{serial:04}{tail}")
+    }
+
+    pub fn new_instance_id(&mut self, restored: bool) -> String {
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let digits = (serial * 7919 + self.random() % 97) % 1_000_000;
+        format!("BRK-{digits:06}{}", if restored { "D" } else { "VM" })
+    }
+
+    pub fn new_ip(&mut self) -> String {
+        format!(
+            "185.{}.{}.{}",
+            self.random_range(10, 250),
+            self.random_range(0, 255),
+            self.random_range(2, 254)
+        )
+    }
+
+    pub fn timestamp(&self) -> String {
+        format_time(self.clock)
+    }
+
+    /// Free GPUs of a model in a region.
+    pub fn free_gpus(&self, region: &str, model: &str) -> i64 {
+        self.stock.get(&stock_key(region, model)).copied().unwrap_or(0)
+    }
+
+    pub fn take_gpus(&mut self, region: &str, model: &str, count: i64) {
+        *self.stock.entry(stock_key(region, model)).or_insert(0) -= count;
+    }
+
+    pub fn return_gpus(&mut self, region: &str, model: &str, count: i64) {
+        *self.stock.entry(stock_key(region, model)).or_insert(0) += count;
+    }
+
+    /// Advance the clock to `to`, applying due transitions in time order and billing each
+    /// interval at the rate of the status it was spent in.
+    pub fn tick(&mut self, to: f64) {
+        if to <= self.clock {
+            return;
+        }
+        loop {
+            let next_due = self.next_due().filter(|due| *due <= to);
+            let step_to = next_due.unwrap_or(to);
+            self.accrue(step_to - self.clock);
+            self.clock = step_to;
+            if next_due.is_none() {
+                break;
+            }
+            self.apply_due();
+        }
+    }
+
+    fn next_due(&self) -> Option<f64> {
+        let instance = self.instances.values().filter_map(|i| i.pending.as_ref());
+        let volume = self.volumes.values().filter_map(|v| v.pending.as_ref());
+        let snapshot = self.snapshots.values().filter_map(|s| s.pending.as_ref());
+        let image = self.images.values().filter_map(|i| i.pending.as_ref());
+        let rules = self.firewalls.values().flat_map(|f| f.rules.iter()).filter_map(|r| {
+            r.get("applies_at").and_then(serde_json::Value::as_f64)
+        });
+        instance
+            .chain(volume)
+            .chain(snapshot)
+            .chain(image)
+            .map(|p| p.due)
+            .chain(rules)
+            .fold(None, |acc: Option<f64>, due| Some(acc.map_or(due, |a| a.min(due))))
+    }
+
+    fn apply_due(&mut self) {
+        let now = self.clock;
+        let stamp = self.timestamp();
+        let due_instances: Vec<String> = self
+            .instances
+            .values()
+            .filter(|i| i.pending.as_ref().is_some_and(|p| p.due <= now))
+            .map(|i| i.id.clone())
+            .collect();
+        for id in due_instances {
+            let Some(instance) = self.instances.get_mut(&id) else { continue };
+            let Some(pending) = instance.pending.take() else { continue };
+            match pending.to {
+                Some(status) => {
+                    instance.status = status;
+                    instance.updated_at = stamp.clone();
+                }
+                None => {
+                    if let Some(gone) = self.instances.remove(&id) {
+                        self.release(&gone);
+                    }
+                }
+            }
+        }
+        for volume in self.volumes.values_mut() {
+            if volume.pending.as_ref().is_some_and(|p| p.due <= now) {
+                if let Some(Pending { to: Some(status), .. }) = volume.pending.take() {
+                    volume.status = status;
+                }
+            }
+        }
+        for snapshot in self.snapshots.values_mut() {
+            if snapshot.pending.as_ref().is_some_and(|p| p.due <= now) {
+                if let Some(Pending { to: Some(status), .. }) = snapshot.pending.take() {
+                    snapshot.status = status;
+                }
+            }
+        }
+        for image in self.images.values_mut() {
+            if image.pending.as_ref().is_some_and(|p| p.due <= now) {
+                if let Some(Pending { to: Some(status), .. }) = image.pending.take() {
+                    image.status = status;
+                }
+            }
+        }
+        for firewall in self.firewalls.values_mut() {
+            for rule in &mut firewall.rules {
+                let due = rule.get("applies_at").and_then(serde_json::Value::as_f64);
+                if due.is_some_and(|d| d <= now) {
+                    if let Some(obj) = rule.as_object_mut() {
+                        obj.remove("applies_at");
+                        obj.insert("status".into(), "ACTIVE".into());
+                    }
+                }
+            }
+        }
+    }
+
+    /// What a deleted instance gives back: its GPUs and its attachments.
+    fn release(&mut self, gone: &Instance) {
+        if gone.holds_gpus {
+            self.return_gpus(&gone.region, &gone.gpu_model, gone.gpu_count);
+        }
+        for volume in self.volumes.values_mut() {
+            if volume.instance_id.as_deref() == Some(gone.id.as_str()) {
+                volume.instance_id = None;
+                volume.status = "AVAILABLE".into();
+            }
+        }
+        for firewall in self.firewalls.values_mut() {
+            firewall.instance_ids.retain(|id| id != &gone.id);
+        }
+    }
+
+    /// Charge `seconds` of simulated time: instances per whole minute, storage continuously.
+    fn accrue(&mut self, seconds: f64) {
+        if seconds <= 0.0 {
+            return;
+        }
+        let mut charged = 0.0;
+        let ids: Vec<String> = self.instances.keys().cloned().collect();
+        for id in ids {
+            let rate = match self.instances.get(&id) {
+                Some(i) => i.hourly_rate() + if i.status == "ACTIVE" { i.data_volume_cost(self) } else { 0.0 },
+                None => continue,
+            };
+            let Some(instance) = self.instances.get_mut(&id) else { continue };
+            if rate <= 0.0 {
+                continue;
+            }
+            instance.partial_seconds += seconds;
+            let minutes = (instance.partial_seconds / 60.0).floor();
+            if minutes >= 1.0 {
+                instance.partial_seconds -= minutes * 60.0;
+                let cost = rate / 60.0 * minutes;
+                instance.total_cost += cost;
+                instance.billed_minutes += minutes as i64;
+                charged += cost;
+            }
+        }
+        for snapshot in self.snapshots.values_mut() {
+            let cost = snapshot.size_gb as f64 * SNAPSHOT_RATE * seconds / 3600.0;
+            snapshot.total_cost += cost;
+            charged += cost;
+        }
+        for volume in self.volumes.values_mut() {
+            if volume.instance_id.is_none() {
+                let cost = volume.hourly_cost() * seconds / 3600.0;
+                volume.total_cost += cost;
+                charged += cost;
+            }
+        }
+        self.balance -= charged;
+    }
+}
+
+/// RFC 3339, UTC, whole seconds.
+pub fn format_time(epoch_seconds: f64) -> String {
+    let secs = epoch_seconds.floor() as i64;
+    jiff::Timestamp::from_second(secs)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticking_applies_transitions_in_order_and_bills_active_minutes() {
+        let mut world = World::seeded(1, 1_000_000.0);
+        let id = world.new_instance_id(false);
+        world.instances.insert(
+            id.clone(),
+            Instance {
+                id: id.clone(),
+                name: "t".into(),
+                status: "CREATING".into(),
+                region: "FINLAND-1".into(),
+                gpu_model: "H100-SXM5-80GB".into(),
+                gpu_count: 1,
+                vcpus: 8,
+                ram_gb: 64,
+                os_volume_size_gb: 100,
+                boot_source: serde_json::Value::Null,
+                ssh_key_ids: vec![],
+                public_ip_enabled: false,
+                public_ip: None,
+                private_ip: "10.0.0.2".into(),
+                volume_ids: vec![],
+                security_rules: vec![],
+                startup_script_id: None,
+                source_snapshot_id: None,
+                created_at: world.timestamp(),
+                updated_at: world.timestamp(),
+                holds_gpus: true,
+                total_cost: 0.0,
+                billed_minutes: 0,
+                billing_records: vec![],
+                pending: Some(Pending { due: 1_000_120.0, to: Some("ACTIVE".into()) }),
+                partial_seconds: 0.0,
+            },
+        );
+        let before = world.balance;
+        world.tick(1_000_119.0);
+        assert_eq!(world.instances[&id].status, "CREATING");
+        assert_eq!(world.balance, before);
+        world.tick(1_000_120.0 + 600.0);
+        assert_eq!(world.instances[&id].status, "ACTIVE");
+        assert_eq!(world.instances[&id].billed_minutes, 10);
+        let expected = (2.49 + 100.0 * OS_VOLUME_RATE) / 6.0;
+        assert!((before - world.balance - expected).abs() < 1e-9);
+    }
+
+    #[test]
+    fn ids_have_the_documented_shapes() {
+        let mut world = World::seeded(7, 0.0);
+        let vm = world.new_instance_id(false);
+        let restored = world.new_instance_id(true);
+        assert!(vm.starts_with("BRK-") && vm.ends_with("VM") && vm.len() == 12, "{vm}");
+        assert!(restored.ends_with('D') && restored.len() == 11, "{restored}");
+    }
+}
