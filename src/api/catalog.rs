@@ -111,7 +111,9 @@ impl Kind {
     }
 
     pub fn from_id(id: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| id.starts_with(k.id_prefix()))
+        Kind::ALL
+            .into_iter()
+            .find(|k| id.starts_with(k.id_prefix()))
     }
 }
 
@@ -402,7 +404,8 @@ pub fn find(name: &str) -> Option<&'static Op> {
 
 /// Operations that answer to a Rhai name (its own or an alias).
 pub fn by_rhai_name(name: &str) -> impl Iterator<Item = &'static Op> + '_ {
-    OPS.iter().filter(move |op| op.rhai_names().any(|n| n == name))
+    OPS.iter()
+        .filter(move |op| op.rhai_names().any(|n| n == name))
 }
 
 /// The catalog in force: the built-in table with any per-operation route overrides.
@@ -475,7 +478,9 @@ pub fn check_template(path: &str) -> Result<(), String> {
         let closes = seg.matches('}').count();
         let whole = seg.starts_with('{') && seg.ends_with('}') && opens == 1 && closes == 1;
         if (opens > 0 || closes > 0) && !whole {
-            return Err(format!("path {path:?} has a malformed placeholder in {seg:?}"));
+            return Err(format!(
+                "path {path:?} has a malformed placeholder in {seg:?}"
+            ));
         }
         if whole && seg.len() == 2 {
             return Err(format!("path {path:?} has an empty placeholder"));
@@ -561,17 +566,16 @@ mod tests {
 
     #[test]
     fn overrides_change_one_route_and_reject_bad_entries() {
-        let cat =
-            Catalog::with_overrides(r#"[{"name":"balance","path":"/v2/balance/"}]"#).unwrap();
+        let cat = Catalog::with_overrides(r#"[{"name":"balance","path":"/v2/balance/"}]"#).unwrap();
         assert_eq!(cat.route(find("balance").unwrap()).1, "/v2/balance/");
         assert_eq!(cat.route(find("regions").unwrap()).1, "/regions/");
         let err = Catalog::with_overrides(r#"[{"name":"nope"}]"#).unwrap_err();
         assert!(err.contains("\"nope\""), "{err}");
-        let err =
-            Catalog::with_overrides(r#"[{"name":"instance","path":"/instances/{x/"}]"#).unwrap_err();
-        assert!(err.contains("malformed"), "{err}");
-        let err = Catalog::with_overrides(r#"[{"name":"instance","path":"/instances/"}]"#)
+        let err = Catalog::with_overrides(r#"[{"name":"instance","path":"/instances/{x/"}]"#)
             .unwrap_err();
+        assert!(err.contains("malformed"), "{err}");
+        let err =
+            Catalog::with_overrides(r#"[{"name":"instance","path":"/instances/"}]"#).unwrap_err();
         assert!(err.contains("placeholders"), "{err}");
     }
 }

@@ -107,15 +107,16 @@ impl Client {
     pub fn new(settings: ClientSettings) -> Result<Client, ApiError> {
         let mut headers = reqwest::header::HeaderMap::new();
         if let Some(key) = &settings.api_key {
-            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-                .map_err(|_| {
-                    ApiError::new(
-                        Failure::Invalid,
-                        "client",
-                        String::new(),
-                        "the API key contains characters that cannot be sent in a header",
-                    )
-                })?;
+            let mut value =
+                reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+                    .map_err(|_| {
+                        ApiError::new(
+                            Failure::Invalid,
+                            "client",
+                            String::new(),
+                            "the API key contains characters that cannot be sent in a header",
+                        )
+                    })?;
             value.set_sensitive(true);
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }
@@ -178,7 +179,15 @@ impl Client {
         };
         let idempotency_key = (op.mutates && method == Method::Post).then(new_idempotency_key);
         if !op.paginated {
-            let page = self.send(op, method, &path, &request, &query, body.as_ref(), idempotency_key.as_deref())?;
+            let page = self.send(
+                op,
+                method,
+                &path,
+                &request,
+                &query,
+                body.as_ref(),
+                idempotency_key.as_deref(),
+            )?;
             return Ok(page.data);
         }
         let mut items = Vec::new();
@@ -277,7 +286,11 @@ impl Client {
         let wait = match retry_after {
             Some(after) => after.min(cap),
             None => {
-                let ceiling = self.retry.base.saturating_mul(1 << attempt.min(16)).min(cap);
+                let ceiling = self
+                    .retry
+                    .base
+                    .saturating_mul(1 << attempt.min(16))
+                    .min(cap);
                 ceiling.mul_f64(fastrand::f64())
             }
         };
@@ -305,7 +318,9 @@ impl Client {
         if let Some(key) = idempotency_key {
             builder = builder.header("Idempotency-Key", key);
         }
-        let response = builder.send().map_err(|e| self.transport_error(op, request, &e))?;
+        let response = builder
+            .send()
+            .map_err(|e| self.transport_error(op, request, &e))?;
         let status = response.status().as_u16();
         if let Some(speed) = response
             .headers()
@@ -327,7 +342,11 @@ impl Client {
                 Failure::Decode,
                 op.name,
                 request.to_string(),
-                format!("the answer is {} bytes, more than the {} barrack reads", bytes.len(), MAX_BODY),
+                format!(
+                    "the answer is {} bytes, more than the {} barrack reads",
+                    bytes.len(),
+                    MAX_BODY
+                ),
             ));
         }
         if !(200..300).contains(&status) {
@@ -399,7 +418,10 @@ impl Page {
                     Some(Value::Object(p)) => Some(p),
                     _ => None,
                 };
-                let request_id = map.get("request_id").and_then(Value::as_str).map(str::to_string);
+                let request_id = map
+                    .get("request_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
                 Ok(Page {
                     status,
                     data,
@@ -408,7 +430,10 @@ impl Page {
                 })
             }
             Value::Object(map) if map.get("success").and_then(Value::as_bool) == Some(false) => {
-                Err(ApiError::from_response(op.name, request.to_string(), status, bytes).with_status(status))
+                Err(
+                    ApiError::from_response(op.name, request.to_string(), status, bytes)
+                        .with_status(status),
+                )
             }
             bare => Ok(Page {
                 status,
@@ -466,7 +491,11 @@ fn to_query(op: &Op, request: &str, args: &Args) -> Result<Vec<(String, String)>
             Value::Number(n) => n.to_string(),
             Value::Array(items) => items
                 .iter()
-                .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                })
                 .collect::<Vec<_>>()
                 .join(","),
             Value::Object(_) => {
@@ -540,7 +569,10 @@ mod tests {
     #[test]
     fn retry_after_reads_seconds_and_dates() {
         assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon"), None);
         assert_eq!(parse_retry_after("-1"), None);
     }
@@ -548,7 +580,9 @@ mod tests {
     #[test]
     fn bodies_unwrap_envelopes_and_accept_bare_json() {
         let op = find("balance").unwrap();
-        let page = Page::parse(op, "", 200, br#"{"success":true,"data":{"balance":5}}"#).ok().unwrap();
+        let page = Page::parse(op, "", 200, br#"{"success":true,"data":{"balance":5}}"#)
+            .ok()
+            .unwrap();
         assert_eq!(page.data["balance"], 5);
         let page = Page::parse(op, "", 200, br#"{"balance":7}"#).ok().unwrap();
         assert_eq!(page.data["balance"], 7);

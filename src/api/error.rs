@@ -87,7 +87,11 @@ impl ApiError {
                     .get("message")
                     .or_else(|| map.get("detail"))
                     .or_else(|| map.get("error"))
-                    .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string())
+                    })
                     .unwrap_or_default();
                 err.request_id = map
                     .get("request_id")
@@ -99,7 +103,11 @@ impl ApiError {
                         let list = match msgs {
                             Value::Array(items) => items
                                 .iter()
-                                .map(|m| m.as_str().map(str::to_string).unwrap_or_else(|| m.to_string()))
+                                .map(|m| {
+                                    m.as_str()
+                                        .map(str::to_string)
+                                        .unwrap_or_else(|| m.to_string())
+                                })
                                 .collect(),
                             Value::String(s) => vec![s.clone()],
                             other => vec![other.to_string()],
@@ -182,7 +190,11 @@ impl fmt::Display for ApiError {
             write!(f, " ({})", self.request)?;
         }
         match self.failure {
-            Failure::Status => write!(f, " failed: the server answered {} {}", self.status, self.code)?,
+            Failure::Status => write!(
+                f,
+                " failed: the server answered {} {}",
+                self.status, self.code
+            )?,
             Failure::Invalid => write!(f, " was not sent: {}", self.code)?,
             Failure::Unreachable => write!(f, " failed: the API could not be reached")?,
             Failure::Timeout => write!(f, " failed: the request timed out")?,
@@ -193,7 +205,11 @@ impl fmt::Display for ApiError {
         }
         write!(f, ".")?;
         for (field, messages) in &self.errors {
-            write!(f, " {field}: {}.", messages.join("; ").trim_end_matches('.'))?;
+            write!(
+                f,
+                " {field}: {}.",
+                messages.join("; ").trim_end_matches('.')
+            )?;
         }
         match (&self.request_id, &self.tier) {
             (Some(id), Some(tier)) => write!(f, " (request_id {id}, tier {tier})")?,
@@ -231,7 +247,12 @@ mod tests {
 
     #[test]
     fn the_printed_envelope_reads_as_one_paragraph() {
-        let err = ApiError::from_response("create_script", "POST /scripts/".into(), 400, PRINTED.as_bytes());
+        let err = ApiError::from_response(
+            "create_script",
+            "POST /scripts/".into(),
+            400,
+            PRINTED.as_bytes(),
+        );
         assert_eq!(err.code, "VALIDATION_ERROR");
         assert_eq!(err.request_id.as_deref(), Some("i9j0k1l2"));
         assert_eq!(err.errors.len(), 2);
@@ -248,9 +269,16 @@ mod tests {
 
     #[test]
     fn non_json_and_empty_bodies_still_explain() {
-        let err = ApiError::from_response("balance", "GET /balance/".into(), 502, b"<html>Bad gateway</html>");
+        let err = ApiError::from_response(
+            "balance",
+            "GET /balance/".into(),
+            502,
+            b"<html>Bad gateway</html>",
+        );
         assert_eq!(err.code, "INTERNAL_ERROR");
-        assert!(err.to_string().contains("non-JSON answer: <html>Bad gateway</html>"));
+        assert!(err
+            .to_string()
+            .contains("non-JSON answer: <html>Bad gateway</html>"));
         let err = ApiError::from_response("balance", "GET /balance/".into(), 404, b"");
         assert_eq!(err.code, "NOT_FOUND");
     }

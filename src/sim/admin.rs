@@ -22,7 +22,10 @@ pub(super) fn handle(shared: &Shared, route: &str, req: &HttpRequest) -> Action 
     let answer = |status: u16, value: Value| json_response(status, &value, Vec::new(), speed);
     let bad = |why: &str| answer(400, json!({"success": false, "message": why}));
     match (req.method.as_str(), route.trim_end_matches('/')) {
-        ("GET", "state") => answer(200, serde_json::to_value(&state.world).unwrap_or(Value::Null)),
+        ("GET", "state") => answer(
+            200,
+            serde_json::to_value(&state.world).unwrap_or(Value::Null),
+        ),
         ("GET", "stats") => answer(200, stats_json(shared)),
         ("POST", "advance") => match body.get("seconds").and_then(Value::as_f64) {
             Some(s) if s >= 0.0 => {
@@ -36,7 +39,10 @@ pub(super) fn handle(shared: &Shared, route: &str, req: &HttpRequest) -> Action 
         ("POST", "faults") => match serde_json::from_value::<Faults>(body) {
             Ok(faults) => {
                 state.faults = faults;
-                answer(200, serde_json::to_value(&state.faults).unwrap_or(Value::Null))
+                answer(
+                    200,
+                    serde_json::to_value(&state.faults).unwrap_or(Value::Null),
+                )
             }
             Err(e) => bad(&format!("bad fault settings: {e}")),
         },
@@ -74,9 +80,15 @@ pub(super) fn handle(shared: &Shared, route: &str, req: &HttpRequest) -> Action 
                     instance.pending = None;
                     answer(200, json!({"id": id, "status": "ERROR"}))
                 }
-                None => answer(404, json!({"success": false, "message": format!("no instance {id}")})),
+                None => answer(
+                    404,
+                    json!({"success": false, "message": format!("no instance {id}")}),
+                ),
             }
         }
-        _ => answer(404, json!({"success": false, "message": format!("no admin route {} /_sim/{route}", req.method)})),
+        _ => answer(
+            404,
+            json!({"success": false, "message": format!("no admin route {} /_sim/{route}", req.method)}),
+        ),
     }
 }

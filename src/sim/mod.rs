@@ -268,7 +268,10 @@ fn stats_json(shared: &Shared) -> Value {
 
 /// Find the operation for a method and path: the template with the most literal segments wins,
 /// so `/instances/hibernated/count/` beats `/instances/{id}/`.
-pub fn route(method: Method, path: &str) -> Result<(&'static Op, Vec<(&'static str, String)>), bool> {
+pub fn route(
+    method: Method,
+    path: &str,
+) -> Result<(&'static Op, Vec<(&'static str, String)>), bool> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let mut best: Option<(usize, &'static Op, Vec<(&'static str, String)>)> = None;
     let mut path_known = false;
@@ -335,7 +338,12 @@ fn refusal_response(refusal: &Refusal, request_id: &str, speed: f64) -> Action {
     if let Some(after) = refusal.retry_after {
         headers.push(("Retry-After".into(), after.to_string()));
     }
-    json_response(refusal.status, &refusal.envelope(request_id), headers, speed)
+    json_response(
+        refusal.status,
+        &refusal.envelope(request_id),
+        headers,
+        speed,
+    )
 }
 
 fn dispatch(shared: &Shared, req: HttpRequest) -> Action {
@@ -382,23 +390,43 @@ fn api_request(shared: &Shared, req: &HttpRequest, request_id: &str) -> Result<A
         }
         _ => {}
     }
-    let method = Method::parse(&req.method)
-        .ok_or_else(|| Refusal::new(405, "METHOD_NOT_ALLOWED", format!("Method {} is not supported", req.method)))?;
+    let method = Method::parse(&req.method).ok_or_else(|| {
+        Refusal::new(
+            405,
+            "METHOD_NOT_ALLOWED",
+            format!("Method {} is not supported", req.method),
+        )
+    })?;
     let (op, params) = route(method, &req.path).map_err(|path_known| {
         if path_known {
-            Refusal::new(405, "METHOD_NOT_ALLOWED", format!("{} is not allowed on {}", req.method, req.path))
+            Refusal::new(
+                405,
+                "METHOD_NOT_ALLOWED",
+                format!("{} is not allowed on {}", req.method, req.path),
+            )
         } else {
-            Refusal::new(404, "NOT_FOUND", format!("No API route {} {}", req.method, req.path))
+            Refusal::new(
+                404,
+                "NOT_FOUND",
+                format!("No API route {} {}", req.method, req.path),
+            )
         }
     })?;
     let mut state = shared.lock();
     let speed = state.clock.speed;
     // Injected faults come before anything is applied.
     let faults = state.faults.clone();
-    if faults.fault_rate > 0.0 && state.fault_rng.f64() < faults.fault_rate && !faults.fault_status.is_empty() {
+    if faults.fault_rate > 0.0
+        && state.fault_rng.f64() < faults.fault_rate
+        && !faults.fault_status.is_empty()
+    {
         let status = faults.fault_status[state.fault_rng.usize(..faults.fault_status.len())];
         shared.stats.faults.fetch_add(1, Ordering::Relaxed);
-        let mut refusal = Refusal::new(status, injected_code(status), "Injected fault (simulator --fault-rate)");
+        let mut refusal = Refusal::new(
+            status,
+            injected_code(status),
+            "Injected fault (simulator --fault-rate)",
+        );
         if status == 429 {
             refusal.retry_after = Some(1);
         }
@@ -503,14 +531,22 @@ fn parse_body(bytes: &[u8], method: Method) -> Result<Map<String, Value>, Refusa
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Refusal::field("body", "The request body must be a JSON object")),
-        Err(e) if method != Method::Get => Err(Refusal::field("body", format!("The request body is not valid JSON: {e}"))),
+        Ok(_) => Err(Refusal::field(
+            "body",
+            "The request body must be a JSON object",
+        )),
+        Err(e) if method != Method::Get => Err(Refusal::field(
+            "body",
+            format!("The request body is not valid JSON: {e}"),
+        )),
         Err(_) => Ok(Map::new()),
     }
 }
 
 fn save_state(path: &std::path::Path, world: &World) {
-    let Ok(text) = serde_json::to_string(world) else { return };
+    let Ok(text) = serde_json::to_string(world) else {
+        return;
+    };
     let tmp = path.with_extension("tmp");
     if std::fs::write(&tmp, text).is_ok() {
         let _ = std::fs::rename(&tmp, path);
@@ -523,14 +559,20 @@ mod tests {
 
     #[test]
     fn routes_prefer_literal_segments() {
-        let (op, _) = route(Method::Get, "/instances/hibernated/count/").ok().unwrap();
+        let (op, _) = route(Method::Get, "/instances/hibernated/count/")
+            .ok()
+            .unwrap();
         assert_eq!(op.name, "hibernated_count");
-        let (op, _) = route(Method::Get, "/instances/snapshot-eligible/").ok().unwrap();
+        let (op, _) = route(Method::Get, "/instances/snapshot-eligible/")
+            .ok()
+            .unwrap();
         assert_eq!(op.name, "snapshot_eligible");
         let (op, params) = route(Method::Get, "/instances/BRK-1VM/").ok().unwrap();
         assert_eq!(op.name, "instance");
         assert_eq!(params, vec![("id", "BRK-1VM".to_string())]);
-        let (op, params) = route(Method::Delete, "/firewalls/fw-1/rules/r-2/").ok().unwrap();
+        let (op, params) = route(Method::Delete, "/firewalls/fw-1/rules/r-2/")
+            .ok()
+            .unwrap();
         assert_eq!(op.name, "remove_firewall_rule");
         assert_eq!(params[1], ("rule_id", "r-2".to_string()));
         assert_eq!(route(Method::Put, "/balance/").err(), Some(true));

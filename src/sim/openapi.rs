@@ -54,7 +54,9 @@ pub fn document() -> Value {
                 .map(|a| {
                     let schema = match a.ty {
                         ArgType::Int => json!({"type": "integer"}),
-                        ArgType::Targets(_) => json!({"type": "array", "items": {"type": "string"}}),
+                        ArgType::Targets(_) => {
+                            json!({"type": "array", "items": {"type": "string"}})
+                        }
                         _ => json!({"type": "string"}),
                     };
                     (a.field.to_string(), schema)

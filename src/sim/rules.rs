@@ -17,7 +17,10 @@ pub fn instance_name(name: &str) -> Result<(), String> {
             "Instance name must be 3-30 characters long (got {len})"
         ));
     }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err(
             "Instance name may contain only letters, numbers, hyphens and underscores".into(),
         );
@@ -36,7 +39,10 @@ pub fn restored_instance_name(name: &str) -> Result<(), String> {
             "Instance name must be 2-30 characters long (got {len})"
         ));
     }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err(
             "Instance name may contain only letters, numbers, hyphens and underscores".into(),
         );
@@ -168,7 +174,10 @@ mod tests {
     fn script_rules_use_the_printed_messages() {
         assert_eq!(script_name("bad/name").unwrap_err(), SCRIPT_NAME_CHARS);
         assert!(script_name("setup v1.2_final-x").is_ok());
-        assert_eq!(script_content(&"x".repeat(16_385)).unwrap_err(), SCRIPT_TOO_LARGE);
+        assert_eq!(
+            script_content(&"x".repeat(16_385)).unwrap_err(),
+            SCRIPT_TOO_LARGE
+        );
         assert!(script_content(&"x".repeat(16_384)).is_ok());
     }
 
@@ -177,7 +186,10 @@ mod tests {
         assert!(volume_size(10, false).is_ok());
         assert!(volume_size(9, false).unwrap_err().contains("at least 10"));
         assert!(volume_size(99, true).unwrap_err().contains("at least 100"));
-        assert_eq!(volume_size(0, false).unwrap_err(), "Size must be a positive integer");
+        assert_eq!(
+            volume_size(0, false).unwrap_err(),
+            "Size must be a positive integer"
+        );
         assert!(volume_size(1_048_577, false).is_err());
         assert!(volume_size(1_048_576, true).is_ok());
     }

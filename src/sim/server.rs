@@ -76,7 +76,15 @@ fn connection(stream: TcpStream, handler: &Handler, stop: &AtomicBool) -> io::Re
                 let body = format!(
                     "{{\"success\":false,\"message\":\"{why}\",\"code\":\"BAD_REQUEST\",\"request_id\":\"-\",\"tier\":\"advanced\"}}"
                 );
-                write_response(&mut writer, &HttpResponse { status, headers: vec![], body: body.into_bytes() }, true)?;
+                write_response(
+                    &mut writer,
+                    &HttpResponse {
+                        status,
+                        headers: vec![],
+                        body: body.into_bytes(),
+                    },
+                    true,
+                )?;
                 return Ok(());
             }
         };
@@ -142,7 +150,12 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Option<HttpRequest>
     let headers: Vec<(String, String)> = parsed
         .headers
         .iter()
-        .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
         .collect();
     let length = headers
         .iter()
@@ -151,11 +164,13 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Option<HttpRequest>
         .transpose()
         .map_err(|_| RequestError::Bad(400, "bad Content-Length"))?
         .unwrap_or(0);
-    if headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && !v.eq_ignore_ascii_case("identity"))
-    {
-        return Err(RequestError::Bad(411, "chunked bodies are not supported; send Content-Length"));
+    if headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && !v.eq_ignore_ascii_case("identity")
+    }) {
+        return Err(RequestError::Bad(
+            411,
+            "chunked bodies are not supported; send Content-Length",
+        ));
     }
     if length > MAX_BODY {
         return Err(RequestError::Bad(413, "request body too large"));
@@ -181,7 +196,10 @@ pub fn parse_query(query: &str) -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")))
+            (
+                percent_decode(&k.replace('+', " ")),
+                percent_decode(&v.replace('+', " ")),
+            )
         })
         .collect()
 }
@@ -231,7 +249,12 @@ fn reason(status: u16) -> &'static str {
 
 fn write_response(writer: &mut TcpStream, response: &HttpResponse, close: bool) -> io::Result<()> {
     let mut out = Vec::with_capacity(response.body.len() + 256);
-    write!(out, "HTTP/1.1 {} {}\r\n", response.status, reason(response.status))?;
+    write!(
+        out,
+        "HTTP/1.1 {} {}\r\n",
+        response.status,
+        reason(response.status)
+    )?;
     for (k, v) in &response.headers {
         write!(out, "{k}: {v}\r\n")?;
     }

@@ -296,7 +296,9 @@ impl World {
             SshKey {
                 id,
                 name: "default".into(),
-                public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBarrackSimulatorDefaultKey barrack@sim".into(),
+                public_key:
+                    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBarrackSimulatorDefaultKey barrack@sim"
+                        .into(),
                 fingerprint: "SHA256:barrackSimulatorDefaultKey".into(),
                 created_at,
             },
@@ -354,7 +356,10 @@ impl World {
 
     /// Free GPUs of a model in a region.
     pub fn free_gpus(&self, region: &str, model: &str) -> i64 {
-        self.stock.get(&stock_key(region, model)).copied().unwrap_or(0)
+        self.stock
+            .get(&stock_key(region, model))
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn take_gpus(&mut self, region: &str, model: &str, count: i64) {
@@ -388,16 +393,20 @@ impl World {
         let volume = self.volumes.values().filter_map(|v| v.pending.as_ref());
         let snapshot = self.snapshots.values().filter_map(|s| s.pending.as_ref());
         let image = self.images.values().filter_map(|i| i.pending.as_ref());
-        let rules = self.firewalls.values().flat_map(|f| f.rules.iter()).filter_map(|r| {
-            r.get("applies_at").and_then(serde_json::Value::as_f64)
-        });
+        let rules = self
+            .firewalls
+            .values()
+            .flat_map(|f| f.rules.iter())
+            .filter_map(|r| r.get("applies_at").and_then(serde_json::Value::as_f64));
         instance
             .chain(volume)
             .chain(snapshot)
             .chain(image)
             .map(|p| p.due)
             .chain(rules)
-            .fold(None, |acc: Option<f64>, due| Some(acc.map_or(due, |a| a.min(due))))
+            .fold(None, |acc: Option<f64>, due| {
+                Some(acc.map_or(due, |a| a.min(due)))
+            })
     }
 
     fn apply_due(&mut self) {
@@ -410,8 +419,12 @@ impl World {
             .map(|i| i.id.clone())
             .collect();
         for id in due_instances {
-            let Some(instance) = self.instances.get_mut(&id) else { continue };
-            let Some(pending) = instance.pending.take() else { continue };
+            let Some(instance) = self.instances.get_mut(&id) else {
+                continue;
+            };
+            let Some(pending) = instance.pending.take() else {
+                continue;
+            };
             match pending.to {
                 Some(status) => {
                     instance.status = status;
@@ -426,21 +439,30 @@ impl World {
         }
         for volume in self.volumes.values_mut() {
             if volume.pending.as_ref().is_some_and(|p| p.due <= now) {
-                if let Some(Pending { to: Some(status), .. }) = volume.pending.take() {
+                if let Some(Pending {
+                    to: Some(status), ..
+                }) = volume.pending.take()
+                {
                     volume.status = status;
                 }
             }
         }
         for snapshot in self.snapshots.values_mut() {
             if snapshot.pending.as_ref().is_some_and(|p| p.due <= now) {
-                if let Some(Pending { to: Some(status), .. }) = snapshot.pending.take() {
+                if let Some(Pending {
+                    to: Some(status), ..
+                }) = snapshot.pending.take()
+                {
                     snapshot.status = status;
                 }
             }
         }
         for image in self.images.values_mut() {
             if image.pending.as_ref().is_some_and(|p| p.due <= now) {
-                if let Some(Pending { to: Some(status), .. }) = image.pending.take() {
+                if let Some(Pending {
+                    to: Some(status), ..
+                }) = image.pending.take()
+                {
                     image.status = status;
                 }
             }
@@ -483,10 +505,19 @@ impl World {
         let ids: Vec<String> = self.instances.keys().cloned().collect();
         for id in ids {
             let rate = match self.instances.get(&id) {
-                Some(i) => i.hourly_rate() + if i.status == "ACTIVE" { i.data_volume_cost(self) } else { 0.0 },
+                Some(i) => {
+                    i.hourly_rate()
+                        + if i.status == "ACTIVE" {
+                            i.data_volume_cost(self)
+                        } else {
+                            0.0
+                        }
+                }
                 None => continue,
             };
-            let Some(instance) = self.instances.get_mut(&id) else { continue };
+            let Some(instance) = self.instances.get_mut(&id) else {
+                continue;
+            };
             if rate <= 0.0 {
                 continue;
             }
@@ -559,7 +590,10 @@ mod tests {
                 total_cost: 0.0,
                 billed_minutes: 0,
                 billing_records: vec![],
-                pending: Some(Pending { due: 1_000_120.0, to: Some("ACTIVE".into()) }),
+                pending: Some(Pending {
+                    due: 1_000_120.0,
+                    to: Some("ACTIVE".into()),
+                }),
                 partial_seconds: 0.0,
             },
         );
@@ -579,7 +613,13 @@ mod tests {
         let mut world = World::seeded(7, 0.0);
         let vm = world.new_instance_id(false);
         let restored = world.new_instance_id(true);
-        assert!(vm.starts_with("BRK-") && vm.ends_with("VM") && vm.len() == 12, "{vm}");
-        assert!(restored.ends_with('D') && restored.len() == 11, "{restored}");
+        assert!(
+            vm.starts_with("BRK-") && vm.ends_with("VM") && vm.len() == 12,
+            "{vm}"
+        );
+        assert!(
+            restored.ends_with('D') && restored.len() == 11,
+            "{restored}"
+        );
     }
 }

@@ -16,7 +16,10 @@ pub const OS_IMAGES: [(&str, &str); 4] = [
     ("rocky-9-cuda-12.4", "Rocky Linux 9 with CUDA 12.4"),
 ];
 
-const AI_MODELS: [(&str, f64); 2] = [("llama-3.1-70b-instruct", 0.000_9), ("qwen-2.5-7b-instruct", 0.000_2)];
+const AI_MODELS: [(&str, f64); 2] = [
+    ("llama-3.1-70b-instruct", 0.000_9),
+    ("qwen-2.5-7b-instruct", 0.000_2),
+];
 
 pub fn balance(world: &mut World, _req: &Req) -> Outcome {
     Ok(Reply::ok(
@@ -141,7 +144,9 @@ pub fn quote(world: &mut World, req: &Req) -> Outcome {
     let mut errors = FieldErrors::default();
     let model = req.text("gpu_model", &mut errors);
     let count = req.int("gpu_count", &mut errors).unwrap_or(1);
-    let os_gb = req.int("os_volume_size_gb", &mut errors).unwrap_or(rules::OS_VOLUME_MIN_GB);
+    let os_gb = req
+        .int("os_volume_size_gb", &mut errors)
+        .unwrap_or(rules::OS_VOLUME_MIN_GB);
     let region = req.text("region", &mut errors);
     let rate = match model.as_deref() {
         None => {
@@ -229,7 +234,10 @@ pub fn chat(world: &mut World, req: &Req) -> Outcome {
         .and_then(|m| m.get("content"))
         .and_then(Value::as_str)
         .unwrap_or("");
-    if messages.iter().any(|m| m.get("role").and_then(Value::as_str).is_none()) {
+    if messages
+        .iter()
+        .any(|m| m.get("role").and_then(Value::as_str).is_none())
+    {
         errors.add("messages", "Every message needs a role and content");
     }
     errors.finish()?;
@@ -269,7 +277,11 @@ pub fn ai_usage(world: &mut World, _req: &Req) -> Outcome {
             u["prompt_tokens"].as_i64().unwrap_or(0) + u["completion_tokens"].as_i64().unwrap_or(0)
         })
         .sum();
-    let cost: f64 = world.ai_usage.iter().map(|u| u["cost"].as_f64().unwrap_or(0.0)).sum();
+    let cost: f64 = world
+        .ai_usage
+        .iter()
+        .map(|u| u["cost"].as_f64().unwrap_or(0.0))
+        .sum();
     Ok(Reply::ok(
         json!({"total_requests": world.ai_usage.len(), "total_tokens": tokens,
                "total_cost": round4(cost), "currency": world.currency}),
@@ -301,32 +313,55 @@ pub fn create_ssh_key(world: &mut World, req: &Req) -> Outcome {
     errors.finish()?;
     let (name, key) = (name.unwrap_or_default(), key.unwrap_or_default());
     if world.ssh_keys.values().any(|k| k.name == name) {
-        return Err(Refusal::conflict(format!("An SSH key named {name:?} already exists")));
+        return Err(Refusal::conflict(format!(
+            "An SSH key named {name:?} already exists"
+        )));
     }
-    if world.ssh_keys.values().any(|k| k.public_key.split_whitespace().nth(1) == key.split_whitespace().nth(1)) {
+    if world
+        .ssh_keys
+        .values()
+        .any(|k| k.public_key.split_whitespace().nth(1) == key.split_whitespace().nth(1))
+    {
         return Err(Refusal::conflict("This public key is already registered"));
     }
     let id = world.new_id(Kind::SshKey.id_prefix());
     let fingerprint = format!("SHA256:{:016x}", fnv(key.as_bytes()));
     let created_at = world.timestamp();
-    let ssh_key = SshKey { id: id.clone(), name, public_key: key, fingerprint, created_at };
+    let ssh_key = SshKey {
+        id: id.clone(),
+        name,
+        public_key: key,
+        fingerprint,
+        created_at,
+    };
     let data = public(&ssh_key, &[]);
     world.ssh_keys.insert(id, ssh_key);
     Ok(Reply::created(data, "advanced"))
 }
 
 fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ *b as u64).wrapping_mul(0x100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 pub fn ssh_key(world: &mut World, req: &Req) -> Outcome {
-    let key = world.ssh_keys.get(req.id()).ok_or_else(|| missing(Kind::SshKey, req.id()))?;
+    let key = world
+        .ssh_keys
+        .get(req.id())
+        .ok_or_else(|| missing(Kind::SshKey, req.id()))?;
     Ok(Reply::ok(public(key, &[]), "advanced"))
 }
 
 pub fn delete_ssh_key(world: &mut World, req: &Req) -> Outcome {
-    let key = world.ssh_keys.remove(req.id()).ok_or_else(|| missing(Kind::SshKey, req.id()))?;
-    Ok(Reply::ok(json!({"id": key.id, "deleted": true}), "advanced"))
+    let key = world
+        .ssh_keys
+        .remove(req.id())
+        .ok_or_else(|| missing(Kind::SshKey, req.id()))?;
+    Ok(Reply::ok(
+        json!({"id": key.id, "deleted": true}),
+        "advanced",
+    ))
 }
 
 pub fn scripts(world: &mut World, req: &Req) -> Outcome {
@@ -335,7 +370,12 @@ pub fn scripts(world: &mut World, req: &Req) -> Outcome {
 }
 
 /// Validate a script's fields, all at once, as the printed example does.
-fn check_script(world: &World, req: &Req, own_id: Option<&str>, creating: bool) -> Result<(Option<String>, Option<String>), Refusal> {
+fn check_script(
+    world: &World,
+    req: &Req,
+    own_id: Option<&str>,
+    creating: bool,
+) -> Result<(Option<String>, Option<String>), Refusal> {
     let mut errors = FieldErrors::default();
     let name = req.text("name", &mut errors);
     let body = req.text("script", &mut errors);
@@ -351,8 +391,14 @@ fn check_script(world: &World, req: &Req, own_id: Option<&str>, creating: bool) 
     }
     errors.finish()?;
     if let Some(n) = &name {
-        if world.scripts.values().any(|s| &s.name == n && Some(s.id.as_str()) != own_id) {
-            return Err(Refusal::conflict(format!("A startup script named {n:?} already exists")));
+        if world
+            .scripts
+            .values()
+            .any(|s| &s.name == n && Some(s.id.as_str()) != own_id)
+        {
+            return Err(Refusal::conflict(format!(
+                "A startup script named {n:?} already exists"
+            )));
         }
     }
     Ok((name, body))
@@ -366,14 +412,29 @@ pub fn create_script(world: &mut World, req: &Req) -> Outcome {
     let size_bytes = body.len() as i64;
     world.scripts.insert(
         id.clone(),
-        Script { id, name, script: body, size_bytes, created_at: now.clone(), updated_at: now },
+        Script {
+            id,
+            name,
+            script: body,
+            size_bytes,
+            created_at: now.clone(),
+            updated_at: now,
+        },
     );
     // The reference prints: 201, "This response does not have a body."
-    Ok(Reply { status: 201, data: None, pagination: None, tier: "advanced" })
+    Ok(Reply {
+        status: 201,
+        data: None,
+        pagination: None,
+        tier: "advanced",
+    })
 }
 
 pub fn script(world: &mut World, req: &Req) -> Outcome {
-    let script = world.scripts.get(req.id()).ok_or_else(|| missing(Kind::Script, req.id()))?;
+    let script = world
+        .scripts
+        .get(req.id())
+        .ok_or_else(|| missing(Kind::Script, req.id()))?;
     Ok(Reply::ok(public(script, &[]), "advanced"))
 }
 
@@ -383,7 +444,10 @@ pub fn update_script(world: &mut World, req: &Req) -> Outcome {
     }
     let (name, body) = check_script(world, req, Some(req.id()), false)?;
     let now = world.timestamp();
-    let script = world.scripts.get_mut(req.id()).ok_or_else(|| missing(Kind::Script, req.id()))?;
+    let script = world
+        .scripts
+        .get_mut(req.id())
+        .ok_or_else(|| missing(Kind::Script, req.id()))?;
     if let Some(n) = name {
         script.name = n;
     }
@@ -396,8 +460,14 @@ pub fn update_script(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn delete_script(world: &mut World, req: &Req) -> Outcome {
-    let script = world.scripts.remove(req.id()).ok_or_else(|| missing(Kind::Script, req.id()))?;
-    Ok(Reply::ok(json!({"id": script.id, "deleted": true}), "advanced"))
+    let script = world
+        .scripts
+        .remove(req.id())
+        .ok_or_else(|| missing(Kind::Script, req.id()))?;
+    Ok(Reply::ok(
+        json!({"id": script.id, "deleted": true}),
+        "advanced",
+    ))
 }
 
 /// All or nothing: an unknown id deletes none of them.
@@ -415,5 +485,8 @@ pub fn delete_scripts(world: &mut World, req: &Req) -> Outcome {
     for id in &ids {
         world.scripts.remove(id);
     }
-    Ok(Reply::ok(json!({"deleted": ids, "count": ids.len()}), "advanced"))
+    Ok(Reply::ok(
+        json!({"deleted": ids, "count": ids.len()}),
+        "advanced",
+    ))
 }

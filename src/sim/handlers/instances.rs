@@ -19,13 +19,21 @@ const RESTORE_SECONDS: f64 = 120.0;
 const DELETE_SECONDS: f64 = 30.0;
 const SNAPSHOT_RESTORE_SECONDS: f64 = 180.0;
 
-const INTERNAL: [&str; 4] = ["holds_gpus", "partial_seconds", "billing_records", "total_cost"];
+const INTERNAL: [&str; 4] = [
+    "holds_gpus",
+    "partial_seconds",
+    "billing_records",
+    "total_cost",
+];
 
 pub fn instance_json(world: &World, instance: &Instance) -> Value {
     let mut value = public(instance, &INTERNAL);
     if let Some(map) = value.as_object_mut() {
         map.insert("tier".into(), tier(&instance.region).into());
-        map.insert("hourly_cost".into(), round4(instance.full_hourly_cost(world)).into());
+        map.insert(
+            "hourly_cost".into(),
+            round4(instance.full_hourly_cost(world)).into(),
+        );
     }
     value
 }
@@ -51,11 +59,18 @@ fn wrong_state(instance: &Instance, action: &str, allowed: &[&str]) -> Refusal {
 
 fn reply(world: &World, id: &str) -> Outcome {
     let instance = find(world, id)?;
-    Ok(Reply::ok(instance_json(world, instance), tier(&instance.region)))
+    Ok(Reply::ok(
+        instance_json(world, instance),
+        tier(&instance.region),
+    ))
 }
 
 pub fn list(world: &mut World, req: &Req) -> Outcome {
-    let items = world.instances.values().map(|i| instance_json(world, i)).collect();
+    let items = world
+        .instances
+        .values()
+        .map(|i| instance_json(world, i))
+        .collect();
     super::list(items, req, "advanced")
 }
 
@@ -74,7 +89,11 @@ pub fn snapshot_eligible(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn hibernated_count(world: &mut World, _req: &Req) -> Outcome {
-    let count = world.instances.values().filter(|i| i.status == "HIBERNATED").count();
+    let count = world
+        .instances
+        .values()
+        .filter(|i| i.status == "HIBERNATED")
+        .count();
     Ok(Reply::ok(json!({"count": count}), "advanced"))
 }
 
@@ -150,7 +169,9 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
 
     match &model {
         None => errors.add("gpu_model", "This field is required"),
-        Some(m) if gpu_rate(m).is_none() => errors.add("gpu_model", format!("Unknown GPU model {m:?}")),
+        Some(m) if gpu_rate(m).is_none() => {
+            errors.add("gpu_model", format!("Unknown GPU model {m:?}"))
+        }
         _ => {}
     }
     match count {
@@ -170,13 +191,19 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
     };
     if let (Some(r), Some(m), true) = (&region, &model, region_known) {
         if gpu_rate(m).is_some() && !region_offers(r, m) {
-            errors.add("gpu_model", format!("{m} is not offered in {r} ({} tier)", tier(r)));
+            errors.add(
+                "gpu_model",
+                format!("{m} is not offered in {r} ({} tier)", tier(r)),
+            );
         }
     }
     if let Some(n) = &name {
         errors.check("name", rules::instance_name(n));
     }
-    let sources = [&os_image, &boot_volume, &image].iter().filter(|s| s.is_some()).count();
+    let sources = [&os_image, &boot_volume, &image]
+        .iter()
+        .filter(|s| s.is_some())
+        .count();
     if sources != 1 {
         errors.add(
             "boot_source",
@@ -193,26 +220,41 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
         if advanced {
             errors.check("os_volume_size_gb", rules::os_volume_size(gb));
         } else {
-            errors.add("os_volume_size_gb", "The OS volume size can be chosen in advanced regions only");
+            errors.add(
+                "os_volume_size_gb",
+                "The OS volume size can be chosen in advanced regions only",
+            );
         }
     }
     if region_known && !advanced {
         if script_id.is_some() {
-            errors.add("startup_script_id", "Startup scripts are available in advanced regions only");
+            errors.add(
+                "startup_script_id",
+                "Startup scripts are available in advanced regions only",
+            );
         }
         if !data_volumes.is_empty() {
-            errors.add("volume_ids", "Data volumes are available in advanced regions only");
+            errors.add(
+                "volume_ids",
+                "Data volumes are available in advanced regions only",
+            );
         }
     }
     if advanced && public_ip.is_some() {
-        errors.add("public_ip", "The public IP switch applies to legacy regions only");
+        errors.add(
+            "public_ip",
+            "The public IP switch applies to legacy regions only",
+        );
     }
     // SSH keys: required for OS-image and custom-image boots, refused for volume boots.
     if boot_volume.is_some() && advanced && !ssh_keys.is_empty() {
         errors.add("ssh_key_ids", "SSH keys cannot be used with a volume boot");
     }
     if (os_image.is_some() || image.is_some()) && ssh_keys.is_empty() {
-        errors.add("ssh_key_ids", "At least one SSH key is required for OS-image and custom-image boots");
+        errors.add(
+            "ssh_key_ids",
+            "At least one SSH key is required for OS-image and custom-image boots",
+        );
     }
     for key in &ssh_keys {
         if !world.ssh_keys.contains_key(key) {
@@ -221,23 +263,37 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
     }
     if let Some(script) = &script_id {
         if !world.scripts.contains_key(script) {
-            errors.add("startup_script_id", format!("Startup script {script} not found"));
+            errors.add(
+                "startup_script_id",
+                format!("Startup script {script} not found"),
+            );
         }
     }
     errors.finish()?;
 
-    let (model, count, region) = (model.unwrap_or_default(), count.unwrap_or(1), region.unwrap_or_default());
+    let (model, count, region) = (
+        model.unwrap_or_default(),
+        count.unwrap_or(1),
+        region.unwrap_or_default(),
+    );
     let region_tier = tier(&region);
     if let Some(n) = &name {
-        if world.instances.values().any(|i| &i.name == n && i.region == region) {
-            return Err(Refusal::conflict(format!("An instance named {n:?} already exists in {region}"))
-                .in_tier(region_tier));
+        if world
+            .instances
+            .values()
+            .any(|i| &i.name == n && i.region == region)
+        {
+            return Err(Refusal::conflict(format!(
+                "An instance named {n:?} already exists in {region}"
+            ))
+            .in_tier(region_tier));
         }
     }
     if let Some(vol) = &boot_volume {
-        let volume = world.volumes.get(vol).ok_or_else(|| {
-            Refusal::field("volume_id", format!("Volume {vol} not found"))
-        })?;
+        let volume = world
+            .volumes
+            .get(vol)
+            .ok_or_else(|| Refusal::field("volume_id", format!("Volume {vol} not found")))?;
         if !volume.bootable || volume.status != "AVAILABLE" || volume.region != region {
             return Err(Refusal::conflict(format!(
                 "Volume not available: {vol} must be a bootable, AVAILABLE volume in {region} (it is {}{}, in {})",
@@ -250,7 +306,12 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
     }
     for vol in &data_volumes {
         match world.volumes.get(vol) {
-            None => return Err(Refusal::field("volume_ids", format!("Volume {vol} not found"))),
+            None => {
+                return Err(Refusal::field(
+                    "volume_ids",
+                    format!("Volume {vol} not found"),
+                ))
+            }
             Some(v) if v.status != "AVAILABLE" || v.region != region => {
                 return Err(Refusal::conflict(format!(
                     "Volume not available: {vol} is {} in {}; it must be AVAILABLE in {region}",
@@ -263,7 +324,12 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
     if let Some(img) = &image {
         match world.images.get(img) {
             Some(i) if i.status == "AVAILABLE" => {}
-            Some(i) => return Err(Refusal::conflict(format!("Image {img} is {}; it must be AVAILABLE", i.status))),
+            Some(i) => {
+                return Err(Refusal::conflict(format!(
+                    "Image {img} is {}; it must be AVAILABLE",
+                    i.status
+                )))
+            }
             None => return Err(Refusal::field("image_id", format!("Image {img} not found"))),
         }
     }
@@ -288,7 +354,12 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
     };
     let wants_ip = public_ip.unwrap_or(advanced);
     let ip = wants_ip.then(|| world.new_ip());
-    let private_ip = format!("10.{}.{}.{}", world.random_range(0, 255), world.random_range(0, 255), world.random_range(2, 254));
+    let private_ip = format!(
+        "10.{}.{}.{}",
+        world.random_range(0, 255),
+        world.random_range(0, 255),
+        world.random_range(2, 254)
+    );
     let security_rules = match req.body.get("security_rules") {
         Some(Value::Array(rules)) if !advanced => {
             let mut checked = Vec::new();
@@ -335,7 +406,10 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
         total_cost: 0.0,
         billed_minutes: 0,
         billing_records: Vec::new(),
-        pending: Some(Pending { due, to: Some("ACTIVE".into()) }),
+        pending: Some(Pending {
+            due,
+            to: Some("ACTIVE".into()),
+        }),
         partial_seconds: 0.0,
     };
     let data = instance_json(world, &instance);
@@ -347,10 +421,16 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
 fn transition(world: &mut World, id: &str, via: &str, to: Option<&str>, seconds: f64) -> Outcome {
     let due = world.clock + seconds;
     let now = world.timestamp();
-    let instance = world.instances.get_mut(id).ok_or_else(|| missing(Kind::Vm, id))?;
+    let instance = world
+        .instances
+        .get_mut(id)
+        .ok_or_else(|| missing(Kind::Vm, id))?;
     instance.status = via.into();
     instance.updated_at = now;
-    instance.pending = Some(Pending { due, to: to.map(str::to_string) });
+    instance.pending = Some(Pending {
+        due,
+        to: to.map(str::to_string),
+    });
     reply(world, id)
 }
 
@@ -367,8 +447,17 @@ fn reacquire(world: &mut World, instance: &Instance) -> Result<(), Refusal> {
     if instance.holds_gpus {
         return Ok(());
     }
-    check_stock(world, &instance.region, &instance.gpu_model, instance.gpu_count)?;
-    check_funds(world, instance.full_hourly_cost(world), "starting this instance")?;
+    check_stock(
+        world,
+        &instance.region,
+        &instance.gpu_model,
+        instance.gpu_count,
+    )?;
+    check_funds(
+        world,
+        instance.full_hourly_cost(world),
+        "starting this instance",
+    )?;
     world.take_gpus(&instance.region, &instance.gpu_model, instance.gpu_count);
     if let Some(i) = world.instances.get_mut(&instance.id) {
         i.holds_gpus = true;
@@ -401,17 +490,34 @@ pub fn hibernate(world: &mut World, req: &Req) -> Outcome {
             i.holds_gpus = false;
         }
     }
-    transition(world, req.id(), "HIBERNATING", Some("HIBERNATED"), HIBERNATE_SECONDS)
+    transition(
+        world,
+        req.id(),
+        "HIBERNATING",
+        Some("HIBERNATED"),
+        HIBERNATE_SECONDS,
+    )
 }
 
 pub fn restore(world: &mut World, req: &Req) -> Outcome {
     let instance = require(world, req.id(), "restore", &["HIBERNATED"])?;
     reacquire(world, &instance)?;
-    transition(world, req.id(), "RESTORING", Some("ACTIVE"), RESTORE_SECONDS)
+    transition(
+        world,
+        req.id(),
+        "RESTORING",
+        Some("ACTIVE"),
+        RESTORE_SECONDS,
+    )
 }
 
 pub fn delete(world: &mut World, req: &Req) -> Outcome {
-    let instance = require(world, req.id(), "delete", &["ACTIVE", "SHUTOFF", "HIBERNATED", "ERROR"])?;
+    let instance = require(
+        world,
+        req.id(),
+        "delete",
+        &["ACTIVE", "SHUTOFF", "HIBERNATED", "ERROR"],
+    )?;
     transition(world, req.id(), "DELETING", None, DELETE_SECONDS)?;
     Ok(Reply::ok(
         json!({"id": instance.id, "name": instance.name, "status": "DELETING", "deleted": true}),
@@ -420,7 +526,12 @@ pub fn delete(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn toggle_public_ip(world: &mut World, req: &Req) -> Outcome {
-    let instance = require(world, req.id(), "toggle the public IP of", &["ACTIVE", "SHUTOFF", "HIBERNATED"])?;
+    let instance = require(
+        world,
+        req.id(),
+        "toggle the public IP of",
+        &["ACTIVE", "SHUTOFF", "HIBERNATED"],
+    )?;
     let ip = (!instance.public_ip_enabled).then(|| world.new_ip());
     if let Some(i) = world.instances.get_mut(req.id()) {
         i.public_ip_enabled = !i.public_ip_enabled;
@@ -464,19 +575,37 @@ pub fn add_security_rule(world: &mut World, req: &Req) -> Outcome {
     if let Some(i) = world.instances.get_mut(req.id()) {
         i.security_rules.push(rule.clone());
     }
-    Ok(Reply::created(json!({"instance_id": instance.id, "rule": rule}), "legacy"))
+    Ok(Reply::created(
+        json!({"instance_id": instance.id, "rule": rule}),
+        "legacy",
+    ))
 }
 
 pub fn remove_security_rule(world: &mut World, req: &Req) -> Outcome {
     let rule_id = req.param("rule_id").to_string();
-    let instance = world.instances.get_mut(req.id()).ok_or_else(|| missing(Kind::Vm, req.id()))?;
+    let instance = world
+        .instances
+        .get_mut(req.id())
+        .ok_or_else(|| missing(Kind::Vm, req.id()))?;
     let before = instance.security_rules.len();
-    instance.security_rules.retain(|r| r.get("id").and_then(Value::as_str) != Some(rule_id.as_str()));
+    instance
+        .security_rules
+        .retain(|r| r.get("id").and_then(Value::as_str) != Some(rule_id.as_str()));
     if instance.security_rules.len() == before {
-        return Err(Refusal::new(404, "NOT_FOUND", format!("Security rule {rule_id} not found on instance {}", instance.id)));
+        return Err(Refusal::new(
+            404,
+            "NOT_FOUND",
+            format!(
+                "Security rule {rule_id} not found on instance {}",
+                instance.id
+            ),
+        ));
     }
     let tier = tier(&instance.region);
-    Ok(Reply::ok(json!({"instance_id": instance.id, "rule_id": rule_id, "deleted": true}), tier))
+    Ok(Reply::ok(
+        json!({"instance_id": instance.id, "rule_id": rule_id, "deleted": true}),
+        tier,
+    ))
 }
 
 pub fn restore_snapshot(world: &mut World, req: &Req) -> Outcome {
@@ -484,7 +613,13 @@ pub fn restore_snapshot(world: &mut World, req: &Req) -> Outcome {
     let snapshot = world
         .snapshots
         .get(req.id())
-        .ok_or_else(|| Refusal::new(404, "NOT_FOUND", format!("Snapshot not available: snapshot {} not found", req.id())))?
+        .ok_or_else(|| {
+            Refusal::new(
+                404,
+                "NOT_FOUND",
+                format!("Snapshot not available: snapshot {} not found", req.id()),
+            )
+        })?
         .clone();
     let mut errors = FieldErrors::default();
     let name = req.text("name", &mut errors);
@@ -503,17 +638,30 @@ pub fn restore_snapshot(world: &mut World, req: &Req) -> Outcome {
         .in_tier(region_tier));
     }
     if world.instances.values().any(|i| i.name == name) {
-        return Err(Refusal::conflict(format!("An instance named {name:?} already exists")).in_tier(region_tier));
+        return Err(
+            Refusal::conflict(format!("An instance named {name:?} already exists"))
+                .in_tier(region_tier),
+        );
     }
     let hourly = gpu_rate(&snapshot.gpu_model).unwrap_or(0.0) * snapshot.gpu_count as f64
         + snapshot.size_gb as f64 * OS_VOLUME_RATE;
     check_funds(world, hourly, "restoring this snapshot")?;
-    check_stock(world, &snapshot.region, &snapshot.gpu_model, snapshot.gpu_count)?;
+    check_stock(
+        world,
+        &snapshot.region,
+        &snapshot.gpu_model,
+        snapshot.gpu_count,
+    )?;
     let id = world.new_instance_id(true);
     let now = world.timestamp();
     let due = world.clock + SNAPSHOT_RESTORE_SECONDS;
     let ip = world.new_ip();
-    let private_ip = format!("10.{}.{}.{}", world.random_range(0, 255), world.random_range(0, 255), world.random_range(2, 254));
+    let private_ip = format!(
+        "10.{}.{}.{}",
+        world.random_range(0, 255),
+        world.random_range(0, 255),
+        world.random_range(2, 254)
+    );
     world.take_gpus(&snapshot.region, &snapshot.gpu_model, snapshot.gpu_count);
     let instance = Instance {
         id: id.clone(),
@@ -540,7 +688,10 @@ pub fn restore_snapshot(world: &mut World, req: &Req) -> Outcome {
         total_cost: 0.0,
         billed_minutes: 0,
         billing_records: Vec::new(),
-        pending: Some(Pending { due, to: Some("ACTIVE".into()) }),
+        pending: Some(Pending {
+            due,
+            to: Some("ACTIVE".into()),
+        }),
         partial_seconds: 0.0,
     };
     let data = instance_json(world, &instance);

@@ -94,8 +94,10 @@ impl Req<'_> {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(vec![s.clone()]),
             Some(Value::Array(items)) => {
-                let ids: Option<Vec<String>> =
-                    items.iter().map(|v| v.as_str().map(str::to_string)).collect();
+                let ids: Option<Vec<String>> = items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_string))
+                    .collect();
                 if ids.is_none() {
                     errors.add(field, "Must be a list of id strings");
                 }
@@ -281,7 +283,11 @@ mod tests {
     #[test]
     fn every_catalog_operation_has_a_handler() {
         for op in OPS {
-            assert!(route(op.name).is_some(), "no simulator handler for {}", op.name);
+            assert!(
+                route(op.name).is_some(),
+                "no simulator handler for {}",
+                op.name
+            );
         }
     }
 }

@@ -25,7 +25,10 @@ fn snapshot_json(snapshot: &Snapshot) -> Value {
     let mut value = public(snapshot, &["total_cost"]);
     if let Some(map) = value.as_object_mut() {
         map.insert("tier".into(), tier(&snapshot.region).into());
-        map.insert("hourly_cost".into(), round4(snapshot.size_gb as f64 * SNAPSHOT_RATE).into());
+        map.insert(
+            "hourly_cost".into(),
+            round4(snapshot.size_gb as f64 * SNAPSHOT_RATE).into(),
+        );
     }
     value
 }
@@ -36,7 +39,10 @@ pub fn volumes(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn volume(world: &mut World, req: &Req) -> Outcome {
-    let volume = world.volumes.get(req.id()).ok_or_else(|| missing(Kind::Volume, req.id()))?;
+    let volume = world
+        .volumes
+        .get(req.id())
+        .ok_or_else(|| missing(Kind::Volume, req.id()))?;
     Ok(Reply::ok(volume_json(volume), tier(&volume.region)))
 }
 
@@ -65,7 +71,9 @@ pub fn create_volume(world: &mut World, req: &Req) -> Outcome {
     let name = req.text("name", &mut errors);
     let size = req.int("size_gb", &mut errors);
     let region = req.text("region", &mut errors);
-    let kind = req.text("type", &mut errors).unwrap_or_else(|| "NVMe".into());
+    let kind = req
+        .text("type", &mut errors)
+        .unwrap_or_else(|| "NVMe".into());
     let bootable = req.flag("bootable", &mut errors).unwrap_or(false);
     let os_image = req.text("os_image_id", &mut errors);
     match &name {
@@ -73,29 +81,45 @@ pub fn create_volume(world: &mut World, req: &Req) -> Outcome {
         Some(n) => errors.check("name", rules::volume_name(n)),
     }
     match size {
-        None if !req.body.contains_key("size_gb") => errors.add("size_gb", "This field is required"),
+        None if !req.body.contains_key("size_gb") => {
+            errors.add("size_gb", "This field is required")
+        }
         None => {}
         Some(s) => errors.check("size_gb", rules::volume_size(s, bootable)),
     }
     match &region {
         None => errors.add("region", "This field is required"),
-        Some(r) if !is_advanced(r) => errors.add("region", format!("Volumes are available in advanced regions only ({r:?} is not one)")),
+        Some(r) if !is_advanced(r) => errors.add(
+            "region",
+            format!("Volumes are available in advanced regions only ({r:?} is not one)"),
+        ),
         _ => {}
     }
     match VOLUME_TYPES.iter().find(|(t, _)| *t == kind) {
-        None => errors.add("type", format!("Unknown volume type {kind:?}; see volume_types()")),
-        Some(_) if bootable && kind != "NVMe" => errors.add("type", "Bootable volumes must be NVMe"),
+        None => errors.add(
+            "type",
+            format!("Unknown volume type {kind:?}; see volume_types()"),
+        ),
+        Some(_) if bootable && kind != "NVMe" => {
+            errors.add("type", "Bootable volumes must be NVMe")
+        }
         _ => {}
     }
     if bootable {
         match &os_image {
             None => errors.add("os_image_id", "A bootable volume needs an OS image"),
-            Some(os) if !OS_IMAGES.iter().any(|(id, _)| id == os) => errors.add("os_image_id", format!("Unknown OS image {os:?}")),
+            Some(os) if !OS_IMAGES.iter().any(|(id, _)| id == os) => {
+                errors.add("os_image_id", format!("Unknown OS image {os:?}"))
+            }
             _ => {}
         }
     }
     errors.finish()?;
-    let (name, size, region) = (name.unwrap_or_default(), size.unwrap_or(0), region.unwrap_or_default());
+    let (name, size, region) = (
+        name.unwrap_or_default(),
+        size.unwrap_or(0),
+        region.unwrap_or_default(),
+    );
     check_unique_volume_name(world, &name)?;
     let id = world.new_id(Kind::Volume.id_prefix());
     let volume = Volume {
@@ -110,7 +134,10 @@ pub fn create_volume(world: &mut World, req: &Req) -> Outcome {
         instance_id: None,
         created_at: world.timestamp(),
         total_cost: 0.0,
-        pending: Some(Pending { due: world.clock + VOLUME_CREATE_SECONDS, to: Some("AVAILABLE".into()) }),
+        pending: Some(Pending {
+            due: world.clock + VOLUME_CREATE_SECONDS,
+            to: Some("AVAILABLE".into()),
+        }),
     };
     let data = volume_json(&volume);
     world.volumes.insert(id, volume);
@@ -118,7 +145,10 @@ pub fn create_volume(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn delete_volume(world: &mut World, req: &Req) -> Outcome {
-    let volume = world.volumes.get(req.id()).ok_or_else(|| missing(Kind::Volume, req.id()))?;
+    let volume = world
+        .volumes
+        .get(req.id())
+        .ok_or_else(|| missing(Kind::Volume, req.id()))?;
     if let Some(instance) = &volume.instance_id {
         return Err(Refusal::conflict(format!(
             "Volume {} ({}) is attached to instance {instance}; detach it first",
@@ -126,7 +156,10 @@ pub fn delete_volume(world: &mut World, req: &Req) -> Outcome {
         )));
     }
     if volume.status == "CREATING" {
-        return Err(Refusal::conflict(format!("Volume {} ({}) is still CREATING", volume.id, volume.name)));
+        return Err(Refusal::conflict(format!(
+            "Volume {} ({}) is still CREATING",
+            volume.id, volume.name
+        )));
     }
     let id = volume.id.clone();
     world.volumes.remove(&id);
@@ -134,7 +167,11 @@ pub fn delete_volume(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn resize_volume(world: &mut World, req: &Req) -> Outcome {
-    let volume = world.volumes.get(req.id()).ok_or_else(|| missing(Kind::Volume, req.id()))?.clone();
+    let volume = world
+        .volumes
+        .get(req.id())
+        .ok_or_else(|| missing(Kind::Volume, req.id()))?
+        .clone();
     let mut errors = FieldErrors::default();
     match req.int("size_gb", &mut errors) {
         None if errors.is_empty() => errors.add("size_gb", "This field is required"),
@@ -142,23 +179,39 @@ pub fn resize_volume(world: &mut World, req: &Req) -> Outcome {
         Some(size) => {
             errors.check("size_gb", rules::volume_size(size, volume.bootable));
             if size <= volume.size_gb && errors.is_empty() {
-                errors.add("size_gb", format!("Volumes can only grow: {} is {} GB, asked {size} GB", volume.id, volume.size_gb));
+                errors.add(
+                    "size_gb",
+                    format!(
+                        "Volumes can only grow: {} is {} GB, asked {size} GB",
+                        volume.id, volume.size_gb
+                    ),
+                );
             }
         }
     }
     errors.finish()?;
     if !matches!(volume.status.as_str(), "AVAILABLE" | "IN_USE") {
-        return Err(Refusal::conflict(format!("Volume {} ({}) is {}; resize needs AVAILABLE or IN_USE", volume.id, volume.name, volume.status)));
+        return Err(Refusal::conflict(format!(
+            "Volume {} ({}) is {}; resize needs AVAILABLE or IN_USE",
+            volume.id, volume.name, volume.status
+        )));
     }
     let mut ignore = FieldErrors::default();
     let size = req.int("size_gb", &mut ignore).unwrap_or(volume.size_gb);
-    let v = world.volumes.get_mut(req.id()).ok_or_else(|| missing(Kind::Volume, req.id()))?;
+    let v = world
+        .volumes
+        .get_mut(req.id())
+        .ok_or_else(|| missing(Kind::Volume, req.id()))?;
     v.size_gb = size;
     Ok(Reply::ok(volume_json(v), "advanced"))
 }
 
 pub fn clone_volume(world: &mut World, req: &Req) -> Outcome {
-    let source = world.volumes.get(req.id()).ok_or_else(|| missing(Kind::Volume, req.id()))?.clone();
+    let source = world
+        .volumes
+        .get(req.id())
+        .ok_or_else(|| missing(Kind::Volume, req.id()))?
+        .clone();
     let mut errors = FieldErrors::default();
     let name = req.text("name", &mut errors);
     match &name {
@@ -169,7 +222,10 @@ pub fn clone_volume(world: &mut World, req: &Req) -> Outcome {
     let name = name.unwrap_or_default();
     check_unique_volume_name(world, &name)?;
     if source.status == "CREATING" {
-        return Err(Refusal::conflict(format!("Volume {} ({}) is still CREATING", source.id, source.name)));
+        return Err(Refusal::conflict(format!(
+            "Volume {} ({}) is still CREATING",
+            source.id, source.name
+        )));
     }
     let id = world.new_id(Kind::Volume.id_prefix());
     let volume = Volume {
@@ -179,7 +235,10 @@ pub fn clone_volume(world: &mut World, req: &Req) -> Outcome {
         instance_id: None,
         created_at: world.timestamp(),
         total_cost: 0.0,
-        pending: Some(Pending { due: world.clock + VOLUME_CREATE_SECONDS, to: Some("AVAILABLE".into()) }),
+        pending: Some(Pending {
+            due: world.clock + VOLUME_CREATE_SECONDS,
+            to: Some("AVAILABLE".into()),
+        }),
         ..source
     };
     let data = volume_json(&volume);
@@ -199,7 +258,11 @@ fn volume_ids(req: &Req) -> Result<Vec<String>, Refusal> {
 
 pub fn attach_volumes(world: &mut World, req: &Req) -> Outcome {
     let ids = volume_ids(req)?;
-    let instance = world.instances.get(req.id()).ok_or_else(|| missing(Kind::Vm, req.id()))?.clone();
+    let instance = world
+        .instances
+        .get(req.id())
+        .ok_or_else(|| missing(Kind::Vm, req.id()))?
+        .clone();
     if instance.status != "ACTIVE" {
         return Err(Refusal::conflict(format!(
             "Cannot attach volumes to instance {} ({}): it is {}; attach needs ACTIVE",
@@ -207,9 +270,15 @@ pub fn attach_volumes(world: &mut World, req: &Req) -> Outcome {
         )));
     }
     for id in &ids {
-        let volume = world.volumes.get(id).ok_or_else(|| missing(Kind::Volume, id))?;
+        let volume = world
+            .volumes
+            .get(id)
+            .ok_or_else(|| missing(Kind::Volume, id))?;
         if volume.status != "AVAILABLE" {
-            return Err(Refusal::conflict(format!("Volume not available: {} ({}) is {}", volume.id, volume.name, volume.status)));
+            return Err(Refusal::conflict(format!(
+                "Volume not available: {} ({}) is {}",
+                volume.id, volume.name, volume.status
+            )));
         }
         if volume.region != instance.region {
             return Err(Refusal::conflict(format!(
@@ -227,20 +296,36 @@ pub fn attach_volumes(world: &mut World, req: &Req) -> Outcome {
     if let Some(i) = world.instances.get_mut(req.id()) {
         i.volume_ids.extend(ids.iter().cloned());
     }
-    Ok(Reply::ok(json!({"instance_id": instance.id, "attached": ids}), tier(&instance.region)))
+    Ok(Reply::ok(
+        json!({"instance_id": instance.id, "attached": ids}),
+        tier(&instance.region),
+    ))
 }
 
 pub fn detach_volumes(world: &mut World, req: &Req) -> Outcome {
     let ids = volume_ids(req)?;
-    let instance = world.instances.get(req.id()).ok_or_else(|| missing(Kind::Vm, req.id()))?.clone();
+    let instance = world
+        .instances
+        .get(req.id())
+        .ok_or_else(|| missing(Kind::Vm, req.id()))?
+        .clone();
     let boot = instance.boot_source.get("id").and_then(Value::as_str);
     for id in &ids {
-        let volume = world.volumes.get(id).ok_or_else(|| missing(Kind::Volume, id))?;
+        let volume = world
+            .volumes
+            .get(id)
+            .ok_or_else(|| missing(Kind::Volume, id))?;
         if Some(id.as_str()) == boot {
-            return Err(Refusal::conflict(format!("Volume {id} is the boot volume of instance {}; it cannot be detached", instance.id)));
+            return Err(Refusal::conflict(format!(
+                "Volume {id} is the boot volume of instance {}; it cannot be detached",
+                instance.id
+            )));
         }
         if volume.instance_id.as_deref() != Some(instance.id.as_str()) {
-            return Err(Refusal::conflict(format!("Volume {id} ({}) is not attached to instance {}", volume.name, instance.id)));
+            return Err(Refusal::conflict(format!(
+                "Volume {id} ({}) is not attached to instance {}",
+                volume.name, instance.id
+            )));
         }
     }
     for id in &ids {
@@ -252,11 +337,17 @@ pub fn detach_volumes(world: &mut World, req: &Req) -> Outcome {
     if let Some(i) = world.instances.get_mut(req.id()) {
         i.volume_ids.retain(|v| !ids.contains(v));
     }
-    Ok(Reply::ok(json!({"instance_id": instance.id, "detached": ids}), tier(&instance.region)))
+    Ok(Reply::ok(
+        json!({"instance_id": instance.id, "detached": ids}),
+        tier(&instance.region),
+    ))
 }
 
 pub fn volume_billing(world: &mut World, req: &Req) -> Outcome {
-    let volume = world.volumes.get(req.id()).ok_or_else(|| missing(Kind::Volume, req.id()))?;
+    let volume = world
+        .volumes
+        .get(req.id())
+        .ok_or_else(|| missing(Kind::Volume, req.id()))?;
     Ok(Reply::ok(
         json!({"volume_id": volume.id, "currency": world.currency, "hourly_cost": round4(volume.hourly_cost()),
                "total_cost": round4(volume.total_cost), "billing": "per minute"}),
@@ -270,7 +361,10 @@ pub fn snapshots(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn snapshot(world: &mut World, req: &Req) -> Outcome {
-    let snapshot = world.snapshots.get(req.id()).ok_or_else(|| missing(Kind::Snapshot, req.id()))?;
+    let snapshot = world
+        .snapshots
+        .get(req.id())
+        .ok_or_else(|| missing(Kind::Snapshot, req.id()))?;
     Ok(Reply::ok(snapshot_json(snapshot), tier(&snapshot.region)))
 }
 
@@ -282,13 +376,24 @@ pub fn create_snapshot(world: &mut World, req: &Req) -> Outcome {
         errors.add("instance_id", "This field is required");
     }
     if let Some(n) = &name {
-        if n.chars().count() > 64 || !n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ' ')) {
-            errors.add("name", "Snapshot name must be 1-64 letters, numbers, spaces, hyphens, underscores or dots");
+        if n.chars().count() > 64
+            || !n
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ' '))
+        {
+            errors.add(
+                "name",
+                "Snapshot name must be 1-64 letters, numbers, spaces, hyphens, underscores or dots",
+            );
         }
     }
     errors.finish()?;
     let instance_id = instance_id.unwrap_or_default();
-    let instance = world.instances.get(&instance_id).ok_or_else(|| missing(Kind::Vm, &instance_id))?.clone();
+    let instance = world
+        .instances
+        .get(&instance_id)
+        .ok_or_else(|| missing(Kind::Vm, &instance_id))?
+        .clone();
     let region_tier = tier(&instance.region);
     if instance.status != "ACTIVE" {
         return Err(Refusal::conflict(format!(
@@ -297,9 +402,13 @@ pub fn create_snapshot(world: &mut World, req: &Req) -> Outcome {
         ))
         .in_tier(region_tier));
     }
-    let name = name.unwrap_or_else(|| format!("{}-{}", instance.name, world.timestamp().replace(':', "")));
+    let name =
+        name.unwrap_or_else(|| format!("{}-{}", instance.name, world.timestamp().replace(':', "")));
     if world.snapshots.values().any(|s| s.name == name) {
-        return Err(Refusal::conflict(format!("A snapshot named {name:?} already exists")).in_tier(region_tier));
+        return Err(
+            Refusal::conflict(format!("A snapshot named {name:?} already exists"))
+                .in_tier(region_tier),
+        );
     }
     let id = world.new_id(Kind::Snapshot.id_prefix());
     let snapshot = Snapshot {
@@ -317,7 +426,10 @@ pub fn create_snapshot(world: &mut World, req: &Req) -> Outcome {
         status: "CREATING".into(),
         created_at: world.timestamp(),
         total_cost: 0.0,
-        pending: Some(Pending { due: world.clock + SNAPSHOT_SECONDS, to: Some("AVAILABLE".into()) }),
+        pending: Some(Pending {
+            due: world.clock + SNAPSHOT_SECONDS,
+            to: Some("AVAILABLE".into()),
+        }),
     };
     let data = snapshot_json(&snapshot);
     world.snapshots.insert(id, snapshot);
@@ -325,7 +437,10 @@ pub fn create_snapshot(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn delete_snapshot(world: &mut World, req: &Req) -> Outcome {
-    let snapshot = world.snapshots.get(req.id()).ok_or_else(|| missing(Kind::Snapshot, req.id()))?;
+    let snapshot = world
+        .snapshots
+        .get(req.id())
+        .ok_or_else(|| missing(Kind::Snapshot, req.id()))?;
     if snapshot.status == "CREATING" {
         return Err(Refusal::conflict(format!(
             "Snapshot {} ({}) is still CREATING; delete it once it is AVAILABLE",
@@ -338,7 +453,10 @@ pub fn delete_snapshot(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn snapshot_billing(world: &mut World, req: &Req) -> Outcome {
-    let snapshot = world.snapshots.get(req.id()).ok_or_else(|| missing(Kind::Snapshot, req.id()))?;
+    let snapshot = world
+        .snapshots
+        .get(req.id())
+        .ok_or_else(|| missing(Kind::Snapshot, req.id()))?;
     Ok(Reply::ok(
         json!({"snapshot_id": snapshot.id, "currency": world.currency, "size_gb": snapshot.size_gb,
                "hourly_cost": round4(snapshot.size_gb as f64 * SNAPSHOT_RATE),
@@ -353,17 +471,30 @@ pub fn images(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn image(world: &mut World, req: &Req) -> Outcome {
-    let image = world.images.get(req.id()).ok_or_else(|| missing(Kind::Image, req.id()))?;
+    let image = world
+        .images
+        .get(req.id())
+        .ok_or_else(|| missing(Kind::Image, req.id()))?;
     Ok(Reply::ok(public(image, &[]), tier(&image.region)))
 }
 
 pub fn delete_image(world: &mut World, req: &Req) -> Outcome {
-    let image = world.images.remove(req.id()).ok_or_else(|| missing(Kind::Image, req.id()))?;
-    Ok(Reply::ok(json!({"id": image.id, "deleted": true}), "advanced"))
+    let image = world
+        .images
+        .remove(req.id())
+        .ok_or_else(|| missing(Kind::Image, req.id()))?;
+    Ok(Reply::ok(
+        json!({"id": image.id, "deleted": true}),
+        "advanced",
+    ))
 }
 
 pub fn create_image(world: &mut World, req: &Req) -> Outcome {
-    let snapshot = world.snapshots.get(req.id()).ok_or_else(|| missing(Kind::Snapshot, req.id()))?.clone();
+    let snapshot = world
+        .snapshots
+        .get(req.id())
+        .ok_or_else(|| missing(Kind::Snapshot, req.id()))?
+        .clone();
     let mut errors = FieldErrors::default();
     let name = req.text("name", &mut errors).filter(|n| !n.is_empty());
     errors.finish()?;
@@ -374,11 +505,16 @@ pub fn create_image(world: &mut World, req: &Req) -> Outcome {
         )));
     }
     if world.images.values().any(|i| i.snapshot_id == snapshot.id) {
-        return Err(Refusal::conflict(format!("Snapshot {} already has an image", snapshot.id)));
+        return Err(Refusal::conflict(format!(
+            "Snapshot {} already has an image",
+            snapshot.id
+        )));
     }
     let name = name.unwrap_or_else(|| format!("{}-image", snapshot.name));
     if world.images.values().any(|i| i.name == name) {
-        return Err(Refusal::conflict(format!("An image named {name:?} already exists")));
+        return Err(Refusal::conflict(format!(
+            "An image named {name:?} already exists"
+        )));
     }
     let id = world.new_id(Kind::Image.id_prefix());
     let image = Image {
@@ -389,7 +525,10 @@ pub fn create_image(world: &mut World, req: &Req) -> Outcome {
         size_gb: snapshot.size_gb,
         status: "CREATING".into(),
         created_at: world.timestamp(),
-        pending: Some(Pending { due: world.clock + IMAGE_SECONDS, to: Some("AVAILABLE".into()) }),
+        pending: Some(Pending {
+            due: world.clock + IMAGE_SECONDS,
+            to: Some("AVAILABLE".into()),
+        }),
     };
     let data = public(&image, &[]);
     world.images.insert(id, image);
@@ -420,6 +559,10 @@ pub fn snapshot_images(world: &mut World, req: &Req) -> Outcome {
         errors.add("snapshot_ids", "This field is required");
     }
     errors.finish()?;
-    let items: Vec<Value> = ids.unwrap_or_default().iter().map(|id| relationship(world, id)).collect();
+    let items: Vec<Value> = ids
+        .unwrap_or_default()
+        .iter()
+        .map(|id| relationship(world, id))
+        .collect();
     Ok(Reply::ok(Value::Array(items), "advanced"))
 }

@@ -1,0 +1,372 @@
+//! The command line, as typed: clap derive, doc comments as help text.
+//! House rules: explicit `short = 'x'`, bare `long`, uppercase `value_name`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The Barrack GPU-cloud API inside a Rhai scripting engine, with a built-in simulator.
+///
+/// Try it with no account: `barrack run --sim scripts/quickstart.rhai`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "barrack",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalOpts {
+    /// Output format of printed values.
+    #[arg(short = 'o', long, value_enum, global = true, default_value_t = Format::Text)]
+    pub output: Format,
+    /// More detail on stderr: each HTTP request (key redacted).
+    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// No progress or log lines, only results and errors.
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
+    /// Profile of the config file to use (else BARRACK_PROFILE, else default_profile).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Base URL of the API (else BARRACK_API_URL, else the profile's api_url).
+    #[arg(long, global = true, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Override operation paths from a JSON file in the form `barrack ops --json` prints.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a workflow script (a path, or stdlib:NAME).
+    Run(RunArgs),
+    /// Run one snippet of Rhai and print its value.
+    Eval(EvalArgs),
+    /// Compile scripts without running them; report every syntax error as file:line:col.
+    Check(CheckArgs),
+    /// Dry run: reads are live, mutations are recorded, not sent. Exit 0 = no changes, 2 = changes.
+    Plan(RunArgs),
+    /// Interactive session: one scope, completion, history, :help.
+    Repl(ReplArgs),
+    /// List every API operation: Rhai name(s), method, path, summary.
+    Ops(OpsArgs),
+    /// Call one operation by its name and print the JSON it returns.
+    Call(CallArgs),
+    /// Serve the Barrack simulator over HTTP.
+    Sim(SimArgs),
+    /// The bundled recipes.
+    #[command(subcommand)]
+    Stdlib(StdlibCommand),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Write Rhai definition files of every registered function, for editors.
+    Defs(DefsArgs),
+    /// Print the man page (roff) on stdout.
+    Man,
+    /// Show the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// How to reach the API: the real service, or a simulator started in-process.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConnectOpts {
+    /// Start the simulator in-process (seeded, fast clock) and use it over loopback HTTP.
+    #[arg(long)]
+    pub sim: bool,
+    #[command(flatten)]
+    pub sim_opts: SimOpts,
+    /// Tries per request for transient failures (429, 5xx, connection errors); 1 = no retry.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
+    /// Time limit of each HTTP request.
+    #[arg(long, value_name = "DUR", default_value = "60s")]
+    pub request_timeout: Dur,
+}
+
+/// Simulator settings, shared by `barrack sim` and `--sim`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SimOpts {
+    /// Lifecycle clock multiplier (sim: 1 = documented durations; --sim: 1000).
+    #[arg(long, value_name = "X")]
+    pub speed: Option<f64>,
+    /// Seed of the simulated world (ids, durations, faults).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Load the world from FILE if it exists; save it after every change.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Fraction of API requests answered with an injected error.
+    #[arg(long, value_name = "F")]
+    pub fault_rate: Option<f64>,
+    /// Statuses injected errors are drawn from.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub fault_status: Option<Vec<u16>>,
+    /// Fraction of mutating requests applied, then answered by closing the connection.
+    #[arg(long, value_name = "F")]
+    pub drop_rate: Option<f64>,
+    /// Milliseconds added to every request.
+    #[arg(long, value_name = "MS")]
+    pub latency_ms: Option<u64>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ScriptOpts {
+    #[command(flatten)]
+    pub connect: ConnectOpts,
+    /// A value for the script's `params` map (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<KeyValue>,
+    /// Stop the whole run after this long (exit 75).
+    #[arg(long, value_name = "DUR")]
+    pub timeout: Option<Dur>,
+    /// Hold an exclusive lock on PATH for the run; if another run holds it, exit 75 at once.
+    #[arg(long, value_name = "PATH")]
+    pub lock: Option<PathBuf>,
+    /// Append one JSON line per mutating API call to PATH.
+    #[arg(long, value_name = "PATH")]
+    pub audit_log: Option<PathBuf>,
+    /// How many calls of a fleet action run at once.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub parallel: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub opts: ScriptOpts,
+    /// Record mutations instead of sending them (what `barrack plan` does).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The script: a file path, or stdlib:NAME for a bundled recipe.
+    #[arg(value_name = "SCRIPT")]
+    pub script: String,
+    /// Words after `--`, visible to the script as the array ARGS.
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub opts: ScriptOpts,
+    /// Rhai code to run; its value is printed.
+    #[arg(value_name = "CODE")]
+    pub code: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Script files (or stdlib:NAME).
+    #[arg(required = true, value_name = "SCRIPT")]
+    pub scripts: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplArgs {
+    #[command(flatten)]
+    pub opts: ScriptOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct OpsArgs {
+    /// Print JSON (the format --catalog reads).
+    #[arg(long)]
+    pub json: bool,
+    /// One operation (or Rhai name) in detail.
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    #[command(flatten)]
+    pub connect: ConnectOpts,
+    /// The operation's name (see `barrack ops`).
+    #[arg(value_name = "OP")]
+    pub op: String,
+    /// Arguments: `key=value` (a string) or `key:=json` (a number, list, map…). `id=…` fills `{id}`.
+    #[arg(value_name = "KEY=VALUE")]
+    pub fields: Vec<String>,
+    /// The request body as one JSON object (merged under the key=value fields).
+    #[arg(long, value_name = "JSON")]
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
+    pub listen: std::net::SocketAddr,
+    /// Accept only this key (default: any non-empty Bearer key).
+    #[arg(long, value_name = "KEY")]
+    pub require_key: Option<String>,
+    #[command(flatten)]
+    pub sim_opts: SimOpts,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StdlibCommand {
+    /// List the bundled recipes.
+    List,
+    /// Print a recipe's source.
+    Show {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// The effective settings and where each came from (key redacted).
+    Show,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct DefsArgs {
+    /// Directory to write the definition files into.
+    #[arg(value_name = "DIR", default_value = ".barrack-defs")]
+    pub dir: PathBuf,
+}
+
+/// A duration such as `90s`, `15m`, `2h`, `7d`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Dur(pub Duration);
+
+impl FromStr for Dur {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_duration(s).map(Dur)
+    }
+}
+
+/// Parse `90s`, `15m`, `2h`, `7d`, `1h30m`, or plain seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+    }
+    humantime::parse_duration(text)
+        .map_err(|_| format!("{text:?} is not a duration; use forms like 90s, 15m, 2h, 7d"))
+}
+
+/// `--set key=value`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyValue {
+    pub key: String,
+    pub value: String,
+}
+
+impl FromStr for KeyValue {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok(KeyValue {
+                key: k.trim().to_string(),
+                value: v.to_string(),
+            }),
+            _ => Err(format!("{s:?} is not KEY=VALUE")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("barrack").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_takes_sets_args_and_common_opts() {
+        let cli = parse(&[
+            "run",
+            "--sim",
+            "--set",
+            "n=3",
+            "--parallel",
+            "4",
+            "-o",
+            "json",
+            "x.rhai",
+            "--",
+            "a",
+            "b",
+        ])
+        .unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!()
+        };
+        assert!(run.opts.connect.sim);
+        assert_eq!(
+            run.opts.set,
+            vec![KeyValue {
+                key: "n".into(),
+                value: "3".into()
+            }]
+        );
+        assert_eq!(run.opts.parallel, 4);
+        assert_eq!(run.args, vec!["a", "b"]);
+        assert_eq!(cli.global.output, Format::Json);
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        assert!(parse(&["run", "--parallel", "0", "x.rhai"]).is_err());
+        assert!(parse(&["run", "--timeout", "soon", "x.rhai"]).is_err());
+        assert!(parse(&["run", "--set", "novalue", "x.rhai"]).is_err());
+        assert!(parse(&["completions", "tcsh"]).is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(
+            parse_duration("7d").unwrap(),
+            Duration::from_secs(7 * 86_400)
+        );
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("-3s").is_err());
+    }
+}

@@ -1,0 +1,27 @@
+//! One module per subcommand; `run` is the one dispatcher.
+
+mod call;
+mod config_show;
+mod ops;
+mod sim;
+
+use crate::cli::{Cli, Command, ConfigCommand};
+use crate::error::Result;
+use crate::output::Printer;
+use std::process::ExitCode;
+
+/// Run a parsed command line. Expected non-zero outcomes (plan with changes) come back as
+/// `Ok(code)`; failures as `Err`, whose `exit_code` the caller uses.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let printer = Printer::new(cli.global.output);
+    let global = &cli.global;
+    match cli.command {
+        Command::Ops(args) => ops::run(&args, global, printer),
+        Command::Call(args) => call::run(&args, global, printer),
+        Command::Sim(args) => sim::run(&args, global),
+        Command::Config(ConfigCommand::Show) => config_show::run(global, printer),
+        other => Err(crate::error::Error::usage(format!(
+            "{other:?} is not built yet"
+        ))),
+    }
+}

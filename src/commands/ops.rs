@@ -1,0 +1,136 @@
+//! `barrack ops [--json] [NAME]`
+
+use crate::api::catalog::{self, Catalog, OPS};
+use crate::cli::{Format, GlobalOpts, OpsArgs};
+use crate::error::{Error, Result};
+use crate::ops_doc;
+use crate::output::{self, Printer};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::process::ExitCode;
+
+/// The JSON form of the catalog: what `--catalog` reads back.
+pub fn catalog_json(catalog: &Catalog) -> Value {
+    Value::Array(
+        OPS.iter()
+            .map(|op| {
+                let (method, path) = catalog.route(op);
+                json!({
+                    "name": op.name,
+                    "rhai": op.rhai_names().collect::<Vec<_>>(),
+                    "group": op.group,
+                    "method": method,
+                    "path": path,
+                    "summary": op.summary,
+                    "mutates": op.mutates,
+                    "paginated": op.paginated,
+                    "signature": ops_doc::signature(op, op.name),
+                    "returns": ops_doc::return_type(op.returns),
+                })
+            })
+            .collect(),
+    )
+}
+
+pub fn run(args: &OpsArgs, global: &GlobalOpts, printer: Printer) -> Result<ExitCode> {
+    let catalog = match &global.catalog {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            Catalog::with_overrides(&text).map_err(|why| {
+                Error::config(format!("catalog override {}: {why}", path.display()))
+            })?
+        }
+        None => Catalog::builtin(),
+    };
+    let json_out = args.json || printer.format == Format::Json;
+    let mut out = std::io::stdout().lock();
+    let write_err = |e: std::io::Error| Error::io("stdout", e);
+    match &args.name {
+        None if json_out => Printer::new(Format::Json)
+            .value(&mut out, &catalog_json(&catalog))
+            .map_err(write_err)?,
+        None => {
+            let rows: Vec<Value> = OPS
+                .iter()
+                .map(|op| {
+                    let (method, path) = catalog.route(op);
+                    let names = op.rhai_names().collect::<Vec<_>>().join(", ");
+                    json!({"name": names, "method": method, "path": path, "summary": op.summary})
+                })
+                .collect();
+            let cols = ["name", "method", "path", "summary"].map(String::from);
+            writeln!(out, "{}", output::table(&rows, &cols)).map_err(write_err)?;
+            writeln!(
+                out,
+                "\n{} operations. `barrack ops NAME` for one in detail.",
+                OPS.len()
+            )
+            .map_err(write_err)?;
+        }
+        Some(name) => {
+            let matches: Vec<_> = match catalog::find(name) {
+                Some(op) => vec![op],
+                None => catalog::by_rhai_name(name).collect(),
+            };
+            if matches.is_empty() {
+                return Err(Error::usage(format!(
+                    "no operation named {name:?}{}",
+                    suggest(name)
+                )));
+            }
+            if json_out {
+                let all = catalog_json(&catalog);
+                let picked: Vec<Value> = all
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|v| matches.iter().any(|op| v["name"] == op.name))
+                    .cloned()
+                    .collect();
+                Printer::new(Format::Json)
+                    .value(&mut out, &Value::Array(picked))
+                    .map_err(write_err)?;
+            } else {
+                let text: Vec<String> = matches
+                    .iter()
+                    .map(|op| ops_doc::describe(op, &catalog))
+                    .collect();
+                writeln!(out, "{}", text.join("\n\n")).map_err(write_err)?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// ", did you mean …?" for a near miss.
+pub fn suggest(name: &str) -> String {
+    let names: Vec<&str> = OPS.iter().flat_map(|op| op.rhai_names()).collect();
+    let close: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| n.contains(name) || name.contains(n) || edit_distance(n, name) <= 2)
+        .take(4)
+        .collect();
+    if close.is_empty() {
+        "; see `barrack ops`".into()
+    } else {
+        format!("; did you mean {}?", close.join(", "))
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

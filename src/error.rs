@@ -1,0 +1,132 @@
+//! The one error type of the command line, its wording, and its exit codes.
+
+use crate::api::ApiError;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A syntax error in a script, with where it is.
+#[derive(Clone, Debug)]
+pub struct Diagnostic {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+#[derive(Debug)]
+pub enum Error {
+    /// An API call failed and no script caught it.
+    Api(ApiError),
+    /// The script threw, a wait failed, or a runtime error happened.
+    Script { message: String },
+    /// The script does not compile.
+    Compile { diagnostics: Vec<Diagnostic> },
+    /// Bad flags or arguments.
+    Usage { message: String },
+    /// Bad configuration: profile, key file permissions, catalog override.
+    Config { message: String },
+    /// `--lock` is held by another run.
+    LockHeld { path: PathBuf },
+    /// `--timeout` expired.
+    Timeout { after: Duration },
+    /// Reading or writing a file.
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn usage(message: impl Into<String>) -> Error {
+        Error::Usage {
+            message: message.into(),
+        }
+    }
+
+    pub fn config(message: impl Into<String>) -> Error {
+        Error::Config {
+            message: message.into(),
+        }
+    }
+
+    pub fn script(message: impl Into<String>) -> Error {
+        Error::Script {
+            message: message.into(),
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The whole exit-code table of design.md, and the only place that picks a number.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Api(api) => api.exit_code(),
+            Error::Script { .. } | Error::Io { .. } => 1,
+            Error::Usage { .. } => 2,
+            Error::Compile { .. } => 65,
+            Error::LockHeld { .. } | Error::Timeout { .. } => 75,
+            Error::Config { .. } => 78,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Api(api) => write!(f, "{api}"),
+            Error::Script { message } => write!(f, "{message}"),
+            Error::Compile { diagnostics } => {
+                let count = diagnostics.len();
+                for (i, d) in diagnostics.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(f, "{d}")?;
+                }
+                if count > 1 {
+                    write!(f, "\n{count} syntax errors")?;
+                }
+                Ok(())
+            }
+            Error::Usage { message } => write!(f, "{message}"),
+            Error::Config { message } => write!(f, "configuration: {message}"),
+            Error::LockHeld { path } => write!(
+                f,
+                "another run holds the lock {}; not starting (exit 75: try again later)",
+                path.display()
+            ),
+            Error::Timeout { after } => write!(
+                f,
+                "the run was stopped by --timeout after {}",
+                humantime::format_duration(*after)
+            ),
+            Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Self {
+        Error::Api(e)
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,171 @@
+//! Printing values for people (`-o text`) and for pipes (`-o json`). Writes to any `Write`,
+//! so tests can capture it; nothing else in barrack decides how a value looks.
+
+use crate::cli::Format;
+use serde_json::Value;
+use std::io::{self, Write};
+
+/// Columns shown first when a list of objects prints as a table, in this order.
+const PREFERRED: [&str; 10] = [
+    "id",
+    "name",
+    "status",
+    "region",
+    "gpu_model",
+    "gpu_count",
+    "size_gb",
+    "instance_id",
+    "created_at",
+    "hourly_cost",
+];
+const MAX_COLUMNS: usize = 7;
+
+#[derive(Clone, Copy, Debug)]
+pub struct Printer {
+    pub format: Format,
+}
+
+impl Printer {
+    pub fn new(format: Format) -> Printer {
+        Printer { format }
+    }
+
+    pub fn value(&self, out: &mut dyn Write, value: &Value) -> io::Result<()> {
+        match self.format {
+            Format::Json => {
+                serde_json::to_writer_pretty(&mut *out, value)?;
+                writeln!(out)
+            }
+            Format::Text => writeln!(out, "{}", text(value)),
+        }
+    }
+}
+
+/// The human form: a table for a list of objects, `key: value` lines for an object.
+pub fn text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
+            table(items, &[])
+        }
+        Value::Array(items) => items.iter().map(scalar).collect::<Vec<_>>().join("\n"),
+        Value::Object(map) => {
+            let width = map.keys().map(|k| k.chars().count()).max().unwrap_or(0);
+            map.iter()
+                .map(|(k, v)| format!("{k:<width$}  {}", scalar(v)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A value on one line: strings bare, everything else as compact JSON.
+pub fn scalar(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Aligned columns; `columns` empty = pick the common scalar fields.
+pub fn table(rows: &[Value], columns: &[String]) -> String {
+    let columns: Vec<String> = if columns.is_empty() {
+        pick_columns(rows)
+    } else {
+        columns.to_vec()
+    };
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            columns
+                .iter()
+                .map(|c| row.get(c).map(scalar).unwrap_or_default())
+                .collect()
+        })
+        .collect();
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain([c.len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |fields: Vec<String>| {
+        fields
+            .iter()
+            .zip(&widths)
+            .map(|(f, w)| format!("{f:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut out = vec![line(columns.iter().map(|c| c.to_uppercase()).collect())];
+    out.extend(cells.into_iter().map(line));
+    out.join("\n")
+}
+
+fn pick_columns(rows: &[Value]) -> Vec<String> {
+    let scalar_keys = |row: &Value| -> Vec<String> {
+        row.as_object()
+            .map(|m| {
+                m.iter()
+                    .filter(|(_, v)| !v.is_object() && !v.is_array())
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut keys: Vec<String> = Vec::new();
+    for row in rows {
+        for k in scalar_keys(row) {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+    }
+    let mut chosen: Vec<String> = PREFERRED
+        .iter()
+        .filter(|p| keys.iter().any(|k| k == *p))
+        .map(|p| p.to_string())
+        .collect();
+    for k in keys {
+        if chosen.len() >= MAX_COLUMNS {
+            break;
+        }
+        if !chosen.contains(&k) {
+            chosen.push(k);
+        }
+    }
+    chosen.truncate(MAX_COLUMNS);
+    chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lists_of_objects_print_as_aligned_tables() {
+        let rows =
+            json!([{"name": "a", "id": "BRK-1", "extra": [1]}, {"id": "BRK-22", "name": "bb"}]);
+        assert_eq!(text(&rows), "ID      NAME\nBRK-1   a\nBRK-22  bb");
+    }
+
+    #[test]
+    fn objects_print_as_key_value_lines() {
+        assert_eq!(
+            text(&json!({"balance": 5.5, "currency": "USD"})),
+            "balance   5.5\ncurrency  USD"
+        );
+    }
+}
