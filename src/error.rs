@@ -28,8 +28,12 @@ impl fmt::Display for Diagnostic {
 pub enum Error {
     /// An API call failed and no script caught it.
     Api(ApiError),
-    /// The script threw, a wait failed, or a runtime error happened.
-    Script { message: String },
+    /// The script threw, a wait failed, or a runtime error happened. `api` holds the status and
+    /// code of an API error the script did not catch.
+    Script {
+        message: String,
+        api: Option<(u16, String)>,
+    },
     /// The script does not compile.
     Compile { diagnostics: Vec<Diagnostic> },
     /// Bad flags or arguments.
@@ -63,6 +67,7 @@ impl Error {
     pub fn script(message: impl Into<String>) -> Error {
         Error::Script {
             message: message.into(),
+            api: None,
         }
     }
 
@@ -77,6 +82,10 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Api(api) => api.exit_code(),
+            Error::Script {
+                api: Some((status, code)),
+                ..
+            } => api_exit_code(*status, code),
             Error::Script { .. } | Error::Io { .. } => 1,
             Error::Usage { .. } => 2,
             Error::Compile { .. } => 65,
@@ -90,7 +99,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Api(api) => write!(f, "{api}"),
-            Error::Script { message } => write!(f, "{message}"),
+            Error::Script { message, .. } => write!(f, "{message}"),
             Error::Compile { diagnostics } => {
                 let count = diagnostics.len();
                 for (i, d) in diagnostics.iter().enumerate() {
@@ -122,6 +131,16 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// Exit code of an API failure: 69 unreachable, 77 authentication refused, 75 rate limited, else 1.
+pub fn api_exit_code(status: u16, code: &str) -> u8 {
+    match (status, code) {
+        (0, "UNREACHABLE" | "TIMEOUT") => 69,
+        (401 | 403, _) => 77,
+        (429, _) => 75,
+        _ => 1,
+    }
+}
 
 impl From<ApiError> for Error {
     fn from(e: ApiError) -> Self {

@@ -117,6 +117,42 @@ pub fn describe(op: &'static Op, catalog: &Catalog) -> String {
     lines.join("\n")
 }
 
+/// ", did you mean …?" for a near miss.
+pub fn suggest(name: &str) -> String {
+    let names: Vec<&str> = crate::api::OPS
+        .iter()
+        .flat_map(|op| op.rhai_names())
+        .collect();
+    let close: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| n.contains(name) || name.contains(n) || edit_distance(n, name) <= 2)
+        .take(4)
+        .collect();
+    if close.is_empty() {
+        "; see `barrack ops`".into()
+    } else {
+        format!("; did you mean {}?", close.join(", "))
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

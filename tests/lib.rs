@@ -1,1 +1,10 @@
+//! The one integration test binary (`autotests = false`): shared helpers, then one `mod` per topic.
+//! Every test talks real HTTP to a simulator started in-process on an ephemeral port.
 
+// ---- Core (issue "Core"): helpers in tests/support/, tests in tests/core_*.rs ----
+mod support;
+
+mod core_cli;
+mod core_lifecycle;
+mod core_ops;
+mod core_rules;

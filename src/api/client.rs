@@ -85,6 +85,8 @@ pub struct Client {
     retry: RetryPolicy,
     /// The simulator's clock speed (`X-Sim-Speed`), as f64 bits; 1.0 against the real service.
     speed: Arc<AtomicU64>,
+    /// The server's clock (`X-Sim-Time`, epoch seconds) and when it was read.
+    server_clock: Arc<std::sync::Mutex<Option<(f64, Instant)>>>,
     observers: Vec<Observer>,
 }
 
@@ -134,6 +136,7 @@ impl Client {
             catalog: settings.catalog,
             retry: settings.retry,
             speed: Arc::new(AtomicU64::new(1f64.to_bits())),
+            server_clock: Arc::new(std::sync::Mutex::new(None)),
             observers: Vec::new(),
         })
     }
@@ -156,6 +159,20 @@ impl Client {
         f64::from_bits(self.speed.load(Ordering::Relaxed))
     }
 
+    /// The server's current time: the simulator announces its clock (`X-Sim-Time`), which runs
+    /// `speed` times faster than the wall clock; against the real service this is the local clock.
+    pub fn server_now(&self) -> jiff::Timestamp {
+        let seen = *self.server_clock.lock().unwrap_or_else(|e| e.into_inner());
+        match seen {
+            Some((epoch, at)) => {
+                let now = epoch + at.elapsed().as_secs_f64() * self.speed();
+                jiff::Timestamp::from_second(now.floor() as i64)
+                    .unwrap_or_else(|_| jiff::Timestamp::now())
+            }
+            None => jiff::Timestamp::now(),
+        }
+    }
+
     /// Scale a duration of server time to wall time (never below 10 ms unless zero).
     pub fn scaled(&self, d: Duration) -> Duration {
         let speed = self.speed();
@@ -168,6 +185,11 @@ impl Client {
     /// Call an operation. Returns the unwrapped `data` (every page, for lists), `null` for an
     /// empty success.
     pub fn call(&self, op: &'static Op, args: &Args) -> Result<Value, ApiError> {
+        self.execute(op, args).map(|answer| answer.data)
+    }
+
+    /// Like [`Client::call`], with the status and request id of the (last) answer.
+    pub fn execute(&self, op: &'static Op, args: &Args) -> Result<Answer, ApiError> {
         let (method, template) = self.catalog.route(op);
         let mut rest = args.clone();
         let path = fill_path(op, template, &mut rest)?;
@@ -188,7 +210,11 @@ impl Client {
                 body.as_ref(),
                 idempotency_key.as_deref(),
             )?;
-            return Ok(page.data);
+            return Ok(Answer {
+                data: page.data,
+                status: page.status,
+                request_id: page.request_id,
+            });
         }
         let mut items = Vec::new();
         let mut page_no = 1;
@@ -204,7 +230,13 @@ impl Client {
                     n
                 }
                 Value::Null => 0,
-                other => return Ok(other),
+                other => {
+                    return Ok(Answer {
+                        data: other,
+                        status: page.status,
+                        request_id: page.request_id,
+                    })
+                }
             };
             let total_pages = page
                 .pagination
@@ -222,7 +254,11 @@ impl Client {
                 (None, None) => false,
             };
             if !more || count == 0 || page_no >= MAX_PAGES {
-                return Ok(Value::Array(items));
+                return Ok(Answer {
+                    data: Value::Array(items),
+                    status: page.status,
+                    request_id: page.request_id,
+                });
             }
             page_no += 1;
         }
@@ -331,6 +367,16 @@ impl Client {
         {
             self.speed.store(speed.to_bits(), Ordering::Relaxed);
         }
+        if let Some(epoch) = response
+            .headers()
+            .get("x-sim-time")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| s.is_finite())
+        {
+            *self.server_clock.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((epoch, Instant::now()));
+        }
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
@@ -378,6 +424,14 @@ impl Client {
 
 fn read_body(response: reqwest::blocking::Response) -> Result<Vec<u8>, reqwest::Error> {
     Ok(response.bytes()?.to_vec())
+}
+
+/// A successful call: the data, and the status and request id of the last answer.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub data: Value,
+    pub status: u16,
+    pub request_id: Option<String>,
 }
 
 /// One answer, unwrapped.

@@ -134,12 +134,7 @@ impl ApiError {
 
     /// The process exit code this error maps to when no script catches it.
     pub fn exit_code(&self) -> u8 {
-        match (self.failure, self.status) {
-            (Failure::Unreachable | Failure::Timeout, _) => 69,
-            (_, 401 | 403) => 77,
-            (_, 429) => 75,
-            _ => 1,
-        }
+        crate::error::api_exit_code(self.status, &self.code)
     }
 
     /// True for the answers a retry may cure.

@@ -3,7 +3,9 @@
 pub mod catalog;
 pub mod client;
 pub mod error;
+pub mod facts;
+pub mod rules;
 
 pub use catalog::{Catalog, Kind, Method, Op, OPS};
-pub use client::{Args, Client, ClientSettings, Exchange, Observer, RetryPolicy};
+pub use client::{Answer, Args, Client, ClientSettings, Exchange, Observer, RetryPolicy};
 pub use error::{ApiError, Failure};

@@ -1,11 +1,11 @@
 //! `barrack call OP [key=value…] [key:=json…] [--body JSON]`
 
-use super::ops::suggest;
 use crate::api::catalog::{self, Op};
 use crate::api::Args;
 use crate::cli::{CallArgs, GlobalOpts};
 use crate::connect::connect;
 use crate::error::{Error, Result};
+use crate::ops_doc::suggest;
 use crate::output::Printer;
 use serde_json::Value;
 use std::process::ExitCode;

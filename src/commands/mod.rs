@@ -3,6 +3,7 @@
 mod call;
 mod config_show;
 mod ops;
+mod script;
 mod sim;
 
 use crate::cli::{Cli, Command, ConfigCommand};
@@ -20,6 +21,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Call(args) => call::run(&args, global, printer),
         Command::Sim(args) => sim::run(&args, global),
         Command::Config(ConfigCommand::Show) => config_show::run(global, printer),
+        Command::Run(args) => script::run(args, global),
+        Command::Eval(args) => script::eval(args, global, printer),
+        Command::Check(args) => script::check(args),
         other => Err(crate::error::Error::usage(format!(
             "{other:?} is not built yet"
         ))),

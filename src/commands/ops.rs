@@ -75,7 +75,7 @@ pub fn run(args: &OpsArgs, global: &GlobalOpts, printer: Printer) -> Result<Exit
             if matches.is_empty() {
                 return Err(Error::usage(format!(
                     "no operation named {name:?}{}",
-                    suggest(name)
+                    ops_doc::suggest(name)
                 )));
             }
             if json_out {
@@ -100,37 +100,4 @@ pub fn run(args: &OpsArgs, global: &GlobalOpts, printer: Printer) -> Result<Exit
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// ", did you mean …?" for a near miss.
-pub fn suggest(name: &str) -> String {
-    let names: Vec<&str> = OPS.iter().flat_map(|op| op.rhai_names()).collect();
-    let close: Vec<&str> = names
-        .iter()
-        .copied()
-        .filter(|n| n.contains(name) || name.contains(n) || edit_distance(n, name) <= 2)
-        .take(4)
-        .collect();
-    if close.is_empty() {
-        "; see `barrack ops`".into()
-    } else {
-        format!("; did you mean {}?", close.join(", "))
-    }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur.push(
-                (prev[j] + usize::from(ca != *cb))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1),
-            );
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }

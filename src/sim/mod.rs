@@ -9,11 +9,11 @@ mod admin;
 mod handlers;
 mod openapi;
 mod reply;
-pub mod rules;
 mod server;
 pub mod world;
 
 use crate::api::catalog::{self, Method, Op, OPS};
+pub use crate::api::rules;
 use reply::{Refusal, Reply};
 use serde_json::{Map, Value};
 use server::{Action, HttpRequest, HttpResponse};
@@ -365,9 +365,24 @@ fn dispatch(shared: &Shared, req: HttpRequest) -> Action {
         let mut state = shared.lock();
         state.world.random_alnum(8)
     };
-    match api_request(shared, &req, &request_id) {
+    let action = match api_request(shared, &req, &request_id) {
         Ok(action) => action,
         Err(refusal) => refusal_response(&refusal, &request_id, speed),
+    };
+    with_clock(shared, action)
+}
+
+/// Every API answer announces the simulated time, so clients can show the simulator's "now".
+fn with_clock(shared: &Shared, action: Action) -> Action {
+    match action {
+        Action::Respond(mut response) => {
+            let now = shared.lock().clock.now();
+            response
+                .headers
+                .push(("X-Sim-Time".into(), format!("{now:.3}")));
+            Action::Respond(response)
+        }
+        drop => drop,
     }
 }
 

@@ -8,8 +8,9 @@
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
-pub const ADVANCED_REGIONS: [&str; 4] = ["FINLAND-1", "FINLAND-2", "FINLAND-3", "ICELAND-1"];
-pub const LEGACY_REGIONS: [&str; 3] = ["CANADA-1", "NORWAY-1", "US-1"];
+pub use crate::api::facts::{
+    is_advanced, region_offers, tier, ADVANCED_REGIONS, GPU_COUNTS, LEGACY_REGIONS,
+};
 /// Hourly USD price per GPU (**chosen**; the reference prints no prices).
 pub const ADVANCED_GPUS: [(&str, f64); 4] = [
     ("B300-262GB", 5.49),
@@ -25,23 +26,10 @@ pub const LEGACY_GPUS: [(&str, f64); 6] = [
     ("L40", 0.99),
     ("RTX-A6000", 0.69),
 ];
-pub const GPU_COUNTS: [i64; 4] = [1, 2, 4, 8];
 /// Storage prices per GB-hour.
 pub const OS_VOLUME_RATE: f64 = 0.000_14;
 pub const SNAPSHOT_RATE: f64 = 0.000_07;
 pub const VOLUME_TYPES: [(&str, f64); 2] = [("NVMe", 0.000_14), ("HDD", 0.000_05)];
-
-pub fn is_advanced(region: &str) -> bool {
-    ADVANCED_REGIONS.contains(&region)
-}
-
-pub fn tier(region: &str) -> &'static str {
-    if is_advanced(region) {
-        "advanced"
-    } else {
-        "legacy"
-    }
-}
 
 pub fn gpu_rate(model: &str) -> Option<f64> {
     ADVANCED_GPUS
@@ -49,16 +37,6 @@ pub fn gpu_rate(model: &str) -> Option<f64> {
         .chain(LEGACY_GPUS.iter())
         .find(|(m, _)| *m == model)
         .map(|(_, r)| *r)
-}
-
-pub fn region_offers(region: &str, model: &str) -> bool {
-    if is_advanced(region) {
-        ADVANCED_GPUS.iter().any(|(m, _)| *m == model)
-    } else if LEGACY_REGIONS.contains(&region) {
-        LEGACY_GPUS.iter().any(|(m, _)| *m == model)
-    } else {
-        false
-    }
 }
 
 /// A status change that becomes true at a simulated time.

@@ -111,7 +111,7 @@ pub fn os_volume_size(size: i64) -> Result<(), String> {
 }
 
 pub fn gpu_count(count: i64) -> Result<(), String> {
-    if !super::world::GPU_COUNTS.contains(&count) {
+    if !super::facts::GPU_COUNTS.contains(&count) {
         return Err(format!("GPU count must be 1, 2, 4 or 8 (got {count})"));
     }
     Ok(())

@@ -1,0 +1,49 @@
+//! Catalog facts the reference prints: regions, their tiers, GPU models per tier, GPU counts.
+//! The client checks input against them before sending; the simulator serves them.
+
+pub const ADVANCED_REGIONS: [&str; 4] = ["FINLAND-1", "FINLAND-2", "FINLAND-3", "ICELAND-1"];
+/// `CANADA-1`; older pages also name `NORWAY-1` and `US-1`.
+pub const LEGACY_REGIONS: [&str; 3] = ["CANADA-1", "NORWAY-1", "US-1"];
+pub const ADVANCED_GPU_MODELS: [&str; 4] =
+    ["B300-262GB", "B200-180GB", "H200-141GB", "H100-SXM5-80GB"];
+pub const LEGACY_GPU_MODELS: [&str; 6] = [
+    "H100-PCIe-NVLink-80GB",
+    "H100-PCIe-80GB",
+    "A100-PCIe-NVLink-80GB",
+    "A100-PCIe-80GB",
+    "L40",
+    "RTX-A6000",
+];
+/// GpuCountEnum.
+pub const GPU_COUNTS: [i64; 4] = [1, 2, 4, 8];
+
+pub fn is_advanced(region: &str) -> bool {
+    ADVANCED_REGIONS.contains(&region)
+}
+
+pub fn is_region(region: &str) -> bool {
+    is_advanced(region) || LEGACY_REGIONS.contains(&region)
+}
+
+pub fn is_gpu_model(model: &str) -> bool {
+    ADVANCED_GPU_MODELS.contains(&model) || LEGACY_GPU_MODELS.contains(&model)
+}
+
+pub fn tier(region: &str) -> &'static str {
+    if is_advanced(region) {
+        "advanced"
+    } else {
+        "legacy"
+    }
+}
+
+/// Whether a region's tier offers a GPU model.
+pub fn region_offers(region: &str, model: &str) -> bool {
+    if is_advanced(region) {
+        ADVANCED_GPU_MODELS.contains(&model)
+    } else if LEGACY_REGIONS.contains(&region) {
+        LEGACY_GPU_MODELS.contains(&model)
+    } else {
+        false
+    }
+}

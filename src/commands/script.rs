@@ -1,0 +1,101 @@
+//! `barrack run`, `eval` and `check`: scripts against the API (or the simulator).
+
+use crate::cli::{CheckArgs, EvalArgs, Format, GlobalOpts, RunArgs, ScriptOpts};
+use crate::connect::{connect, Connection};
+use crate::error::{Error, Result};
+use crate::output::Printer;
+use crate::script::{self, AuditLog, Host, Runtime, Source};
+use std::fs::File;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// An exclusive lock held for the whole run (`--lock`); a second run exits 75 at once.
+pub struct RunLock(#[allow(dead_code)] File);
+
+pub fn lock(path: &std::path::Path) -> Result<RunLock> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(RunLock(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::LockHeld {
+            path: path.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(path, e)),
+    }
+}
+
+/// Connect and build the host for a run: runtime settings, params, audit log.
+pub fn host(
+    global: &GlobalOpts,
+    opts: &ScriptOpts,
+    args: Vec<String>,
+) -> Result<(Host, Connection)> {
+    let started = Instant::now();
+    let connection = connect(global, &opts.connect, Vec::new())?;
+    let mut runtime = Runtime::new(connection.client.clone());
+    runtime.parallel = opts.parallel as usize;
+    runtime.deadline = opts.timeout.map(|t| started + t.0);
+    runtime.quiet = global.quiet;
+    runtime.progress = std::io::stderr().is_terminal();
+    if let Some(path) = &opts.audit_log {
+        runtime.audit = Some(AuditLog::open(path).map_err(|e| Error::io(path, e))?);
+    }
+    let mut host = Host::new(runtime);
+    for kv in &opts.set {
+        host.params
+            .insert(kv.key.as_str().into(), script::param_value(&kv.value));
+    }
+    host.args = args;
+    Ok((host, connection))
+}
+
+pub fn run(args: RunArgs, global: &GlobalOpts) -> Result<ExitCode> {
+    let _lock = args.opts.lock.as_deref().map(lock).transpose()?;
+    let source = Source::load(&args.script)?;
+    let (host, _connection) = host(global, &args.opts, args.args.clone())?;
+    let _ = host.run(&source)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn eval(args: EvalArgs, global: &GlobalOpts, printer: Printer) -> Result<ExitCode> {
+    let _lock = args.opts.lock.as_deref().map(lock).transpose()?;
+    let (host, _connection) = host(global, &args.opts, Vec::new())?;
+    let value = host.run(&Source::snippet("<eval>", &args.code))?;
+    print_value(&value, printer)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A value as `eval` and the REPL print it: one line for handles, JSON for maps and arrays.
+pub fn print_value(value: &rhai::Dynamic, printer: Printer) -> Result<()> {
+    if value.is_unit() {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    let written = match printer.format {
+        Format::Json => match script::convert::to_json(value) {
+            Ok(json) => printer.value(&mut out, &json),
+            Err(e) => return Err(Error::script(e)),
+        },
+        Format::Text => writeln!(out, "{}", script::display(value)),
+    };
+    written.map_err(|e| Error::io("stdout", e))
+}
+
+pub fn check(args: CheckArgs) -> Result<ExitCode> {
+    let engine = rhai::Engine::new_raw();
+    let mut diagnostics = Vec::new();
+    for spec in &args.scripts {
+        let source = Source::load(spec)?;
+        diagnostics.extend(script::check(&engine, &source));
+    }
+    if diagnostics.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(Error::Compile { diagnostics })
+    }
+}

@@ -1,0 +1,152 @@
+//! Values across the boundary: JSON ⇄ Rhai `Dynamic`, and API errors as catchable maps.
+
+use super::handles::{self, Handle};
+use super::time::Time;
+use crate::api::ApiError;
+use rhai::{Array, Dynamic, EvalAltResult, ImmutableString, Map, Position};
+use serde_json::Value;
+
+pub fn to_dynamic(value: Value) -> Dynamic {
+    match value {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(b) => b.into(),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => i.into(),
+            None => n.as_f64().unwrap_or(f64::NAN).into(),
+        },
+        Value::String(s) => s.into(),
+        Value::Array(items) => items.into_iter().map(to_dynamic).collect::<Array>().into(),
+        Value::Object(map) => to_map(map).into(),
+    }
+}
+
+pub fn to_map(map: serde_json::Map<String, Value>) -> Map {
+    map.into_iter()
+        .map(|(k, v)| (k.into(), to_dynamic(v)))
+        .collect()
+}
+
+/// A script value as JSON. Handles become their server JSON; times their RFC 3339 text.
+pub fn to_json(value: &Dynamic) -> Result<Value, String> {
+    if value.is_unit() {
+        return Ok(Value::Null);
+    }
+    if let Some(b) = value.clone().try_cast::<bool>() {
+        return Ok(b.into());
+    }
+    if let Ok(i) = value.as_int() {
+        return Ok(i.into());
+    }
+    if let Ok(f) = value.as_float() {
+        return Ok(serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null));
+    }
+    if let Some(s) = value.read_lock::<ImmutableString>() {
+        return Ok(Value::String(s.to_string()));
+    }
+    if let Ok(c) = value.as_char() {
+        return Ok(Value::String(c.to_string()));
+    }
+    if let Some(array) = value.read_lock::<Array>() {
+        return array
+            .iter()
+            .map(to_json)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array);
+    }
+    if let Some(map) = value.read_lock::<Map>() {
+        return map_to_json(&map).map(Value::Object);
+    }
+    if let Some(handle) = handles::as_handle(value) {
+        return map_to_json(&handle.raw).map(Value::Object);
+    }
+    if let Some(time) = value.read_lock::<Time>() {
+        return Ok(Value::String(time.to_string()));
+    }
+    Err(format!(
+        "a {} cannot be turned into JSON",
+        value.type_name()
+    ))
+}
+
+pub fn map_to_json(map: &Map) -> Result<serde_json::Map<String, Value>, String> {
+    map.iter()
+        .map(|(k, v)| to_json(v).map(|j| (k.to_string(), j)))
+        .collect()
+}
+
+/// An API error as the map a script catches: `status code message errors request_id op`,
+/// plus `summary`, the one-paragraph text printed when nothing catches it.
+pub fn api_error_map(err: &ApiError) -> Map {
+    let mut map = Map::new();
+    map.insert("status".into(), (err.status as i64).into());
+    map.insert("code".into(), err.code.clone().into());
+    map.insert("message".into(), err.message.clone().into());
+    let errors: Map = err
+        .errors
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().into(),
+                v.iter()
+                    .map(|m| Dynamic::from(m.clone()))
+                    .collect::<Array>()
+                    .into(),
+            )
+        })
+        .collect();
+    map.insert("errors".into(), errors.into());
+    map.insert(
+        "request_id".into(),
+        err.request_id
+            .clone()
+            .map(Dynamic::from)
+            .unwrap_or(Dynamic::UNIT),
+    );
+    map.insert("op".into(), err.op.clone().into());
+    map.insert("summary".into(), err.to_string().into());
+    map
+}
+
+pub fn api_error(err: &ApiError) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(api_error_map(err).into(), Position::NONE).into()
+}
+
+/// A refusal made in barrack before sending (bad argument), shaped like an API error.
+pub fn invalid(op: &str, field: &str, message: impl Into<String>) -> Box<EvalAltResult> {
+    api_error(&ApiError::invalid(op, field, message))
+}
+
+/// Attach the script position of the call to an error raised in a native function.
+pub fn at(mut err: Box<EvalAltResult>, ctx: &rhai::NativeCallContext) -> Box<EvalAltResult> {
+    if err.position().is_none() {
+        err.set_position(ctx.call_position());
+    }
+    err
+}
+
+/// Check that a Dynamic holds a handle (used in error messages).
+pub fn describe_value(value: &Dynamic) -> String {
+    match handles::as_handle(value) {
+        Some(Handle { kind, raw }) => format!(
+            "a {} ({})",
+            kind.type_name(),
+            raw.get("id").map(|d| d.to_string()).unwrap_or_default()
+        ),
+        None if value.is_string() => format!("the string {:?}", value.to_string()),
+        None => format!("a {}", value.type_name()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_round_trips() {
+        let value = json!({"a": [1, 2.5, "x", null, true], "b": {"c": -3}});
+        assert_eq!(to_json(&to_dynamic(value.clone())).unwrap(), value);
+    }
+}

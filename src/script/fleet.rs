@@ -1,0 +1,123 @@
+//! Fleet actions: an array as the first argument runs the action on every element, at most
+//! `--parallel` at once. Every element is attempted; results keep input order; failures are
+//! reported together after all finished (as ripgrep reports errors: collect, then decide).
+
+use super::ops::{choose, describe_target, invoke};
+use super::runtime::Runtime;
+use super::RhaiResult;
+use crate::api::Op;
+use rhai::{Array, Dynamic, EvalAltResult, Map, Position};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+pub fn run(rt: &Runtime, ops: &[&'static Op], name: &str, args: Vec<Dynamic>) -> RhaiResult {
+    let mut args = args.into_iter();
+    let items: Array = args
+        .next()
+        .and_then(|a| a.try_cast::<Array>())
+        .unwrap_or_default();
+    let rest: Vec<Dynamic> = args.collect();
+    let results = map_parallel(rt, &items, |item| {
+        let mut call = vec![item.clone()];
+        call.extend(rest.iter().cloned());
+        let op = choose(ops, name, &call)?;
+        invoke(rt, op, call)
+    });
+    collect(name, &items, results)
+}
+
+/// Run `f` on every item with at most `rt.parallel` threads; results in input order.
+pub fn map_parallel<F>(rt: &Runtime, items: &[Dynamic], f: F) -> Vec<RhaiResult>
+where
+    F: Fn(&Dynamic) -> RhaiResult + Sync,
+{
+    let workers = rt.parallel.clamp(1, items.len().max(1));
+    if workers == 1 {
+        return items.iter().map(&f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<RhaiResult>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= items.len() {
+                    break;
+                }
+                let outcome = f(&items[i]);
+                *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(|| Err("fleet worker stopped before this item".into()))
+        })
+        .collect()
+}
+
+/// The array of results, or one error naming every failed item after all were tried.
+pub fn collect(name: &str, items: &[Dynamic], results: Vec<RhaiResult>) -> RhaiResult {
+    let mut values = Array::with_capacity(results.len());
+    let mut failures = Array::new();
+    let mut lines = Vec::new();
+    for (index, (item, result)) in items.iter().zip(results).enumerate() {
+        match result {
+            Ok(value) => values.push(value),
+            Err(err) => {
+                if !err.is_catchable() {
+                    // A timeout or a limit stops the whole run, not one item.
+                    return Err(err);
+                }
+                let id = describe_target(item);
+                let (why, detail) = describe_error(&err);
+                lines.push(format!("{id}: {why}"));
+                let mut failure = Map::new();
+                failure.insert("index".into(), (index as i64).into());
+                failure.insert("id".into(), id.into());
+                failure.insert("message".into(), why.into());
+                failure.insert("error".into(), detail);
+                failures.push(failure.into());
+                values.push(Dynamic::UNIT);
+            }
+        }
+    }
+    if failures.is_empty() {
+        return Ok(values.into());
+    }
+    let mut error = Map::new();
+    error.insert("code".into(), "FLEET_FAILED".into());
+    error.insert("status".into(), 0_i64.into());
+    error.insert("op".into(), name.into());
+    let summary = format!(
+        "{name}: {} of {} failed after all were tried: {}",
+        failures.len(),
+        items.len(),
+        lines.join("; ")
+    );
+    error.insert("message".into(), summary.clone().into());
+    error.insert("summary".into(), summary.into());
+    error.insert("failures".into(), failures.into());
+    error.insert("results".into(), values.into());
+    Err(EvalAltResult::ErrorRuntime(error.into(), Position::NONE).into())
+}
+
+fn describe_error(err: &EvalAltResult) -> (String, Dynamic) {
+    match err {
+        EvalAltResult::ErrorRuntime(value, _) => match value.read_lock::<Map>() {
+            Some(map) => {
+                let text = map
+                    .get("summary")
+                    .or_else(|| map.get("message"))
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                (text, value.clone())
+            }
+            None => (value.to_string(), value.clone()),
+        },
+        other => (other.to_string(), other.to_string().into()),
+    }
+}

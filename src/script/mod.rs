@@ -1,0 +1,406 @@
+//! The Rhai host: the Barrack package (every catalog operation, handle types, waiters, fleet,
+//! helpers), the sandboxed engine, and running, evaluating and checking scripts.
+//!
+//! Embedding (design.md): give your own engine the whole API.
+//! ```no_run
+//! use barrack::script::{BarrackPackage, Runtime};
+//! use barrack::api::{Client, ClientSettings};
+//! use rhai::packages::Package;
+//! let sim = barrack::sim::Simulator::start(barrack::sim::SimOptions::fast()).unwrap();
+//! let client = Client::new(ClientSettings::new(sim.base_url(), barrack::secret::ApiKey::new("k"))).unwrap();
+//! let mut engine = rhai::Engine::new();
+//! BarrackPackage::new(Runtime::new(client).into()).register_into_engine(&mut engine);
+//! let balance: rhai::Map = engine.eval("balance()").unwrap();
+//! ```
+
+pub mod convert;
+mod deploy;
+mod fleet;
+pub mod handles;
+mod helpers;
+mod ops;
+mod resolver;
+pub mod runtime;
+pub mod stdlib;
+pub mod time;
+mod wait;
+
+use crate::error::{Diagnostic, Error};
+use rhai::packages::{Package, StandardPackage};
+use rhai::{Dynamic, Engine, EvalAltResult, Map, Module, ParseError, Position, Scope, Shared, AST};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use helpers::display;
+
+/// What a native function returns to a script.
+pub type RhaiResult = Result<Dynamic, Box<EvalAltResult>>;
+pub use runtime::{AuditLog, Runtime};
+
+/// The Barrack API as a Rhai package: register it into any engine.
+#[derive(Clone)]
+pub struct BarrackPackage(Shared<Module>);
+
+impl BarrackPackage {
+    pub fn new(runtime: Arc<Runtime>) -> BarrackPackage {
+        let mut module = Module::new();
+        handles::register(&mut module, &runtime);
+        ops::register(&mut module, &runtime);
+        wait::register(&mut module, &runtime);
+        helpers::register(&mut module, &runtime);
+        module.build_index();
+        BarrackPackage(module.into())
+    }
+}
+
+impl Package for BarrackPackage {
+    fn init(_module: &mut Module) {}
+
+    fn as_shared_module(&self) -> Shared<Module> {
+        self.0.clone()
+    }
+}
+
+/// Sandbox limits for scripts (cron runs must not run away).
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_operations: u64,
+    pub max_call_levels: usize,
+    pub max_expr_depth: (usize, usize),
+    pub max_string_size: usize,
+    pub max_array_size: usize,
+    pub max_map_size: usize,
+    pub max_modules: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_operations: 500_000_000,
+            max_call_levels: 64,
+            max_expr_depth: (64, 32),
+            max_string_size: 16 << 20,
+            max_array_size: 1_000_000,
+            max_map_size: 100_000,
+            max_modules: 64,
+        }
+    }
+}
+
+/// A script to run: where it came from (for messages and imports) and its text.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// `scripts/x.rhai`, `stdlib:rotation`, `<eval>`.
+    pub name: String,
+    /// The directory relative imports resolve against.
+    pub dir: Option<PathBuf>,
+    pub code: String,
+}
+
+impl Source {
+    /// A path, or `stdlib:NAME`.
+    pub fn load(spec: &str) -> Result<Source, Error> {
+        if let Some(name) = spec.strip_prefix("stdlib:") {
+            let code = stdlib::source(name).ok_or_else(|| {
+                let known = stdlib::names().collect::<Vec<_>>().join(", ");
+                Error::usage(format!(
+                    "no bundled recipe {name:?}; the recipes are {known}"
+                ))
+            })?;
+            return Ok(Source {
+                name: spec.to_string(),
+                dir: None,
+                code: code.to_string(),
+            });
+        }
+        let path = Path::new(spec);
+        let code = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let dir = path.parent().map(|p| {
+            if p.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                p.to_path_buf()
+            }
+        });
+        Ok(Source {
+            name: spec.to_string(),
+            dir,
+            code,
+        })
+    }
+
+    pub fn snippet(name: &str, code: &str) -> Source {
+        Source {
+            name: name.to_string(),
+            dir: None,
+            code: code.to_string(),
+        }
+    }
+}
+
+/// Everything `barrack run` needs: the runtime, the package, limits, `params` and `ARGS`.
+pub struct Host {
+    pub runtime: Arc<Runtime>,
+    package: BarrackPackage,
+    pub limits: Limits,
+    pub params: Map,
+    pub args: Vec<String>,
+}
+
+impl Host {
+    pub fn new(runtime: Runtime) -> Host {
+        let runtime = Arc::new(runtime);
+        Host {
+            package: BarrackPackage::new(runtime.clone()),
+            runtime,
+            limits: Limits::default(),
+            params: Map::new(),
+            args: Vec::new(),
+        }
+    }
+
+    /// A sandboxed engine: standard library, the Barrack package, limits, the `--timeout`
+    /// deadline, and imports limited to the stdlib and files beside the script.
+    pub fn engine(&self, script_dir: Option<PathBuf>) -> Engine {
+        let mut engine = Engine::new_raw();
+        StandardPackage::new().register_into_engine(&mut engine);
+        self.package.register_into_engine(&mut engine);
+        let l = &self.limits;
+        engine
+            .set_max_operations(l.max_operations)
+            .set_max_call_levels(l.max_call_levels)
+            .set_max_expr_depths(l.max_expr_depth.0, l.max_expr_depth.1)
+            .set_max_string_size(l.max_string_size)
+            .set_max_array_size(l.max_array_size)
+            .set_max_map_size(l.max_map_size)
+            .set_max_modules(l.max_modules);
+        engine.set_module_resolver(resolver::Resolver::new(script_dir));
+        engine.disable_symbol("eval");
+        engine.on_print(|text| {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}");
+        });
+        let rt = self.runtime.clone();
+        engine.on_debug(move |text, source, pos| {
+            rt.say(&format!(
+                "{}{pos:?}: {text}",
+                source.map(|s| format!("{s}:")).unwrap_or_default()
+            ));
+        });
+        if let Some(deadline) = self.runtime.deadline {
+            engine.on_progress(move |_| {
+                (Instant::now() >= deadline).then(|| Dynamic::from("timeout"))
+            });
+        }
+        engine
+    }
+
+    /// `params` (from `--set`) and `ARGS` (after `--`) as constants.
+    pub fn scope(&self) -> Scope<'static> {
+        let mut scope = Scope::new();
+        scope.push_constant("params", self.params.clone());
+        let args: rhai::Array = self.args.iter().cloned().map(Dynamic::from).collect();
+        scope.push_constant("ARGS", args);
+        scope
+    }
+
+    /// Compile and run a script; syntax errors are exit 65, uncaught errors exit 1 (or the API
+    /// error's code), `--timeout` exit 75.
+    pub fn run(&self, source: &Source) -> Result<Dynamic, Error> {
+        let engine = self.engine(source.dir.clone());
+        let ast = compile(&engine, source)?;
+        let mut scope = self.scope();
+        engine
+            .eval_ast_with_scope::<Dynamic>(&mut scope, &ast)
+            .map_err(|e| self.runtime_error(&source.name, *e))
+    }
+
+    /// Turn an uncaught Rhai error into barrack's error, worded for a person.
+    pub fn runtime_error(&self, file: &str, err: EvalAltResult) -> Error {
+        script_error(
+            file,
+            err,
+            self.runtime
+                .deadline
+                .map(|d| d.saturating_duration_since(Instant::now())),
+        )
+    }
+}
+
+/// Compile, reporting every syntax error found (exit 65).
+pub fn compile(engine: &Engine, source: &Source) -> Result<AST, Error> {
+    match engine.compile(&source.code) {
+        Ok(mut ast) => {
+            ast.set_source(source.name.as_str());
+            Ok(ast)
+        }
+        Err(_) => Err(Error::Compile {
+            diagnostics: check(engine, source),
+        }),
+    }
+}
+
+/// Every syntax error of a script. Rhai stops at the first error, so after each one the
+/// offending line is blanked (line numbers kept) and the text parsed again.
+pub fn check(engine: &Engine, source: &Source) -> Vec<Diagnostic> {
+    let mut lines: Vec<String> = source.code.lines().map(str::to_string).collect();
+    let mut found: Vec<Diagnostic> = Vec::new();
+    for _ in 0..50 {
+        let code = lines.join("\n");
+        let Err(err) = engine.compile(&code) else {
+            break;
+        };
+        let diagnostic = diagnostic(&source.name, &err);
+        let line = diagnostic.line;
+        if found
+            .iter()
+            .any(|d| d.line == line && d.message == diagnostic.message)
+            || line == 0
+            || line > lines.len()
+        {
+            if found.is_empty() {
+                found.push(diagnostic);
+            }
+            break;
+        }
+        found.push(diagnostic);
+        lines[line - 1] = String::new();
+    }
+    found.sort_by_key(|d| (d.line, d.column));
+    found
+}
+
+fn diagnostic(file: &str, err: &ParseError) -> Diagnostic {
+    let pos = err.position();
+    Diagnostic {
+        file: file.to_string(),
+        line: pos.line().unwrap_or(0),
+        column: pos.position().unwrap_or(0),
+        message: err.err_type().to_string(),
+    }
+}
+
+fn location(file: &str, pos: Position) -> String {
+    match (pos.line(), pos.position()) {
+        (Some(line), Some(col)) => format!("{file}:{line}:{col}: "),
+        (Some(line), None) => format!("{file}:{line}: "),
+        _ => format!("{file}: "),
+    }
+}
+
+/// The error a script run ends with, as barrack reports it.
+pub fn script_error(
+    file: &str,
+    err: EvalAltResult,
+    remaining: Option<std::time::Duration>,
+) -> Error {
+    let pos = err.position();
+    match err {
+        EvalAltResult::ErrorTerminated(..) => Error::Timeout {
+            after: remaining.unwrap_or_default(),
+        },
+        EvalAltResult::ErrorParsing(kind, pos) => Error::Compile {
+            diagnostics: vec![Diagnostic {
+                file: file.to_string(),
+                line: pos.line().unwrap_or(0),
+                column: pos.position().unwrap_or(0),
+                message: kind.to_string(),
+            }],
+        },
+        EvalAltResult::ErrorInFunctionCall(name, src, inner, call_pos) => {
+            let inner_file = if src.is_empty() {
+                file.to_string()
+            } else {
+                src.to_string()
+            };
+            match script_error(&inner_file, *inner, remaining) {
+                Error::Script { message, api } => Error::Script {
+                    message: format!(
+                        "{message}\n  called from function {name}() at {}",
+                        location(file, call_pos).trim_end_matches(": ")
+                    ),
+                    api,
+                },
+                other => other,
+            }
+        }
+        EvalAltResult::ErrorInModule(name, inner, _) => {
+            match script_error(&name, *inner, remaining) {
+                Error::Script { message, api } => Error::Script {
+                    message: format!("{message}\n  in module {name}"),
+                    api,
+                },
+                other => other,
+            }
+        }
+        EvalAltResult::ErrorRuntime(value, pos) => {
+            let (message, api) = match value.read_lock::<Map>() {
+                Some(map) => {
+                    let text = map
+                        .get("summary")
+                        .or_else(|| map.get("message"))
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| display(&value));
+                    let status = map.get("status").and_then(|s| s.as_int().ok());
+                    let code = map.get("code").map(|c| c.to_string());
+                    let api = match (status, code) {
+                        (Some(s), Some(c)) if map.contains_key("op") => Some((s as u16, c)),
+                        _ => None,
+                    };
+                    (text, api)
+                }
+                None => (format!("uncaught: {}", display(&value)), None),
+            };
+            Error::Script {
+                message: format!("{}{message}", location(file, pos)),
+                api,
+            }
+        }
+        EvalAltResult::ErrorFunctionNotFound(signature, pos) => {
+            let name = signature.split([' ', '(']).next().unwrap_or("").to_string();
+            let hint = crate::ops_doc::suggest(&name);
+            Error::Script {
+                message: format!("{}unknown function {signature}{hint}", location(file, pos)),
+                api: None,
+            }
+        }
+        EvalAltResult::ErrorModuleNotFound(path, pos) => Error::Script {
+            message: format!("{}cannot import {path}", location(file, pos)),
+            api: None,
+        },
+        other => {
+            let text = other.to_string();
+            let text = text.split(" (line ").next().unwrap_or(&text).to_string();
+            Error::Script {
+                message: format!("{}{text}", location(file, pos)),
+                api: None,
+            }
+        }
+    }
+}
+
+/// `--set key=value`: numbers, booleans and JSON lists/maps are typed; the rest are strings.
+pub fn param_value(text: &str) -> Dynamic {
+    let trimmed = text.trim();
+    if let Ok(i) = trimmed.parse::<i64>() {
+        return i.into();
+    }
+    if let Ok(f) = trimmed.parse::<f64>() {
+        if f.is_finite() && trimmed.contains('.') {
+            return f.into();
+        }
+    }
+    match trimmed {
+        "true" => return true.into(),
+        "false" => return false.into(),
+        _ => {}
+    }
+    if trimmed.starts_with('[') || trimmed.starts_with('{') {
+        if let Ok(json) = serde_json::from_str::<serde_json::Value>(trimmed) {
+            return convert::to_dynamic(json);
+        }
+    }
+    text.to_string().into()
+}

@@ -1,0 +1,117 @@
+//! The only way a script reaches other code: `import "barrack/NAME"` (a bundled recipe) or a
+//! file beside the script (no absolute paths, no `..`, nothing outside the script's directory).
+
+use super::stdlib;
+use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Shared};
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+
+pub struct Resolver {
+    /// The directory of the running script; `None` for `eval` and the REPL (stdlib only).
+    base: Option<PathBuf>,
+    cache: Mutex<HashMap<String, Shared<Module>>>,
+}
+
+impl Resolver {
+    pub fn new(base: Option<PathBuf>) -> Resolver {
+        Resolver {
+            base,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn not_found(path: &str, why: &str, pos: Position) -> Box<EvalAltResult> {
+        EvalAltResult::ErrorModuleNotFound(format!("{path} ({why})"), pos).into()
+    }
+
+    fn file_path(&self, path: &str, pos: Position) -> Result<PathBuf, Box<EvalAltResult>> {
+        let Some(base) = &self.base else {
+            return Err(Self::not_found(
+                path,
+                "only barrack/NAME modules can be imported here",
+                pos,
+            ));
+        };
+        let relative = Path::new(path);
+        if relative.is_absolute()
+            || relative
+                .components()
+                .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+        {
+            return Err(Self::not_found(
+                path,
+                "imports must be relative to the script's directory, without ..",
+                pos,
+            ));
+        }
+        let mut file = base.join(relative);
+        if file.extension().is_none_or(|e| e != "rhai") {
+            file.set_extension("rhai");
+        }
+        let root = base
+            .canonicalize()
+            .map_err(|e| Self::not_found(path, &e.to_string(), pos))?;
+        let real = file
+            .canonicalize()
+            .map_err(|_| Self::not_found(path, &format!("no file {}", file.display()), pos))?;
+        if !real.starts_with(&root) {
+            return Err(Self::not_found(
+                path,
+                "it leads outside the script's directory",
+                pos,
+            ));
+        }
+        Ok(real)
+    }
+}
+
+impl ModuleResolver for Resolver {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        _source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
+        if let Some(module) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(path)
+        {
+            return Ok(module.clone());
+        }
+        let (source_name, code) = match path.strip_prefix("barrack/") {
+            Some(name) => match stdlib::source(name) {
+                Some(code) => (format!("stdlib:{name}"), code.to_string()),
+                None => {
+                    let known = stdlib::names().collect::<Vec<_>>().join(", ");
+                    return Err(Self::not_found(
+                        path,
+                        &format!("the bundled modules are {known}"),
+                        pos,
+                    ));
+                }
+            },
+            None => {
+                let file = self.file_path(path, pos)?;
+                let code = std::fs::read_to_string(&file)
+                    .map_err(|e| Self::not_found(path, &e.to_string(), pos))?;
+                (file.display().to_string(), code)
+            }
+        };
+        let mut ast = engine.compile(&code).map_err(|e| {
+            EvalAltResult::ErrorInModule(source_name.clone(), Box::new(e.into()), pos)
+        })?;
+        ast.set_source(source_name.as_str());
+        let module = Module::eval_ast_as_new(Scope::new(), &ast, engine)
+            .map_err(|e| EvalAltResult::ErrorInModule(source_name, e, pos))?;
+        let module: Shared<Module> = module.into();
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.to_string(), module.clone());
+        Ok(module)
+    }
+}

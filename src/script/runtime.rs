@@ -1,0 +1,130 @@
+//! What every registered function shares for one run: the client, fleet concurrency, the
+//! deadline, the audit log, the planner, and how to report progress.
+
+use crate::api::{ApiError, Args, Client, Op};
+use serde_json::{json, Value};
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// One JSON line per mutating call: time, op, target, outcome, request_id.
+pub struct AuditLog {
+    file: Mutex<File>,
+}
+
+impl AuditLog {
+    pub fn open(path: &Path) -> std::io::Result<AuditLog> {
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        Ok(AuditLog {
+            file: Mutex::new(options.open(path)?),
+        })
+    }
+
+    pub fn record(
+        &self,
+        op: &Op,
+        args: &Args,
+        outcome: &Result<crate::api::Answer, ApiError>,
+        planned: bool,
+    ) {
+        let target = ["id", "instance_id", "name"]
+            .iter()
+            .find_map(|k| args.get(*k).and_then(Value::as_str))
+            .map(str::to_string);
+        let mut line = json!({
+            "time": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+            "op": op.name,
+            "target": target,
+        });
+        match outcome {
+            Ok(answer) => {
+                line["outcome"] = if planned { "planned" } else { "ok" }.into();
+                line["status"] = answer.status.into();
+                line["request_id"] = answer.request_id.clone().into();
+                if target.is_none() {
+                    if let Some(id) = answer.data.get("id").and_then(Value::as_str) {
+                        line["target"] = id.into();
+                    }
+                }
+            }
+            Err(err) => {
+                line["outcome"] = "error".into();
+                line["status"] = err.status.into();
+                line["request_id"] = err.request_id.clone().into();
+                line["code"] = err.code.clone().into();
+                line["message"] = err.message.clone().into();
+            }
+        }
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(file, "{line}");
+    }
+}
+
+pub struct Runtime {
+    pub client: Client,
+    /// Fleet concurrency (`--parallel`).
+    pub parallel: usize,
+    /// `--timeout`: the wall-clock end of the run.
+    pub deadline: Option<Instant>,
+    pub quiet: bool,
+    /// Spinners on a terminal, plain lines otherwise.
+    pub progress: bool,
+    pub audit: Option<AuditLog>,
+    /// Serialises stderr lines from parallel fleet threads.
+    pub stderr: Mutex<()>,
+}
+
+impl Runtime {
+    pub fn new(client: Client) -> Runtime {
+        Runtime {
+            client,
+            parallel: 16,
+            deadline: None,
+            quiet: false,
+            progress: false,
+            audit: None,
+            stderr: Mutex::new(()),
+        }
+    }
+
+    /// Call an operation: planned if planning and it mutates, audited if it mutates.
+    pub fn call(&self, op: &'static Op, args: &Args) -> Result<Value, ApiError> {
+        self.execute(op, args).map(|a| a.data)
+    }
+
+    pub fn execute(&self, op: &'static Op, args: &Args) -> Result<crate::api::Answer, ApiError> {
+        let outcome = self.client.execute(op, args);
+        if op.mutates {
+            if let Some(audit) = &self.audit {
+                audit.record(op, args, &outcome, false);
+            }
+        }
+        outcome
+    }
+
+    /// A line on stderr (unless `-q`), never interleaved with another thread's.
+    pub fn say(&self, line: &str) {
+        if self.quiet {
+            return;
+        }
+        let _guard = self.stderr.lock().unwrap_or_else(|e| e.into_inner());
+        eprintln!("{line}");
+    }
+
+    pub fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Scripts see the server's clock: the simulator's when it runs faster than real time.
+    pub fn now(&self) -> jiff::Timestamp {
+        self.client.server_now()
+    }
+}

@@ -1,0 +1,139 @@
+//! Calendar time for scripts: `now()`, `parse_time`, `age`, durations, and local time in an
+//! IANA zone (DST-correct, from jiff's bundled tz database).
+
+use rhai::{Dynamic, EvalAltResult, Map};
+use std::fmt;
+use std::time::Duration;
+
+/// An instant, printed as RFC 3339 UTC. `t2 - t1` is seconds; `t + 3600` and `t - "1h"` shift it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Time(pub jiff::Timestamp);
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    }
+}
+
+impl Time {
+    pub fn parse(text: &str) -> Result<Time, String> {
+        let text = text.trim();
+        if let Ok(ts) = text.parse::<jiff::Timestamp>() {
+            return Ok(Time(ts));
+        }
+        if let Ok(zoned) = text.parse::<jiff::ZonedDateTime>() {
+            return Ok(Time(zoned.timestamp()));
+        }
+        if let Ok(secs) = text.parse::<i64>() {
+            return jiff::Timestamp::from_second(secs)
+                .map(Time)
+                .map_err(|e| e.to_string());
+        }
+        Err(format!(
+            "{text:?} is not a time; use RFC 3339 such as 2026-11-26T02:00:00Z or 2026-11-26T04:00:00+02:00"
+        ))
+    }
+
+    pub fn epoch(self) -> i64 {
+        self.0.as_second()
+    }
+
+    pub fn plus_seconds(self, secs: i64) -> Result<Time, String> {
+        self.0
+            .checked_add(jiff::SignedDuration::from_secs(secs))
+            .map(Time)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Date and time in a zone: `#{year, month, day, hour, minute, second, weekday, offset, zone}`;
+    /// weekday as `mon`…`sun`.
+    pub fn local(self, zone: &str) -> Result<Map, String> {
+        let tz = jiff::tz::TimeZone::get(zone).map_err(|_| {
+            format!("unknown time zone {zone:?}; use an IANA name such as Europe/Helsinki or UTC")
+        })?;
+        let zoned = self.0.to_zoned_datetime(tz);
+        let weekday = match zoned.weekday() {
+            jiff::civil::Weekday::Monday => "mon",
+            jiff::civil::Weekday::Tuesday => "tue",
+            jiff::civil::Weekday::Wednesday => "wed",
+            jiff::civil::Weekday::Thursday => "thu",
+            jiff::civil::Weekday::Friday => "fri",
+            jiff::civil::Weekday::Saturday => "sat",
+            jiff::civil::Weekday::Sunday => "sun",
+        };
+        let mut map = Map::new();
+        map.insert("year".into(), (zoned.year() as i64).into());
+        map.insert("month".into(), (zoned.month() as i64).into());
+        map.insert("day".into(), (zoned.day() as i64).into());
+        map.insert("hour".into(), (zoned.hour() as i64).into());
+        map.insert("minute".into(), (zoned.minute() as i64).into());
+        map.insert("second".into(), (zoned.second() as i64).into());
+        map.insert("weekday".into(), weekday.into());
+        map.insert("offset".into(), zoned.offset().to_string().into());
+        map.insert("zone".into(), zone.into());
+        map.insert(
+            "text".into(),
+            zoned.strftime("%Y-%m-%d %H:%M:%S %Z").to_string().into(),
+        );
+        Ok(map)
+    }
+}
+
+/// Seconds from a duration given as `"90s"`, `"15m"`, `"2h"`, `"7d"` or a number of seconds.
+pub fn duration(value: &Dynamic) -> Result<Duration, Box<EvalAltResult>> {
+    if let Ok(i) = value.as_int() {
+        if i >= 0 {
+            return Ok(Duration::from_secs(i as u64));
+        }
+    }
+    if let Ok(f) = value.as_float() {
+        if f.is_finite() && f >= 0.0 {
+            return Ok(Duration::from_secs_f64(f));
+        }
+    }
+    if value.is_string() {
+        return crate::cli::parse_duration(&value.to_string()).map_err(|e| e.into());
+    }
+    Err(format!(
+        "{} is not a duration; use forms like \"90s\", \"15m\", \"2h\", \"7d\" or a number of seconds",
+        if value.is_string() { format!("{:?}", value.to_string()) } else { value.to_string() }
+    )
+    .into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_time_follows_dst() {
+        // 2026-03-29 is the EU switch to summer time: 01:00 UTC becomes 04:00 in Helsinki.
+        let before = Time::parse("2026-03-29T00:30:00Z")
+            .unwrap()
+            .local("Europe/Helsinki")
+            .unwrap();
+        let after = Time::parse("2026-03-29T01:30:00Z")
+            .unwrap()
+            .local("Europe/Helsinki")
+            .unwrap();
+        assert_eq!(before["hour"].as_int().unwrap(), 2);
+        assert_eq!(after["hour"].as_int().unwrap(), 4);
+        assert_eq!(after["weekday"].to_string(), "sun");
+        assert!(Time::parse("2026-03-29T01:30:00Z")
+            .unwrap()
+            .local("Mars/Olympus")
+            .is_err());
+    }
+
+    #[test]
+    fn parsing_and_printing() {
+        let t = Time::parse("2026-11-26T04:00:00+02:00").unwrap();
+        assert_eq!(t.to_string(), "2026-11-26T02:00:00Z");
+        assert!(Time::parse("yesterday").is_err());
+        assert_eq!(
+            duration(&Dynamic::from("15m")).unwrap(),
+            Duration::from_secs(900)
+        );
+        assert!(duration(&Dynamic::from("soon")).is_err());
+    }
+}

@@ -1,0 +1,470 @@
+//! Waiters: `wait_active`, `wait_status`, `wait_deleted`, with `#{timeout, interval}`.
+//!
+//! Intervals and timeouts are in the server's time: against the simulator they are divided by
+//! its announced speed (never polling faster than every 10 ms), so scripts run unchanged. The
+//! default interval is botocore's InstanceRunning waiter's 15 s. A waiter stops early, naming the
+//! object, when it reaches ERROR or a state from which the target cannot be reached.
+
+use super::convert;
+use super::fleet;
+use super::handles::{self, Handle};
+use super::runtime::Runtime;
+use super::RhaiResult;
+use crate::api::{Args, Kind};
+use rhai::{Array, Dynamic, EvalAltResult, Map, Position};
+use std::time::{Duration, Instant};
+
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Goal {
+    Status(String),
+    Deleted,
+}
+
+impl Goal {
+    fn describe(&self) -> String {
+        match self {
+            Goal::Status(s) => s.clone(),
+            Goal::Deleted => "deleted".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct WaitSpec {
+    pub goal: Goal,
+    pub timeout: Duration,
+    pub interval: Duration,
+    /// The function's name, for messages (`wait_active`).
+    pub name: &'static str,
+}
+
+impl WaitSpec {
+    pub fn new(
+        name: &'static str,
+        goal: Goal,
+        options: Option<&Map>,
+    ) -> Result<WaitSpec, Box<EvalAltResult>> {
+        let mut spec = WaitSpec {
+            goal,
+            timeout: DEFAULT_TIMEOUT,
+            interval: DEFAULT_INTERVAL,
+            name,
+        };
+        if let Some(options) = options {
+            for (key, value) in options {
+                match key.as_str() {
+                    "timeout" => spec.timeout = super::time::duration(value)?,
+                    "interval" => spec.interval = super::time::duration(value)?,
+                    other => {
+                        return Err(format!(
+                            "{name}: unknown option {other:?}; options are timeout and interval"
+                        )
+                        .into())
+                    }
+                }
+            }
+        }
+        Ok(spec)
+    }
+}
+
+/// Where a status leads without anyone acting: `None` for a resting state.
+fn leads_to(kind: Kind, status: &str) -> Option<Option<&'static str>> {
+    let next = match (kind, status) {
+        (Kind::Vm, "CREATING" | "STARTING" | "REBOOTING" | "RESTORING") => Some("ACTIVE"),
+        (Kind::Vm, "STOPPING") => Some("SHUTOFF"),
+        (Kind::Vm, "HIBERNATING") => Some("HIBERNATED"),
+        (_, "DELETING") => None,
+        (_, "CREATING" | "APPLYING") => Some("AVAILABLE"),
+        _ => return None,
+    };
+    Some(next)
+}
+
+fn is_resting(kind: Kind, status: &str) -> bool {
+    match kind {
+        Kind::Vm => matches!(status, "ACTIVE" | "SHUTOFF" | "HIBERNATED" | "ERROR"),
+        _ => matches!(status, "AVAILABLE" | "IN_USE" | "ERROR"),
+    }
+}
+
+/// Why the goal can no longer be reached from `status`, if it cannot.
+fn unreachable(kind: Kind, status: &str, goal: &Goal) -> Option<String> {
+    if status == "ERROR" && *goal != Goal::Status("ERROR".into()) {
+        return Some("it is in ERROR".into());
+    }
+    match leads_to(kind, status) {
+        Some(next) => {
+            let reaches = match (goal, next) {
+                (Goal::Deleted, None) => true,
+                (Goal::Status(want), Some(n)) => want == n,
+                _ => false,
+            };
+            (!reaches).then(|| {
+                format!(
+                    "it is {status}, which leads to {}",
+                    next.unwrap_or("deletion")
+                )
+            })
+        }
+        None if is_resting(kind, status) => Some(format!(
+            "it is {status} and will stay so until something acts on it{}",
+            match (kind, goal) {
+                (Kind::Vm, Goal::Deleted) => " (call delete() first)",
+                (Kind::Vm, Goal::Status(s)) if s == "ACTIVE" =>
+                    " (call start() or restore() first)",
+                _ => "",
+            }
+        )),
+        None => None,
+    }
+}
+
+fn wait_error(spec: &WaitSpec, handle: &Handle, code: &str, why: String) -> Box<EvalAltResult> {
+    let name = handle.text("name");
+    let label = if name.is_empty() {
+        format!("{} {}", handle.kind.noun(), handle.id())
+    } else {
+        format!("{} {} ({name})", handle.kind.noun(), handle.id())
+    };
+    let message = format!(
+        "{}: {label} will not become {}: {why}",
+        spec.name,
+        spec.goal.describe()
+    );
+    let mut map = Map::new();
+    map.insert("status".into(), 0_i64.into());
+    map.insert("code".into(), code.into());
+    map.insert("message".into(), message.clone().into());
+    map.insert("summary".into(), message.into());
+    map.insert("op".into(), spec.name.into());
+    map.insert("id".into(), handle.id().into());
+    map.insert("last_status".into(), handle.field("status"));
+    map.insert("errors".into(), Map::new().into());
+    map.insert("request_id".into(), Dynamic::UNIT);
+    EvalAltResult::ErrorRuntime(map.into(), Position::NONE).into()
+}
+
+fn terminated() -> Box<EvalAltResult> {
+    EvalAltResult::ErrorTerminated("timeout".into(), Position::NONE).into()
+}
+
+/// Sleep `wall` of real time, waking early for the run's deadline.
+pub fn pause(rt: &Runtime, wall: Duration) -> Result<(), Box<EvalAltResult>> {
+    let end = Instant::now() + wall;
+    loop {
+        if rt.past_deadline() {
+            return Err(terminated());
+        }
+        let now = Instant::now();
+        if now >= end {
+            return Ok(());
+        }
+        std::thread::sleep((end - now).min(Duration::from_millis(50)));
+    }
+}
+
+/// Wait for one object; returns its last JSON (`None` once deleted).
+pub fn wait_one(
+    rt: &Runtime,
+    handle: &mut Handle,
+    spec: &WaitSpec,
+) -> Result<Option<Map>, Box<EvalAltResult>> {
+    let op = Handle::get_op(handle.kind);
+    let started = Instant::now();
+    let progress = Progress::start(rt, handle, spec);
+    let mut resting_seen: Option<String> = None;
+    loop {
+        if rt.past_deadline() {
+            return Err(terminated());
+        }
+        let mut args = Args::new();
+        args.insert("id".into(), handle.id().into());
+        match rt.call(op, &args) {
+            Ok(value) => {
+                if let Some(map) = convert::to_dynamic(value).try_cast::<Map>() {
+                    handle.raw = map;
+                }
+                let status = handle.text("status");
+                progress.update(&status, started);
+                if spec.goal == Goal::Status(status.clone()) {
+                    return Ok(Some(handle.raw.clone()));
+                }
+                if let Some(why) = unreachable(handle.kind, &status, &spec.goal) {
+                    // A resting state must be seen twice: an action's effect may lag by a poll.
+                    let transitional =
+                        leads_to(handle.kind, &status).is_some() || status == "ERROR";
+                    if transitional || resting_seen.as_deref() == Some(status.as_str()) {
+                        return Err(wait_error(spec, handle, "WAIT_FAILED", why));
+                    }
+                    resting_seen = Some(status);
+                } else {
+                    resting_seen = None;
+                }
+            }
+            Err(err) if err.status == 404 => {
+                if spec.goal == Goal::Deleted {
+                    return Ok(None);
+                }
+                return Err(wait_error(
+                    spec,
+                    handle,
+                    "WAIT_FAILED",
+                    "it was deleted".into(),
+                ));
+            }
+            Err(err) => return Err(convert::api_error(&err)),
+        }
+        let waited = started.elapsed().mul_f64(rt.client.speed().max(1.0));
+        if waited >= spec.timeout {
+            let why = format!(
+                "still {} after {} (timeout)",
+                handle.text("status"),
+                humantime::format_duration(Duration::from_secs(spec.timeout.as_secs()))
+            );
+            return Err(wait_error(spec, handle, "WAIT_TIMEOUT", why));
+        }
+        pause(rt, rt.client.scaled(spec.interval))?;
+    }
+}
+
+/// A handle from a waiter's argument: a handle, or an id (kind from its prefix, else instance).
+pub fn handle_of(value: &Dynamic) -> Result<Handle, Box<EvalAltResult>> {
+    if let Some(handle) = handles::as_handle(value) {
+        return Ok(handle);
+    }
+    if value.is_string() {
+        let id = value.to_string();
+        let kind = Kind::from_id(&id).unwrap_or(Kind::Vm);
+        let mut raw = Map::new();
+        raw.insert("id".into(), id.into());
+        return Ok(Handle { kind, raw });
+    }
+    Err(format!(
+        "expected an object (Vm, Volume, Snapshot…), its id, or an array of them; got {}",
+        convert::describe_value(value)
+    )
+    .into())
+}
+
+/// Wait for a value: one object (returned refreshed) or an array of them (waited in parallel).
+pub fn wait_value(rt: &Runtime, target: &Dynamic, spec: &WaitSpec) -> RhaiResult {
+    if let Some(items) = target.read_lock::<Array>() {
+        let items: Array = items.clone();
+        let results = fleet::map_parallel(rt, &items, |item| wait_value(rt, item, spec));
+        return fleet::collect(spec.name, &items, results);
+    }
+    let mut handle = handle_of(target)?;
+    match wait_one(rt, &mut handle, spec)? {
+        Some(_) => Ok(handles::wrap(handle.kind, handle.raw)),
+        None => Ok(Dynamic::UNIT),
+    }
+}
+
+/// A spinner on a terminal (object, state, elapsed); nothing otherwise.
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    fn start(rt: &Runtime, handle: &Handle, spec: &WaitSpec) -> Progress {
+        if !rt.progress || rt.quiet {
+            return Progress(None);
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message(format!(
+            "{} {} → {}",
+            handle.kind.noun(),
+            handle.id(),
+            spec.goal.describe()
+        ));
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Progress(Some(bar))
+    }
+
+    fn update(&self, status: &str, started: Instant) {
+        if let Some(bar) = &self.0 {
+            let msg = bar.message();
+            let head = msg.split(" [").next().unwrap_or("").to_string();
+            bar.set_message(format!(
+                "{head} [{status}, {}s]",
+                started.elapsed().as_secs()
+            ));
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reachability() {
+        let active = Goal::Status("ACTIVE".into());
+        assert!(unreachable(Kind::Vm, "CREATING", &active).is_none());
+        assert!(unreachable(Kind::Vm, "STOPPING", &active)
+            .unwrap()
+            .contains("SHUTOFF"));
+        assert!(unreachable(Kind::Vm, "SHUTOFF", &active)
+            .unwrap()
+            .contains("start()"));
+        assert!(unreachable(Kind::Vm, "ERROR", &active).is_some());
+        assert!(unreachable(Kind::Vm, "DELETING", &Goal::Deleted).is_none());
+        assert!(unreachable(Kind::Vm, "ACTIVE", &Goal::Deleted)
+            .unwrap()
+            .contains("delete()"));
+        assert!(unreachable(Kind::Vm, "SOMETHING_NEW", &active).is_none());
+        assert!(unreachable(
+            Kind::Snapshot,
+            "CREATING",
+            &Goal::Status("AVAILABLE".into())
+        )
+        .is_none());
+    }
+}
+
+use rhai::{FuncRegistration, Module, NativeCallContext};
+use std::sync::Arc;
+
+const WAITERS: [(&str, Option<&str>, &str); 3] = [
+    ("wait_active", Some("ACTIVE"), "/// Wait until the object is ACTIVE; fails early on ERROR or a state that cannot lead there."),
+    ("wait_status", None, "/// Wait until the object reaches `status` (e.g. \"HIBERNATED\", \"AVAILABLE\")."),
+    ("wait_deleted", None, "/// Wait until the object is gone (the API answers 404)."),
+];
+
+fn goal_of(name: &str, fixed: Option<&str>, status: Option<&str>) -> Goal {
+    match (name, fixed, status) {
+        ("wait_deleted", _, _) => Goal::Deleted,
+        (_, Some(s), _) => Goal::Status(s.into()),
+        (_, None, Some(s)) => Goal::Status(s.to_ascii_uppercase()),
+        _ => Goal::Deleted,
+    }
+}
+
+fn name_static(name: &str) -> &'static str {
+    WAITERS
+        .iter()
+        .map(|(n, _, _)| *n)
+        .find(|n| *n == name)
+        .unwrap_or("wait")
+}
+
+/// The waiters for one handle type, updating the handle in place: after `wait_active(vm)`,
+/// `vm.status` is "ACTIVE".
+pub fn register_for<T: Clone + Send + Sync + 'static>(
+    module: &mut Module,
+    runtime: &Arc<Runtime>,
+    get: fn(&mut T) -> &mut Handle,
+) {
+    for (name, fixed, doc) in WAITERS {
+        let takes_status = name == "wait_status";
+        for with_options in [false, true] {
+            let rt = runtime.clone();
+            let reg = FuncRegistration::new(name)
+                .in_global_namespace()
+                .with_volatility(true)
+                .with_purity(false)
+                .with_comments([doc]);
+            let finish =
+                move |h: &mut T, status: Option<&str>, options: Option<&Map>| -> RhaiResult {
+                    let spec =
+                        WaitSpec::new(name_static(name), goal_of(name, fixed, status), options)?;
+                    match wait_one(&rt, get(h), &spec)? {
+                        Some(_) => Ok(Dynamic::from(h.clone())),
+                        None => Ok(Dynamic::UNIT),
+                    }
+                };
+            match (takes_status, with_options) {
+                (false, false) => {
+                    reg.set_into_module(module, move |ctx: NativeCallContext, h: &mut T| {
+                        finish(h, None, None).map_err(|e| convert::at(e, &ctx))
+                    });
+                }
+                (false, true) => {
+                    reg.set_into_module(
+                        module,
+                        move |ctx: NativeCallContext, h: &mut T, o: Map| {
+                            finish(h, None, Some(&o)).map_err(|e| convert::at(e, &ctx))
+                        },
+                    );
+                }
+                (true, false) => {
+                    reg.set_into_module(
+                        module,
+                        move |ctx: NativeCallContext, h: &mut T, s: &str| {
+                            finish(h, Some(s), None).map_err(|e| convert::at(e, &ctx))
+                        },
+                    );
+                }
+                (true, true) => {
+                    reg.set_into_module(
+                        module,
+                        move |ctx: NativeCallContext, h: &mut T, s: &str, o: Map| {
+                            finish(h, Some(s), Some(&o)).map_err(|e| convert::at(e, &ctx))
+                        },
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The waiters for ids and arrays (fleet waits).
+pub fn register(module: &mut Module, runtime: &Arc<Runtime>) {
+    for (name, fixed, doc) in WAITERS {
+        let takes_status = name == "wait_status";
+        for with_options in [false, true] {
+            let rt = runtime.clone();
+            let reg = FuncRegistration::new(name)
+                .in_global_namespace()
+                .with_volatility(true)
+                .with_comments([doc]);
+            let finish =
+                move |target: Dynamic, status: Option<&str>, options: Option<&Map>| -> RhaiResult {
+                    let spec =
+                        WaitSpec::new(name_static(name), goal_of(name, fixed, status), options)?;
+                    wait_value(&rt, &target, &spec)
+                };
+            match (takes_status, with_options) {
+                (false, false) => {
+                    reg.set_into_module(module, move |ctx: NativeCallContext, t: Dynamic| {
+                        finish(t, None, None).map_err(|e| convert::at(e, &ctx))
+                    });
+                }
+                (false, true) => {
+                    reg.set_into_module(
+                        module,
+                        move |ctx: NativeCallContext, t: Dynamic, o: Map| {
+                            finish(t, None, Some(&o)).map_err(|e| convert::at(e, &ctx))
+                        },
+                    );
+                }
+                (true, false) => {
+                    reg.set_into_module(
+                        module,
+                        move |ctx: NativeCallContext, t: Dynamic, s: &str| {
+                            finish(t, Some(s), None).map_err(|e| convert::at(e, &ctx))
+                        },
+                    );
+                }
+                (true, true) => {
+                    reg.set_into_module(
+                        module,
+                        move |ctx: NativeCallContext, t: Dynamic, s: &str, o: Map| {
+                            finish(t, Some(s), Some(&o)).map_err(|e| convert::at(e, &ctx))
+                        },
+                    );
+                }
+            }
+        }
+    }
+}
