@@ -11,6 +11,7 @@ pub mod connect;
 pub mod error;
 pub mod ops_doc;
 pub mod output;
+pub mod repl;
 pub mod script;
 pub mod secret;
 pub mod sim;

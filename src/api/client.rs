@@ -146,6 +146,11 @@ impl Client {
         self
     }
 
+    /// The key, as its redacting wrapper (for filtering history and logs).
+    pub fn api_key(&self) -> Option<&ApiKey> {
+        self.api_key.as_ref()
+    }
+
     pub fn base_url(&self) -> &str {
         &self.base_url
     }

@@ -3,6 +3,7 @@
 mod call;
 mod config_show;
 mod ops;
+mod repl;
 mod script;
 mod sim;
 
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => script::run(args, global),
         Command::Eval(args) => script::eval(args, global, printer),
         Command::Check(args) => script::check(args),
+        Command::Repl(args) => repl::run(args, global, printer),
         other => Err(crate::error::Error::usage(format!(
             "{other:?} is not built yet"
         ))),

@@ -34,9 +34,10 @@ pub fn host(
     global: &GlobalOpts,
     opts: &ScriptOpts,
     args: Vec<String>,
+    observers: Vec<crate::api::Observer>,
 ) -> Result<(Host, Connection)> {
     let started = Instant::now();
-    let connection = connect(global, &opts.connect, Vec::new())?;
+    let connection = connect(global, &opts.connect, observers)?;
     let mut runtime = Runtime::new(connection.client.clone());
     runtime.parallel = opts.parallel as usize;
     runtime.deadline = opts.timeout.map(|t| started + t.0);
@@ -57,14 +58,14 @@ pub fn host(
 pub fn run(args: RunArgs, global: &GlobalOpts) -> Result<ExitCode> {
     let _lock = args.opts.lock.as_deref().map(lock).transpose()?;
     let source = Source::load(&args.script)?;
-    let (host, _connection) = host(global, &args.opts, args.args.clone())?;
+    let (host, _connection) = host(global, &args.opts, args.args.clone(), Vec::new())?;
     let _ = host.run(&source)?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn eval(args: EvalArgs, global: &GlobalOpts, printer: Printer) -> Result<ExitCode> {
     let _lock = args.opts.lock.as_deref().map(lock).transpose()?;
-    let (host, _connection) = host(global, &args.opts, Vec::new())?;
+    let (host, _connection) = host(global, &args.opts, Vec::new(), Vec::new())?;
     let value = host.run(&Source::snippet("<eval>", &args.code))?;
     print_value(&value, printer)?;
     Ok(ExitCode::SUCCESS)

@@ -146,9 +146,13 @@ fn comments(ops: &[&'static Op]) -> Vec<String> {
 
 fn dispatch(rt: &Runtime, ops: &[&'static Op], name: &str, args: Vec<Dynamic>) -> RhaiResult {
     if let Some(first) = args.first() {
-        let acts_on_one = ops
-            .iter()
-            .any(|op| matches!(op.args[0].ty, ArgType::Target(_)));
+        // An action on an array, or a creation from an array of specs (`deploy([a, b])`), is a
+        // fleet call; an operation whose first argument is itself a list is not.
+        let acts_on_one = ops.iter().any(|op| match op.args[0].ty {
+            ArgType::Target(_) => true,
+            ArgType::Map => op.mutates,
+            _ => false,
+        });
         let takes_many = ops
             .iter()
             .any(|op| matches!(op.args[0].ty, ArgType::Targets(_)));

@@ -418,8 +418,59 @@ pub fn register_for<T: Clone + Send + Sync + 'static>(
     }
 }
 
+/// Fleet waiters on an array variable, replacing each element with its refreshed handle.
+fn register_for_array(module: &mut Module, runtime: &Arc<Runtime>) {
+    for (name, fixed, doc) in WAITERS {
+        let takes_status = name == "wait_status";
+        for with_options in [false, true] {
+            let rt = runtime.clone();
+            let reg = FuncRegistration::new(name)
+                .in_global_namespace()
+                .with_volatility(true)
+                .with_purity(false)
+                .with_comments([doc]);
+            let finish = move |items: &mut Array, status: Option<&str>, options: Option<&Map>| -> RhaiResult {
+                let spec = WaitSpec::new(name_static(name), goal_of(name, fixed, status), options)?;
+                let results = fleet::map_parallel(&rt, items, |item| wait_value(&rt, item, &spec));
+                let done = fleet::collect(spec.name, items, results)?;
+                if let Some(fresh) = done.read_lock::<Array>() {
+                    for (item, new) in items.iter_mut().zip(fresh.iter()) {
+                        if !new.is_unit() {
+                            *item = new.clone();
+                        }
+                    }
+                }
+                Ok(done)
+            };
+            match (takes_status, with_options) {
+                (false, false) => {
+                    reg.set_into_module(module, move |ctx: NativeCallContext, a: &mut Array| {
+                        finish(a, None, None).map_err(|e| convert::at(e, &ctx))
+                    });
+                }
+                (false, true) => {
+                    reg.set_into_module(module, move |ctx: NativeCallContext, a: &mut Array, o: Map| {
+                        finish(a, None, Some(&o)).map_err(|e| convert::at(e, &ctx))
+                    });
+                }
+                (true, false) => {
+                    reg.set_into_module(module, move |ctx: NativeCallContext, a: &mut Array, s: &str| {
+                        finish(a, Some(s), None).map_err(|e| convert::at(e, &ctx))
+                    });
+                }
+                (true, true) => {
+                    reg.set_into_module(module, move |ctx: NativeCallContext, a: &mut Array, s: &str, o: Map| {
+                        finish(a, Some(s), Some(&o)).map_err(|e| convert::at(e, &ctx))
+                    });
+                }
+            }
+        }
+    }
+}
+
 /// The waiters for ids and arrays (fleet waits).
 pub fn register(module: &mut Module, runtime: &Arc<Runtime>) {
+    register_for_array(module, runtime);
     for (name, fixed, doc) in WAITERS {
         let takes_status = name == "wait_status";
         for with_options in [false, true] {

@@ -91,14 +91,15 @@ impl Instance {
             .sum()
     }
 
-    /// Cost per hour in the current status: full while ACTIVE (and while turning on or off),
-    /// storage only while SHUTOFF or HIBERNATED, nothing while CREATING or RESTORING.
+    /// Cost per hour in the current status: full while ACTIVE (and while rebooting or stopping),
+    /// storage only while SHUTOFF or HIBERNATED — and from the moment hibernation starts, since
+    /// the GPU is released at once — nothing while CREATING or RESTORING.
     pub fn hourly_rate(&self) -> f64 {
         let storage = self.os_volume_size_gb as f64 * OS_VOLUME_RATE;
         let gpus = gpu_rate(&self.gpu_model).unwrap_or(0.0) * self.gpu_count as f64;
         match self.status.as_str() {
-            "ACTIVE" | "REBOOTING" | "STOPPING" | "HIBERNATING" => gpus + storage,
-            "SHUTOFF" | "HIBERNATED" | "STARTING" => storage,
+            "ACTIVE" | "REBOOTING" | "STOPPING" => gpus + storage,
+            "SHUTOFF" | "HIBERNATING" | "HIBERNATED" | "STARTING" => storage,
             _ => 0.0,
         }
     }

@@ -7,7 +7,13 @@ use crate::sim::rules;
 use crate::sim::world::*;
 use serde_json::{json, Value};
 
-pub const MINIMUM_BALANCE: f64 = 1.0;
+/// Minimum balance to deploy or restore: $1.00 / €1.00 / ₹100.00.
+pub fn minimum_balance(currency: &str) -> f64 {
+    match currency {
+        "INR" => 100.0,
+        _ => 1.0,
+    }
+}
 
 pub const OS_IMAGES: [(&str, &str); 4] = [
     ("ubuntu-22.04-cuda-12.4", "Ubuntu 22.04 LTS with CUDA 12.4"),
@@ -26,7 +32,7 @@ pub fn balance(world: &mut World, _req: &Req) -> Outcome {
         json!({
             "balance": round2(world.balance),
             "currency": world.currency,
-            "minimum_balance": MINIMUM_BALANCE,
+            "minimum_balance": minimum_balance(&world.currency),
         }),
         "advanced",
     ))

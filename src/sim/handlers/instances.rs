@@ -1,6 +1,6 @@
 //! Instances: deploy, the lifecycle, security rules, billing, and restoring snapshots.
 
-use super::account::{per_gpu, round4, MINIMUM_BALANCE, OS_IMAGES};
+use super::account::{minimum_balance, per_gpu, round4, OS_IMAGES};
 use super::network::check_rule;
 use super::{missing, public, Outcome, Req};
 use crate::api::Kind;
@@ -99,14 +99,15 @@ pub fn hibernated_count(world: &mut World, _req: &Req) -> Outcome {
 
 /// Balance needed to start paying for `hourly` per hour: the minimum, and one hour prepaid.
 fn check_funds(world: &World, hourly: f64, what: &str) -> Result<(), Refusal> {
-    let needed = hourly.max(MINIMUM_BALANCE);
+    let minimum = minimum_balance(&world.currency);
+    let needed = hourly.max(minimum);
     if world.balance < needed {
         return Err(Refusal::new(
             402,
             "INSUFFICIENT_CREDITS",
             format!(
                 "Insufficient credits: {what} needs a balance of at least {:.2} {} (one hour prepaid, minimum {:.2}); the balance is {:.2}",
-                needed, world.currency, MINIMUM_BALANCE, world.balance
+                needed, world.currency, minimum, world.balance
             ),
         ));
     }
@@ -334,7 +335,15 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
         }
     }
     let os_gb = os_gb.unwrap_or(rules::OS_VOLUME_MIN_GB);
-    let hourly = gpu_rate(&model).unwrap_or(0.0) * count as f64 + os_gb as f64 * OS_VOLUME_RATE;
+    // Hourly cost = GPU rate × count + OS volume + data volumes; one hour of it must be prepaid.
+    let data_volume_cost: f64 = data_volumes
+        .iter()
+        .filter_map(|v| world.volumes.get(v))
+        .map(Volume::hourly_cost)
+        .sum();
+    let hourly = gpu_rate(&model).unwrap_or(0.0) * count as f64
+        + os_gb as f64 * OS_VOLUME_RATE
+        + data_volume_cost;
     check_funds(world, hourly, "this deployment")?;
     check_stock(world, &region, &model, count)?;
 

@@ -114,15 +114,55 @@ impl Req<'_> {
 pub type Outcome = Result<Reply, Refusal>;
 
 /// Handle one operation against the world (already ticked to now).
+///
+/// Every answer carries the tier of the region involved (barrack-api.md, Transport): refusals
+/// take it from the request's region or the object it names, so a refused legacy deploy or an
+/// invalid rule for a legacy instance says `legacy`; lists filtered by region say that region's.
 pub fn handle(world: &mut World, req: &Req) -> Outcome {
-    match route(req.op.name) {
+    let involved = involved_tier(world, req);
+    let outcome = match route(req.op.name) {
         Some(handler) => handler(world, req),
         None => Err(Refusal::new(
             500,
             "INTERNAL_ERROR",
             format!("the simulator has no handler for {}", req.op.name),
         )),
+    };
+    match (outcome, involved) {
+        (Err(refusal), Some(tier)) => Err(refusal.in_tier(tier)),
+        (Ok(mut reply), Some(tier)) if req.query("region").is_some() => {
+            reply.tier = tier;
+            Ok(reply)
+        }
+        (outcome, _) => outcome,
     }
+}
+
+/// The tier of the region a request is about: a `region` in the body or query, else the region
+/// of the object its path (or body `instance_id`) names. `None` when nothing known is named.
+fn involved_tier(world: &World, req: &Req) -> Option<&'static str> {
+    use super::world::{is_advanced, tier, LEGACY_REGIONS};
+    let known = |r: &str| (is_advanced(r) || LEGACY_REGIONS.contains(&r)).then(|| tier(r));
+    if let Some(region) = req.body.get("region").and_then(Value::as_str) {
+        return known(region);
+    }
+    if let Some(region) = req.query("region") {
+        return known(region);
+    }
+    let id = req.id();
+    let region = match req.op.target_kind() {
+        Some(Kind::Vm) if !id.is_empty() => world.instances.get(id).map(|i| &i.region),
+        Some(Kind::Volume) => world.volumes.get(id).map(|v| &v.region),
+        Some(Kind::Snapshot) => world.snapshots.get(id).map(|s| &s.region),
+        Some(Kind::Firewall) => world.firewalls.get(id).map(|f| &f.region),
+        Some(Kind::Image) => world.images.get(id).map(|i| &i.region),
+        _ => None,
+    }
+    .or_else(|| {
+        let instance = req.body.get("instance_id").and_then(Value::as_str)?;
+        world.instances.get(instance).map(|i| &i.region)
+    })?;
+    known(region)
 }
 
 type Handler = fn(&mut World, &Req) -> Outcome;

@@ -1,0 +1,36 @@
+//! `barrack repl`
+
+use super::script::host;
+use crate::api::{Exchange, Observer};
+use crate::cli::{GlobalOpts, ReplArgs};
+use crate::config::{process_env, state_dir};
+use crate::error::{Error, Result};
+use crate::output::Printer;
+use crate::repl::{self, History, Session};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// `:explain on`: every HTTP request on stderr, with its body; the key never appears.
+fn explain_observer(flag: Arc<AtomicBool>) -> Observer {
+    Arc::new(move |x: &Exchange<'_>| {
+        if !flag.load(Ordering::Relaxed) {
+            return;
+        }
+        let body = x.body.map(|b| format!(" {b}")).unwrap_or_default();
+        let status = if x.status == 0 { "no answer".into() } else { x.status.to_string() };
+        eprintln!("→ {} {}{body}\n← {status} ({} ms){}", x.method, x.url, x.elapsed.as_millis(),
+            x.request_id.map(|r| format!(" request_id {r}")).unwrap_or_default());
+    })
+}
+
+pub fn run(args: ReplArgs, global: &GlobalOpts, printer: Printer) -> Result<ExitCode> {
+    let explain = Arc::new(AtomicBool::new(false));
+    let (host, connection) = host(global, &args.opts, Vec::new(), vec![explain_observer(explain.clone())])?;
+    let history = state_dir(&process_env)
+        .map(|dir| History::open(dir.join("history"), connection.client.api_key().cloned()));
+    let session = Session::new(host, printer, explain, history);
+    repl::run(session).map_err(|e| Error::io("the terminal", e))?;
+    drop(connection);
+    Ok(ExitCode::SUCCESS)
+}
