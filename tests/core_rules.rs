@@ -18,7 +18,14 @@ fn id_of(v: &Value) -> String {
 /// Deploy `extra` over the default spec and expect a 400 naming `field` with `says`; nothing is
 /// created.
 #[track_caller]
-fn deploy_invalid(sim: &Simulator, client: &Client, region: &str, extra: Value, field: &str, says: &str) {
+fn deploy_invalid(
+    sim: &Simulator,
+    client: &Client,
+    region: &str,
+    extra: Value,
+    field: &str,
+    says: &str,
+) {
     let before = sim.world().instances.len();
     let err = fail(client, "deploy", deploy_spec(sim, region, extra.clone()));
     assert_invalid(&err, field, says);
@@ -32,7 +39,11 @@ fn deploy_invalid(sim: &Simulator, client: &Client, region: &str, extra: Value, 
 /// A snapshot (AVAILABLE) of a fresh ACTIVE instance in `region`.
 fn available_snapshot(sim: &Simulator, client: &Client, region: &str, name: &str) -> String {
     let vm = active_instance(sim, client, region, json!({}));
-    let snap = id_of(&ok(client, "snapshot", json!({"instance_id": vm, "name": name})));
+    let snap = id_of(&ok(
+        client,
+        "snapshot",
+        json!({"instance_id": vm, "name": name}),
+    ));
     wait_object(sim, client, "get_snapshot", &snap, "AVAILABLE");
     snap
 }
@@ -47,7 +58,11 @@ fn available_volume(sim: &Simulator, client: &Client, spec: Value) -> String {
 fn instance_names_are_3_to_30_letters_digits_hyphens_underscores() {
     let (sim, client) = sim();
     for good in ["abc", "Train_run-01", &"a".repeat(30), "a-_b"] {
-        let vm = ok(&client, "deploy", deploy_spec(&sim, REGION, json!({"name": good})));
+        let vm = ok(
+            &client,
+            "deploy",
+            deploy_spec(&sim, REGION, json!({"name": good})),
+        );
         assert_eq!(vm["name"], good);
     }
     let too_long = "a".repeat(31);
@@ -76,7 +91,12 @@ fn instance_names_are_unique_per_region_and_generated_when_blank() {
         "deploy",
         deploy_spec(&sim, REGION, json!({"name": "trainer"})),
     );
-    assert_refused(&err, 409, "CONFLICT", "\"trainer\" already exists in FINLAND-1");
+    assert_refused(
+        &err,
+        409,
+        "CONFLICT",
+        "\"trainer\" already exists in FINLAND-1",
+    );
     assert_eq!(sim.world().instances.len(), 1);
     // Another region may reuse it.
     deploy(&sim, &client, "FINLAND-2", json!({"name": "trainer"}));
@@ -88,10 +108,19 @@ fn instance_names_are_unique_per_region_and_generated_when_blank() {
             .strip_prefix("barrack-h100s-")
             .unwrap_or_else(|| panic!("generated name {name:?} is not barrack-h100s-…"));
         assert_eq!(random.len(), 3, "{name}");
-        assert!(random.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        assert!(random
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
     }
-    let legacy = ok(&client, "deploy", deploy_spec(&sim, LEGACY_REGION, json!({})));
-    assert!(legacy["name"].as_str().unwrap().starts_with("barrack-l40-"), "{legacy}");
+    let legacy = ok(
+        &client,
+        "deploy",
+        deploy_spec(&sim, LEGACY_REGION, json!({})),
+    );
+    assert!(
+        legacy["name"].as_str().unwrap().starts_with("barrack-l40-"),
+        "{legacy}"
+    );
 }
 
 #[test]
@@ -100,7 +129,11 @@ fn restored_instance_names_are_2_to_30_and_unique_across_all_regions() {
     let snap = available_snapshot(&sim, &client, REGION, "base");
     // Taken in another region than the snapshot's: still refused.
     deploy(&sim, &client, "ICELAND-1", json!({"name": "taken"}));
-    let err = fail(&client, "restore_snapshot", json!({"id": snap, "name": "taken"}));
+    let err = fail(
+        &client,
+        "restore_snapshot",
+        json!({"id": snap, "name": "taken"}),
+    );
     assert_refused(&err, 409, "CONFLICT", "\"taken\" already exists");
 
     let before = sim.world().instances.len();
@@ -110,12 +143,20 @@ fn restored_instance_names_are_2_to_30_and_unique_across_all_regions() {
         (json!("no spaces"), "only letters, numbers"),
         (Value::Null, "This field is required"),
     ] {
-        let err = fail(&client, "restore_snapshot", json!({"id": snap, "name": name}));
+        let err = fail(
+            &client,
+            "restore_snapshot",
+            json!({"id": snap, "name": name}),
+        );
         assert_invalid(&err, "name", says);
     }
     assert_eq!(sim.world().instances.len(), before);
 
-    let vm = ok(&client, "restore_snapshot", json!({"id": snap, "name": "ab"}));
+    let vm = ok(
+        &client,
+        "restore_snapshot",
+        json!({"id": snap, "name": "ab"}),
+    );
     assert_eq!(vm["name"], "ab", "two characters are enough for a restore");
     let vm = ok(
         &client,
@@ -170,9 +211,17 @@ fn volume_sizes_standard_10_bootable_100_max_1048576_positive_integers() {
         }
         s
     };
-    for (size, bootable) in [(10, false), (1_048_576, false), (100, true), (1_048_576, true)] {
+    for (size, bootable) in [
+        (10, false),
+        (1_048_576, false),
+        (100, true),
+        (1_048_576, true),
+    ] {
         let v = ok(&client, "create_volume", spec(json!(size), bootable));
-        assert_eq!((v["size_gb"].as_i64(), v["bootable"].as_bool()), (Some(size), Some(bootable)));
+        assert_eq!(
+            (v["size_gb"].as_i64(), v["bootable"].as_bool()),
+            (Some(size), Some(bootable))
+        );
     }
     let cases = [
         (json!(9), false, "Standard volumes must be at least 10 GB"),
@@ -189,13 +238,25 @@ fn volume_sizes_standard_10_bootable_100_max_1048576_positive_integers() {
         let err = fail(&client, "create_volume", spec(size, bootable));
         assert_invalid(&err, "size_gb", says);
     }
-    let err = fail(&client, "create_volume", json!({"name": "nosize", "region": REGION}));
+    let err = fail(
+        &client,
+        "create_volume",
+        json!({"name": "nosize", "region": REGION}),
+    );
     assert_invalid(&err, "size_gb", "This field is required");
     assert_eq!(sim.world().volumes.len(), before);
 
     // Resizing keeps to the same limits, and only grows.
-    let vol = available_volume(&sim, &client, json!({"name": "grow", "size_gb": 50, "region": REGION}));
-    let err = fail(&client, "resize_volume", json!({"id": vol, "size_gb": 1_048_577}));
+    let vol = available_volume(
+        &sim,
+        &client,
+        json!({"name": "grow", "size_gb": 50, "region": REGION}),
+    );
+    let err = fail(
+        &client,
+        "resize_volume",
+        json!({"id": vol, "size_gb": 1_048_577}),
+    );
     assert_invalid(&err, "size_gb", "cannot exceed 1048576 GB");
     let err = fail(&client, "resize_volume", json!({"id": vol, "size_gb": 40}));
     assert_invalid(&err, "size_gb", "only grow");
@@ -232,7 +293,11 @@ fn volume_names_use_the_dotted_charset_and_are_unique_across_regions() {
     assert_refused(&err, 409, "CONFLICT", "unique across the account");
     let id = id_of(&v);
     wait_object(&sim, &client, "volume", &id, "AVAILABLE");
-    let err = fail(&client, "clone_volume", json!({"id": id, "name": "My data_v1.2-final"}));
+    let err = fail(
+        &client,
+        "clone_volume",
+        json!({"id": id, "name": "My data_v1.2-final"}),
+    );
     assert_refused(&err, 409, "CONFLICT", "already exists");
     let err = fail(&client, "clone_volume", json!({"id": id, "name": "a/b"}));
     assert_invalid(&err, "name", SCRIPT_NAME_CHARS);
@@ -254,12 +319,20 @@ fn startup_scripts_use_the_printed_messages() {
         json!({"name": "accents", "script": "é".repeat(8_192)}),
     );
     for bad_name in ["bad/name", "semi;colon", "emoji 🚀", "quote\"d"] {
-        let err = fail(&client, "create_script", json!({"name": bad_name, "script": "echo"}));
+        let err = fail(
+            &client,
+            "create_script",
+            json!({"name": bad_name, "script": "echo"}),
+        );
         assert_invalid(&err, "name", SCRIPT_NAME_CHARS);
         assert_eq!(err.errors["name"], vec![SCRIPT_NAME_CHARS.to_string()]);
     }
     for big in ["x".repeat(16_385), "é".repeat(8_193)] {
-        let err = fail(&client, "create_script", json!({"name": "big", "script": big}));
+        let err = fail(
+            &client,
+            "create_script",
+            json!({"name": "big", "script": big}),
+        );
         assert_invalid(&err, "script", SCRIPT_TOO_LARGE);
         assert_eq!(err.errors["script"], vec![SCRIPT_TOO_LARGE.to_string()]);
     }
@@ -273,7 +346,11 @@ fn startup_scripts_use_the_printed_messages() {
     assert_eq!(sim.world().scripts.len(), 2);
 
     // Names are unique per user, on create and on update.
-    let err = fail(&client, "create_script", json!({"name": "accents", "script": "echo"}));
+    let err = fail(
+        &client,
+        "create_script",
+        json!({"name": "accents", "script": "echo"}),
+    );
     assert_refused(&err, 409, "CONFLICT", "\"accents\" already exists");
     let accents = sim
         .world()
@@ -288,12 +365,27 @@ fn startup_scripts_use_the_printed_messages() {
         json!({"id": accents, "name": "Setup script_v1.2-final"}),
     );
     assert_refused(&err, 409, "CONFLICT", "already exists");
-    let err = fail(&client, "update_script", json!({"id": accents, "script": "y".repeat(16_385)}));
+    let err = fail(
+        &client,
+        "update_script",
+        json!({"id": accents, "script": "y".repeat(16_385)}),
+    );
     assert_invalid(&err, "script", SCRIPT_TOO_LARGE);
-    let err = fail(&client, "update_script", json!({"id": accents, "name": "x/y"}));
+    let err = fail(
+        &client,
+        "update_script",
+        json!({"id": accents, "name": "x/y"}),
+    );
     assert_invalid(&err, "name", SCRIPT_NAME_CHARS);
-    let same = ok(&client, "update_script", json!({"id": accents, "name": "accents", "script": "echo"}));
-    assert_eq!((same["name"].as_str(), same["size_bytes"].as_i64()), (Some("accents"), Some(4)));
+    let same = ok(
+        &client,
+        "update_script",
+        json!({"id": accents, "name": "accents", "script": "echo"}),
+    );
+    assert_eq!(
+        (same["name"].as_str(), same["size_bytes"].as_i64()),
+        (Some("accents"), Some(4))
+    );
 }
 
 #[test]
@@ -327,7 +419,11 @@ fn ssh_keys_are_required_for_image_boots_and_refused_for_volume_boots() {
 
     // A custom image: needs a key too.
     let snap = available_snapshot(&sim, &client, REGION, "golden");
-    let image = id_of(&ok(&client, "create_image", json!({"id": snap, "name": "golden-image"})));
+    let image = id_of(&ok(
+        &client,
+        "create_image",
+        json!({"id": snap, "name": "golden-image"}),
+    ));
     wait_object(&sim, &client, "image", &image, "AVAILABLE");
     deploy_invalid(
         &sim,
@@ -340,7 +436,11 @@ fn ssh_keys_are_required_for_image_boots_and_refused_for_volume_boots() {
     let vm = ok(
         &client,
         "deploy",
-        deploy_spec(&sim, REGION, json!({"os_image_id": null, "image_id": image})),
+        deploy_spec(
+            &sim,
+            REGION,
+            json!({"os_image_id": null, "image_id": image}),
+        ),
     );
     assert_eq!(vm["boot_source"], json!({"type": "image", "id": image}));
 
@@ -361,15 +461,26 @@ fn ssh_keys_are_required_for_image_boots_and_refused_for_volume_boots() {
     let vm = ok(
         &client,
         "deploy",
-        deploy_spec(&sim, REGION, json!({"os_image_id": null, "volume_id": vol, "ssh_key_ids": null})),
+        deploy_spec(
+            &sim,
+            REGION,
+            json!({"os_image_id": null, "volume_id": vol, "ssh_key_ids": null}),
+        ),
     );
     assert_eq!(vm["boot_source"], json!({"type": "volume", "id": vol}));
-    assert_eq!(ok(&client, "volume", json!({"id": vol}))["status"], "IN_USE");
+    assert_eq!(
+        ok(&client, "volume", json!({"id": vol}))["status"],
+        "IN_USE"
+    );
     // The volume is taken now: "Volume Not Available".
     let err = fail(
         &client,
         "deploy",
-        deploy_spec(&sim, REGION, json!({"os_image_id": null, "volume_id": vol, "ssh_key_ids": null})),
+        deploy_spec(
+            &sim,
+            REGION,
+            json!({"os_image_id": null, "volume_id": vol, "ssh_key_ids": null}),
+        ),
     );
     assert_refused(&err, 409, "CONFLICT", "Volume not available");
 }
@@ -399,7 +510,11 @@ fn a_deploy_names_every_missing_field_and_needs_exactly_one_boot_source() {
     );
     // Tier-specific fields.
     let script = {
-        ok(&client, "create_script", json!({"name": "boot", "script": "echo"}));
+        ok(
+            &client,
+            "create_script",
+            json!({"name": "boot", "script": "echo"}),
+        );
         sim.world().scripts.keys().next().cloned().unwrap()
     };
     deploy_invalid(
@@ -507,8 +622,22 @@ fn gpu_models_are_offered_by_their_region_tier_only() {
             &format!("{model} is not offered in FINLAND-1 (advanced tier)"),
         );
     }
-    deploy_invalid(&sim, &client, REGION, json!({"gpu_model": "H100"}), "gpu_model", "Unknown GPU model");
-    deploy_invalid(&sim, &client, "MARS-1", json!({}), "region", "Unknown region");
+    deploy_invalid(
+        &sim,
+        &client,
+        REGION,
+        json!({"gpu_model": "H100"}),
+        "gpu_model",
+        "Unknown GPU model",
+    );
+    deploy_invalid(
+        &sim,
+        &client,
+        "MARS-1",
+        json!({}),
+        "region",
+        "Unknown region",
+    );
 }
 
 #[test]
@@ -525,18 +654,66 @@ fn firewall_rules_check_protocol_ports_cidr_direction_and_ethertype() {
         call(&client, "add_firewall_rule", args)
     };
     let cases = [
-        (json!({"port_range": "22"}), "protocol", "This field is required"),
-        (json!({"protocol": "FOO"}), "protocol", "Unsupported protocol \"FOO\"; supported: TCP, UDP, ICMP"),
-        (json!({"protocol": "TCP", "direction": "sideways"}), "direction", "ingress or egress"),
-        (json!({"protocol": "TCP", "ethertype": "IPv5"}), "ethertype", "IPv4 or IPv6"),
-        (json!({"protocol": "TCP", "remote_ip_prefix": "300.1.1.1/8"}), "remote_ip_prefix", "not a valid IPv4 CIDR"),
-        (json!({"protocol": "TCP", "remote_ip_prefix": "10.0.0.0/33"}), "remote_ip_prefix", "not a valid IPv4 CIDR"),
-        (json!({"protocol": "TCP", "remote_ip_prefix": "::/0"}), "remote_ip_prefix", "not a valid IPv4 CIDR"),
-        (json!({"protocol": "TCP", "ethertype": "IPv6", "remote_ip_prefix": "10.0.0.0/8"}), "remote_ip_prefix", "not a valid IPv6 CIDR"),
-        (json!({"protocol": "TCP", "port_range": "0"}), "port_range_min", "1-65535"),
-        (json!({"protocol": "UDP", "port_range": "9000-8000"}), "port_range_min", "min ≤ max"),
-        (json!({"protocol": "TCP", "port_range_min": 1, "port_range_max": 70_000}), "port_range_min", "1-65535"),
-        (json!({"protocol": "TCP", "port_range": "ssh"}), "port_range", "22 or 8000-9000"),
+        (
+            json!({"port_range": "22"}),
+            "protocol",
+            "This field is required",
+        ),
+        (
+            json!({"protocol": "FOO"}),
+            "protocol",
+            "Unsupported protocol \"FOO\"; supported: TCP, UDP, ICMP",
+        ),
+        (
+            json!({"protocol": "TCP", "direction": "sideways"}),
+            "direction",
+            "ingress or egress",
+        ),
+        (
+            json!({"protocol": "TCP", "ethertype": "IPv5"}),
+            "ethertype",
+            "IPv4 or IPv6",
+        ),
+        (
+            json!({"protocol": "TCP", "remote_ip_prefix": "300.1.1.1/8"}),
+            "remote_ip_prefix",
+            "not a valid IPv4 CIDR",
+        ),
+        (
+            json!({"protocol": "TCP", "remote_ip_prefix": "10.0.0.0/33"}),
+            "remote_ip_prefix",
+            "not a valid IPv4 CIDR",
+        ),
+        (
+            json!({"protocol": "TCP", "remote_ip_prefix": "::/0"}),
+            "remote_ip_prefix",
+            "not a valid IPv4 CIDR",
+        ),
+        (
+            json!({"protocol": "TCP", "ethertype": "IPv6", "remote_ip_prefix": "10.0.0.0/8"}),
+            "remote_ip_prefix",
+            "not a valid IPv6 CIDR",
+        ),
+        (
+            json!({"protocol": "TCP", "port_range": "0"}),
+            "port_range_min",
+            "1-65535",
+        ),
+        (
+            json!({"protocol": "UDP", "port_range": "9000-8000"}),
+            "port_range_min",
+            "min ≤ max",
+        ),
+        (
+            json!({"protocol": "TCP", "port_range_min": 1, "port_range_max": 70_000}),
+            "port_range_min",
+            "1-65535",
+        ),
+        (
+            json!({"protocol": "TCP", "port_range": "ssh"}),
+            "port_range",
+            "22 or 8000-9000",
+        ),
     ];
     for (rule, field, says) in cases {
         let err = add(rule.clone()).expect_err(&format!("{rule} was accepted"));
@@ -548,11 +725,17 @@ fn firewall_rules_check_protocol_ports_cidr_direction_and_ethertype() {
     let protocols = ok(&client, "protocols", json!({}));
     for p in protocols.as_array().unwrap() {
         let name = p["name"].as_str().unwrap();
-        let rule = add(json!({"protocol": name, "port_range": "8000-8080", "direction": "egress",
-                              "ethertype": "IPv6", "remote_ip_prefix": "2001:db8::/32"}))
+        let rule = add(
+            json!({"protocol": name, "port_range": "8000-8080", "direction": "egress",
+                              "ethertype": "IPv6", "remote_ip_prefix": "2001:db8::/32"}),
+        )
         .unwrap_or_else(|e| panic!("{name}: {e}"));
         let takes_ports = p["supports_ports"].as_bool().unwrap();
-        assert_eq!(rule["rule"]["port_range_min"].is_null(), !takes_ports, "{rule}");
+        assert_eq!(
+            rule["rule"]["port_range_min"].is_null(),
+            !takes_ports,
+            "{rule}"
+        );
         assert_eq!(rule["rule"]["direction"], "egress");
     }
     // Rules in a new firewall are checked the same way, each named by its index.
@@ -562,14 +745,22 @@ fn firewall_rules_check_protocol_ports_cidr_direction_and_ethertype() {
         json!({"name": "bad", "region": REGION, "rules": [{"protocol": "TCP"}, {"protocol": "NOPE"}]}),
     );
     assert_invalid(&err, "rules[1].protocol", "Unsupported protocol");
-    let err = fail(&client, "create_firewall", json!({"name": "legacy", "region": LEGACY_REGION}));
+    let err = fail(
+        &client,
+        "create_firewall",
+        json!({"name": "legacy", "region": LEGACY_REGION}),
+    );
     assert_invalid(&err, "region", "advanced regions only");
 }
 
 #[test]
 fn a_firewall_rule_takes_up_to_ten_minutes_to_apply() {
     let (sim, client) = sim();
-    let fw = id_of(&ok(&client, "create_firewall", json!({"name": "slow", "region": REGION})));
+    let fw = id_of(&ok(
+        &client,
+        "create_firewall",
+        json!({"name": "slow", "region": REGION}),
+    ));
     let rule = ok(
         &client,
         "add_firewall_rule",
@@ -608,7 +799,11 @@ fn security_rules_are_for_legacy_instances_with_the_same_checks() {
     let err = fail(
         &client,
         "deploy",
-        deploy_spec(&sim, LEGACY_REGION, json!({"security_rules": [{"protocol": "XYZ"}]})),
+        deploy_spec(
+            &sim,
+            LEGACY_REGION,
+            json!({"security_rules": [{"protocol": "XYZ"}]}),
+        ),
     );
     assert_invalid(&err, "security_rules.protocol", "Unsupported protocol");
     assert!(sim.world().instances[&legacy].security_rules.is_empty());
@@ -617,15 +812,30 @@ fn security_rules_are_for_legacy_instances_with_the_same_checks() {
 #[test]
 fn a_firewall_is_detached_from_every_instance_before_it_can_be_deleted() {
     let (sim, client) = sim();
-    let a = active_instance(&sim, &client, REGION, json!({"name": "a"}));
-    let b = active_instance(&sim, &client, REGION, json!({"name": "b"}));
-    let fw = id_of(&ok(&client, "create_firewall", json!({"name": "web", "region": REGION})));
-    ok(&client, "attach_firewall", json!({"id": fw, "instance_ids": [a, b]}));
+    let a = active_instance(&sim, &client, REGION, json!({"name": "alpha"}));
+    let b = active_instance(&sim, &client, REGION, json!({"name": "bravo"}));
+    let fw = id_of(&ok(
+        &client,
+        "create_firewall",
+        json!({"name": "web", "region": REGION}),
+    ));
+    ok(
+        &client,
+        "attach_firewall",
+        json!({"id": fw, "instance_ids": [a, b]}),
+    );
     let err = fail(&client, "delete_firewall", json!({"id": fw}));
     assert_refused(&err, 409, "CONFLICT", "attached to 2 instance(s)");
-    assert!(err.message.contains(&a) && err.message.contains(&b), "{err}");
+    assert!(
+        err.message.contains(&a) && err.message.contains(&b),
+        "{err}"
+    );
     // Detaching one is not enough.
-    ok(&client, "attach_firewall", json!({"id": fw, "instance_ids": [b]}));
+    ok(
+        &client,
+        "attach_firewall",
+        json!({"id": fw, "instance_ids": [b]}),
+    );
     assert!(ok(&client, "instance_firewalls", json!({"id": a}))
         .as_array()
         .unwrap()
@@ -640,8 +850,16 @@ fn a_firewall_is_detached_from_every_instance_before_it_can_be_deleted() {
     assert_refused(&err, 404, "NOT_FOUND", &fw);
 
     // A firewall only takes instances of its own region.
-    let fw = id_of(&ok(&client, "create_firewall", json!({"name": "iceland", "region": "ICELAND-1"})));
-    let err = fail(&client, "attach_firewall", json!({"id": fw, "instance_ids": [a]}));
+    let fw = id_of(&ok(
+        &client,
+        "create_firewall",
+        json!({"name": "iceland", "region": "ICELAND-1"}),
+    ));
+    let err = fail(
+        &client,
+        "attach_firewall",
+        json!({"id": fw, "instance_ids": [a]}),
+    );
     assert_refused(&err, 409, "CONFLICT", "the firewall is in ICELAND-1");
 }
 
@@ -649,59 +867,139 @@ fn a_firewall_is_detached_from_every_instance_before_it_can_be_deleted() {
 fn snapshots_need_an_active_source_and_a_unique_name() {
     let (sim, client) = sim();
     let vm = deploy(&sim, &client, REGION, json!({"name": "src"}));
-    let err = fail(&client, "snapshot", json!({"instance_id": vm, "name": "early"}));
-    assert_refused(&err, 409, "CONFLICT", "it is CREATING; snapshot needs ACTIVE");
+    let err = fail(
+        &client,
+        "snapshot",
+        json!({"instance_id": vm, "name": "early"}),
+    );
+    assert_refused(
+        &err,
+        409,
+        "CONFLICT",
+        "it is CREATING; snapshot needs ACTIVE",
+    );
     wait_status(&sim, &client, &vm, "ACTIVE");
-    ok(&client, "snapshot", json!({"instance_id": vm, "name": "nightly"}));
-    let err = fail(&client, "snapshot", json!({"instance_id": vm, "name": "nightly"}));
+    ok(
+        &client,
+        "snapshot",
+        json!({"instance_id": vm, "name": "nightly"}),
+    );
+    let err = fail(
+        &client,
+        "snapshot",
+        json!({"instance_id": vm, "name": "nightly"}),
+    );
     assert_refused(&err, 409, "CONFLICT", "\"nightly\" already exists");
     // Unique across instances too.
     let other = active_instance(&sim, &client, "FINLAND-2", json!({"name": "other"}));
-    let err = fail(&client, "snapshot", json!({"instance_id": other, "name": "nightly"}));
+    let err = fail(
+        &client,
+        "snapshot",
+        json!({"instance_id": other, "name": "nightly"}),
+    );
     assert_refused(&err, 409, "CONFLICT", "already exists");
-    let err = fail(&client, "snapshot", json!({"instance_id": vm, "name": "bad/name"}));
+    let err = fail(
+        &client,
+        "snapshot",
+        json!({"instance_id": vm, "name": "bad/name"}),
+    );
     assert_invalid(&err, "name", "Snapshot name");
     ok(&client, "stop_instance", json!({"id": vm}));
     wait_status(&sim, &client, &vm, "SHUTOFF");
-    let err = fail(&client, "snapshot", json!({"instance_id": vm, "name": "off"}));
+    let err = fail(
+        &client,
+        "snapshot",
+        json!({"instance_id": vm, "name": "off"}),
+    );
     assert_refused(&err, 409, "CONFLICT", "it is SHUTOFF");
     assert_eq!(sim.world().snapshots.len(), 1);
     // Without a name, one is made up from the instance's.
     let auto = ok(&client, "snapshot", json!({"instance_id": other}));
-    assert!(auto["name"].as_str().unwrap().starts_with("other-"), "{auto}");
+    assert!(
+        auto["name"].as_str().unwrap().starts_with("other-"),
+        "{auto}"
+    );
 }
 
 #[test]
 fn volumes_attach_to_active_instances_of_their_region_only() {
     let (sim, client) = sim();
     let vm = active_instance(&sim, &client, REGION, json!({}));
-    let here = available_volume(&sim, &client, json!({"name": "here", "size_gb": 10, "region": REGION}));
-    let there = available_volume(&sim, &client, json!({"name": "there", "size_gb": 10, "region": "FINLAND-2"}));
-    let err = fail(&client, "attach_volumes", json!({"id": vm, "volume_ids": [there]}));
+    let here = available_volume(
+        &sim,
+        &client,
+        json!({"name": "here", "size_gb": 10, "region": REGION}),
+    );
+    let there = available_volume(
+        &sim,
+        &client,
+        json!({"name": "there", "size_gb": 10, "region": "FINLAND-2"}),
+    );
+    let err = fail(
+        &client,
+        "attach_volumes",
+        json!({"id": vm, "volume_ids": [there]}),
+    );
     assert_refused(&err, 409, "CONFLICT", "they must be in the same region");
-    let err = fail(&client, "attach_volumes", json!({"id": vm, "volume_ids": []}));
+    let err = fail(
+        &client,
+        "attach_volumes",
+        json!({"id": vm, "volume_ids": []}),
+    );
     assert_invalid(&err, "volume_ids", "At least one volume id is required");
 
     ok(&client, "hibernate_instance", json!({"id": vm}));
-    let err = fail(&client, "attach_volumes", json!({"id": vm, "volume_ids": [here]}));
-    assert_refused(&err, 409, "CONFLICT", "it is HIBERNATING; attach needs ACTIVE");
+    let err = fail(
+        &client,
+        "attach_volumes",
+        json!({"id": vm, "volume_ids": [here]}),
+    );
+    assert_refused(
+        &err,
+        409,
+        "CONFLICT",
+        "it is HIBERNATING; attach needs ACTIVE",
+    );
     wait_status(&sim, &client, &vm, "HIBERNATED");
-    let err = fail(&client, "attach_volumes", json!({"id": vm, "volume_ids": [here]}));
-    assert_refused(&err, 409, "CONFLICT", "it is HIBERNATED; attach needs ACTIVE");
+    let err = fail(
+        &client,
+        "attach_volumes",
+        json!({"id": vm, "volume_ids": [here]}),
+    );
+    assert_refused(
+        &err,
+        409,
+        "CONFLICT",
+        "it is HIBERNATED; attach needs ACTIVE",
+    );
     assert!(sim.world().volumes[&here].instance_id.is_none());
 
     ok(&client, "restore_instance", json!({"id": vm}));
     wait_status(&sim, &client, &vm, "ACTIVE");
-    ok(&client, "attach_volumes", json!({"id": vm, "volume_ids": [here]}));
-    assert_eq!(ok(&client, "instance", json!({"id": vm}))["volume_ids"], json!([here]));
+    ok(
+        &client,
+        "attach_volumes",
+        json!({"id": vm, "volume_ids": [here]}),
+    );
+    assert_eq!(
+        ok(&client, "instance", json!({"id": vm}))["volume_ids"],
+        json!([here])
+    );
     // An attached volume cannot be attached again, nor deleted.
     let other = active_instance(&sim, &client, REGION, json!({"name": "other"}));
-    let err = fail(&client, "attach_volumes", json!({"id": other, "volume_ids": [here]}));
+    let err = fail(
+        &client,
+        "attach_volumes",
+        json!({"id": other, "volume_ids": [here]}),
+    );
     assert_refused(&err, 409, "CONFLICT", "is IN_USE");
     let err = fail(&client, "delete_volume", json!({"id": here}));
     assert_refused(&err, 409, "CONFLICT", "detach it first");
     // Deleting the instance frees it.
     ok(&client, "delete_instance", json!({"id": vm}));
     wait_gone(&sim, &client, &vm);
-    assert_eq!(ok(&client, "volume", json!({"id": here}))["status"], "AVAILABLE");
+    assert_eq!(
+        ok(&client, "volume", json!({"id": here}))["status"],
+        "AVAILABLE"
+    );
 }

@@ -8,3 +8,11 @@ mod core_cli;
 mod core_lifecycle;
 mod core_ops;
 mod core_rules;
+
+// ---- The Rhai host, the REPL, the stdlib: the `Test` builder runs the real binary ----
+mod test;
+
+mod repl;
+mod script_api;
+mod script_cli;
+mod stdlib;

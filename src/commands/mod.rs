@@ -6,6 +6,7 @@ mod ops;
 mod repl;
 mod script;
 mod sim;
+mod stdlib;
 
 use crate::cli::{Cli, Command, ConfigCommand};
 use crate::error::Result;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Eval(args) => script::eval(args, global, printer),
         Command::Check(args) => script::check(args),
         Command::Repl(args) => repl::run(args, global, printer),
+        Command::Stdlib(command) => stdlib::run(&command, printer),
         other => Err(crate::error::Error::usage(format!(
             "{other:?} is not built yet"
         ))),

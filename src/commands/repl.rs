@@ -18,15 +18,31 @@ fn explain_observer(flag: Arc<AtomicBool>) -> Observer {
             return;
         }
         let body = x.body.map(|b| format!(" {b}")).unwrap_or_default();
-        let status = if x.status == 0 { "no answer".into() } else { x.status.to_string() };
-        eprintln!("→ {} {}{body}\n← {status} ({} ms){}", x.method, x.url, x.elapsed.as_millis(),
-            x.request_id.map(|r| format!(" request_id {r}")).unwrap_or_default());
+        let status = if x.status == 0 {
+            "no answer".into()
+        } else {
+            x.status.to_string()
+        };
+        eprintln!(
+            "→ {} {}{body}\n← {status} ({} ms){}",
+            x.method,
+            x.url,
+            x.elapsed.as_millis(),
+            x.request_id
+                .map(|r| format!(" request_id {r}"))
+                .unwrap_or_default()
+        );
     })
 }
 
 pub fn run(args: ReplArgs, global: &GlobalOpts, printer: Printer) -> Result<ExitCode> {
     let explain = Arc::new(AtomicBool::new(false));
-    let (host, connection) = host(global, &args.opts, Vec::new(), vec![explain_observer(explain.clone())])?;
+    let (host, connection) = host(
+        global,
+        &args.opts,
+        Vec::new(),
+        vec![explain_observer(explain.clone())],
+    )?;
     let history = state_dir(&process_env)
         .map(|dir| History::open(dir.join("history"), connection.client.api_key().cloned()));
     let session = Session::new(host, printer, explain, history);

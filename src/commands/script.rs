@@ -57,8 +57,8 @@ pub fn host(
 
 pub fn run(args: RunArgs, global: &GlobalOpts) -> Result<ExitCode> {
     let _lock = args.opts.lock.as_deref().map(lock).transpose()?;
-    let source = Source::load(&args.script)?;
     let (host, _connection) = host(global, &args.opts, args.args.clone(), Vec::new())?;
+    let source = Source::load(&args.script)?;
     let _ = host.run(&source)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -88,7 +88,8 @@ pub fn print_value(value: &rhai::Dynamic, printer: Printer) -> Result<()> {
 }
 
 pub fn check(args: CheckArgs) -> Result<ExitCode> {
-    let engine = rhai::Engine::new_raw();
+    let mut engine = rhai::Engine::new_raw();
+    script::Limits::default().apply(&mut engine);
     let mut diagnostics = Vec::new();
     for spec in &args.scripts {
         let source = Source::load(spec)?;

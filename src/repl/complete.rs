@@ -9,15 +9,46 @@ use std::collections::BTreeSet;
 pub fn map_keys(function: &str) -> &'static [&'static str] {
     match function {
         "deploy" => &[
-            "gpu", "count", "region", "name", "os_image", "volume", "image", "ssh_keys", "os_volume_gb", "startup_script",
-            "volumes", "public_ip", "security_rules", "cloud_init",
+            "gpu",
+            "count",
+            "region",
+            "name",
+            "os_image",
+            "volume",
+            "image",
+            "ssh_keys",
+            "os_volume_gb",
+            "startup_script",
+            "volumes",
+            "public_ip",
+            "security_rules",
+            "cloud_init",
         ],
-        "quote" => &["gpu_model", "gpu_count", "region", "os_volume_size_gb", "volumes"],
-        "create_volume" => &["name", "size_gb", "region", "type", "bootable", "os_image_id"],
+        "quote" => &[
+            "gpu_model",
+            "gpu_count",
+            "region",
+            "os_volume_size_gb",
+            "volumes",
+        ],
+        "create_volume" => &[
+            "name",
+            "size_gb",
+            "region",
+            "type",
+            "bootable",
+            "os_image_id",
+        ],
         "create_firewall" => &["name", "region", "description", "rules"],
-        "add_rule" | "add_firewall_rule" | "add_security_rule" => {
-            &["protocol", "port_range", "port_range_min", "port_range_max", "remote_ip_prefix", "direction", "ethertype"]
-        }
+        "add_rule" | "add_firewall_rule" | "add_security_rule" => &[
+            "protocol",
+            "port_range",
+            "port_range_min",
+            "port_range_max",
+            "remote_ip_prefix",
+            "direction",
+            "ethertype",
+        ],
         "chat" => &["model", "messages", "temperature", "max_tokens"],
         "update_script" => &["name", "script"],
         "instances" | "volumes" | "snapshots" | "firewalls" | "images" | "scripts" | "ssh_keys" => {
@@ -30,14 +61,33 @@ pub fn map_keys(function: &str) -> &'static [&'static str] {
 
 /// Getters every handle has, and the common per-kind ones.
 const GETTERS: [&str; 22] = [
-    "id", "name", "status", "region", "created_at", "raw", "kind", "gpu_model", "gpu_count", "public_ip", "private_ip",
-    "tier", "hourly_cost", "size_gb", "instance_id", "instance_name", "rules", "instance_ids", "fingerprint",
-    "public_key", "snapshot_id", "script",
+    "id",
+    "name",
+    "status",
+    "region",
+    "created_at",
+    "raw",
+    "kind",
+    "gpu_model",
+    "gpu_count",
+    "public_ip",
+    "private_ip",
+    "tier",
+    "hourly_cost",
+    "size_gb",
+    "instance_id",
+    "instance_name",
+    "rules",
+    "instance_ids",
+    "fingerprint",
+    "public_key",
+    "snapshot_id",
+    "script",
 ];
 
 const KEYWORDS: [&str; 16] = [
-    "let", "const", "if", "else", "for", "in", "while", "loop", "break", "continue", "return", "fn", "try", "catch",
-    "throw", "import",
+    "let", "const", "if", "else", "for", "in", "while", "loop", "break", "continue", "return",
+    "fn", "try", "catch", "throw", "import",
 ];
 
 pub struct Completer {
@@ -47,11 +97,19 @@ pub struct Completer {
 
 impl Completer {
     pub fn new(engine_signatures: &[String]) -> Completer {
-        let mut functions: BTreeSet<String> = OPS.iter().flat_map(|op| op.rhai_names()).map(str::to_string).collect();
+        let mut functions: BTreeSet<String> = OPS
+            .iter()
+            .flat_map(|op| op.rhai_names())
+            .map(str::to_string)
+            .collect();
         for sig in engine_signatures {
             let name = sig.split('(').next().unwrap_or("").trim();
             let name = name.rsplit(' ').next().unwrap_or(name);
-            if !name.is_empty() && !name.starts_with("get$") && !name.starts_with("set$") && name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            if !name.is_empty()
+                && !name.starts_with("get$")
+                && !name.starts_with("set$")
+                && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+            {
                 functions.insert(name.to_string());
             }
         }
@@ -84,25 +142,58 @@ impl Completer {
         if prev.ends_with('.') {
             let mut out: BTreeSet<String> = GETTERS.iter().map(|g| g.to_string()).collect();
             for op in OPS {
-                if matches!(op.args.first().map(|a| a.ty), Some(crate::api::catalog::ArgType::Target(_))) {
+                if matches!(
+                    op.args.first().map(|a| a.ty),
+                    Some(crate::api::catalog::ArgType::Target(_))
+                ) {
                     out.extend(op.aliases.iter().map(|a| a.to_string()));
                 }
             }
-            out.extend(["refresh", "len", "is_empty", "keys", "values", "contains", "to_string"].map(String::from));
-            return (start, out.into_iter().filter(|c| c.starts_with(word)).collect());
+            out.extend(
+                [
+                    "refresh",
+                    "len",
+                    "is_empty",
+                    "keys",
+                    "values",
+                    "contains",
+                    "to_string",
+                ]
+                .map(String::from),
+            );
+            return (
+                start,
+                out.into_iter().filter(|c| c.starts_with(word)).collect(),
+            );
         }
         if let Some(function) = open_map_argument(&before[..start]) {
             let keys = map_keys(&function);
             if !keys.is_empty() {
-                return (start, keys.iter().filter(|k| k.starts_with(word)).map(|k| format!("{k}: ")).collect());
+                return (
+                    start,
+                    keys.iter()
+                        .filter(|k| k.starts_with(word))
+                        .map(|k| format!("{k}: "))
+                        .collect(),
+                );
             }
         }
         if word.is_empty() {
             return (start, Vec::new());
         }
-        let mut out: BTreeSet<String> = self.functions.iter().filter(|f| f.starts_with(word)).cloned().collect();
+        let mut out: BTreeSet<String> = self
+            .functions
+            .iter()
+            .filter(|f| f.starts_with(word))
+            .cloned()
+            .collect();
         out.extend(variables.iter().filter(|v| v.starts_with(word)).cloned());
-        out.extend(KEYWORDS.iter().filter(|k| k.starts_with(word)).map(|k| k.to_string()));
+        out.extend(
+            KEYWORDS
+                .iter()
+                .filter(|k| k.starts_with(word))
+                .map(|k| k.to_string()),
+        );
         (start, out.into_iter().collect())
     }
 }
@@ -134,7 +225,11 @@ fn open_map_argument(text: &str) -> Option<String> {
                 }
                 let head: String = bytes[..i - 1].iter().collect();
                 let head = head.trim_end().strip_suffix('(')?.trim_end().to_string();
-                let name: String = head.chars().rev().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                let name: String = head
+                    .chars()
+                    .rev()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
                 return Some(name.chars().rev().collect());
             }
             '{' => depth -= 1,
@@ -165,7 +260,10 @@ mod tests {
         let (_, c) = completer().complete("vm.hib", 6, &[]);
         assert_eq!(c, vec!["hibernate".to_string()]);
         let (_, c) = completer().complete("vm.st", 5, &[]);
-        assert!(c.contains(&"status".to_string()) && c.contains(&"stop".to_string()), "{c:?}");
+        assert!(
+            c.contains(&"status".to_string()) && c.contains(&"stop".to_string()),
+            "{c:?}"
+        );
     }
 
     #[test]

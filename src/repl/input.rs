@@ -62,8 +62,14 @@ mod tests {
     #[test]
     fn lines_are_classified() {
         let engine = Engine::new_raw();
-        assert_eq!(classify(&engine, ":help deploy"), Input::Command("help".into(), "deploy".into()));
-        assert_eq!(classify(&engine, "let x = 1;"), Input::Code("let x = 1;".into()));
+        assert_eq!(
+            classify(&engine, ":help deploy"),
+            Input::Command("help".into(), "deploy".into())
+        );
+        assert_eq!(
+            classify(&engine, "let x = 1;"),
+            Input::Code("let x = 1;".into())
+        );
         assert_eq!(classify(&engine, "if true {"), Input::Incomplete);
         assert_eq!(classify(&engine, "let m = #{a: 1,"), Input::Incomplete);
         assert_eq!(classify(&engine, "1 +"), Input::Incomplete);
@@ -72,6 +78,9 @@ mod tests {
         assert_eq!(classify(&engine, "   "), Input::Empty);
         // A real error, not a reason to wait for more lines.
         assert!(matches!(classify(&engine, "let = 5;"), Input::Code(_)));
-        assert_eq!(classify(&engine, "if true {\n  1\n}"), Input::Code("if true {\n  1\n}".into()));
+        assert_eq!(
+            classify(&engine, "if true {\n  1\n}"),
+            Input::Code("if true {\n  1\n}".into())
+        );
     }
 }

@@ -45,11 +45,26 @@ pub enum Flow {
 }
 
 impl Session {
-    pub fn new(host: Host, printer: Printer, explain: Arc<AtomicBool>, history: Option<History>) -> Session {
+    pub fn new(
+        host: Host,
+        printer: Printer,
+        explain: Arc<AtomicBool>,
+        history: Option<History>,
+    ) -> Session {
         let engine = host.engine(std::env::current_dir().ok());
         let scope = host.scope();
         let completer = Completer::new(&engine.gen_fn_signatures(false));
-        Session { host, engine, scope, ast: AST::empty(), last: None, printer, explain, completer, history }
+        Session {
+            host,
+            engine,
+            scope,
+            ast: AST::empty(),
+            last: None,
+            printer,
+            explain,
+            completer,
+            history,
+        }
     }
 
     pub fn engine(&self) -> &Engine {
@@ -61,7 +76,10 @@ impl Session {
     }
 
     pub fn variables(&self) -> Vec<String> {
-        self.scope.iter().map(|(name, _, _)| name.to_string()).collect()
+        self.scope
+            .iter()
+            .map(|(name, _, _)| name.to_string())
+            .collect()
     }
 
     pub fn remember(&mut self, line: &str) {
@@ -76,7 +94,11 @@ impl Session {
             Input::Empty | Input::Incomplete => Flow::Continue,
             Input::Command(name, arg) => self.command(&name, &arg),
             Input::Code(code) => {
-                let code: String = code.lines().map(input::strip_continuation).collect::<Vec<_>>().join("\n");
+                let code: String = code
+                    .lines()
+                    .map(input::strip_continuation)
+                    .collect::<Vec<_>>()
+                    .join("\n");
                 self.eval(&code);
                 Flow::Continue
             }
@@ -91,7 +113,11 @@ impl Session {
                 let text = if diagnostics.is_empty() {
                     err.to_string()
                 } else {
-                    diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+                    diagnostics
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 };
                 eprintln!("error: {text}");
                 return;
@@ -99,7 +125,9 @@ impl Session {
         };
         self.last = Some(ast.clone());
         self.ast += ast;
-        let result = self.engine.eval_ast_with_scope::<Dynamic>(&mut self.scope, &self.ast);
+        let result = self
+            .engine
+            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &self.ast);
         self.ast.clear_statements();
         match result {
             Ok(value) => self.print(&value),
@@ -139,7 +167,10 @@ impl Session {
             "explain" => match arg {
                 "on" => {
                     self.explain.store(true, Ordering::SeqCst);
-                    let _ = writeln!(out, "explain on: each HTTP request is printed (key redacted)");
+                    let _ = writeln!(
+                        out,
+                        "explain on: each HTTP request is printed (key redacted)"
+                    );
                 }
                 "off" => {
                     self.explain.store(false, Ordering::SeqCst);
@@ -151,7 +182,11 @@ impl Session {
                 for (name, constant, value) in self.scope.iter() {
                     let text = script::display(&value).replace('\n', " ");
                     let text: String = text.chars().take(120).collect();
-                    let _ = writeln!(out, "{}{name} = {text}", if constant { "const " } else { "" });
+                    let _ = writeln!(
+                        out,
+                        "{}{name} = {text}",
+                        if constant { "const " } else { "" }
+                    );
                 }
             }
             "ast" => match &self.last {
@@ -208,7 +243,11 @@ pub fn help_for(engine: &Engine, name: &str) -> String {
         None => catalog::by_rhai_name(name).collect(),
     };
     if !ops.is_empty() {
-        return ops.iter().map(|op| ops_doc::describe(op, &catalog)).collect::<Vec<_>>().join("\n\n");
+        return ops
+            .iter()
+            .map(|op| ops_doc::describe(op, &catalog))
+            .collect::<Vec<_>>()
+            .join("\n\n");
     }
     let metadata = engine.gen_fn_metadata_to_json(false).unwrap_or_default();
     let parsed: serde_json::Value = serde_json::from_str(&metadata).unwrap_or_default();
@@ -293,7 +332,10 @@ pub fn run(mut session: Session) -> std::io::Result<()> {
     }
     let mut editor: rustyline::Editor<EditorHelper, rustyline::history::DefaultHistory> =
         rustyline::Editor::new().map_err(std::io::Error::other)?;
-    editor.set_helper(Some(EditorHelper { completer: Completer::new(&session.engine().gen_fn_signatures(false)), variables: Vec::new() }));
+    editor.set_helper(Some(EditorHelper {
+        completer: Completer::new(&session.engine().gen_fn_signatures(false)),
+        variables: Vec::new(),
+    }));
     if let Some(history) = &session.history {
         for line in history.load() {
             let _ = editor.add_history_entry(line);
@@ -362,7 +404,12 @@ struct EditorHelper {
 
 impl rustyline::completion::Completer for EditorHelper {
     type Candidate = String;
-    fn complete(&self, line: &str, pos: usize, _ctx: &rustyline::Context<'_>) -> rustyline::Result<(usize, Vec<String>)> {
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &rustyline::Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<String>)> {
         Ok(self.completer.complete(line, pos, &self.variables))
     }
 }

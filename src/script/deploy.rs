@@ -92,6 +92,24 @@ pub fn prepare(rt: &Runtime, args: &mut Args) -> Result<(), ApiError> {
             _ => return Err(ApiError::invalid(OP, "name", "must be a string")),
         }
     }
+    // Everything that needs no request is checked first: a bad request costs nothing.
+    if let Some(v) = args.get("os_volume_size_gb") {
+        let gb = v.as_i64().ok_or_else(|| {
+            ApiError::invalid(OP, "os_volume_size_gb", "must be a whole number of GB")
+        })?;
+        rules::os_volume_size(gb).map_err(|m| ApiError::invalid(OP, "os_volume_size_gb", m))?;
+    }
+    let sources = ["os_image_id", "volume_id", "image_id"]
+        .iter()
+        .filter(|k| args.contains_key(**k))
+        .count();
+    if sources > 1 {
+        return Err(ApiError::invalid(
+            OP,
+            "boot_source",
+            "Exactly one boot source is required: os_image_id, volume_id or image_id",
+        ));
+    }
     let region = match args.get("region") {
         Some(Value::String(r)) => {
             if !facts::is_region(r) {
@@ -127,17 +145,6 @@ pub fn prepare(rt: &Runtime, args: &mut Args) -> Result<(), ApiError> {
         ));
     }
     let advanced = facts::is_advanced(&region);
-    let sources = ["os_image_id", "volume_id", "image_id"]
-        .iter()
-        .filter(|k| args.contains_key(**k))
-        .count();
-    if sources > 1 {
-        return Err(ApiError::invalid(
-            OP,
-            "boot_source",
-            "Exactly one boot source is required: os_image_id, volume_id or image_id",
-        ));
-    }
     if sources == 0 {
         let images = rt.call(op("os_images"), &Args::new())?;
         let first = images
@@ -154,19 +161,8 @@ pub fn prepare(rt: &Runtime, args: &mut Args) -> Result<(), ApiError> {
             })?;
         args.insert("os_image_id".into(), first);
     }
-    if advanced {
-        match args.get("os_volume_size_gb") {
-            None => {
-                args.insert("os_volume_size_gb".into(), rules::OS_VOLUME_MIN_GB.into());
-            }
-            Some(v) => {
-                let gb = v.as_i64().ok_or_else(|| {
-                    ApiError::invalid(OP, "os_volume_size_gb", "must be a whole number of GB")
-                })?;
-                rules::os_volume_size(gb)
-                    .map_err(|m| ApiError::invalid(OP, "os_volume_size_gb", m))?;
-            }
-        }
+    if advanced && !args.contains_key("os_volume_size_gb") {
+        args.insert("os_volume_size_gb".into(), rules::OS_VOLUME_MIN_GB.into());
     }
     let volume_boot = args.contains_key("volume_id");
     let has_keys = args

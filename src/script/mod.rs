@@ -74,6 +74,20 @@ pub struct Limits {
     pub max_modules: usize,
 }
 
+impl Limits {
+    /// Set every limit on an engine (also used by `check`, so both parse alike).
+    pub fn apply(&self, engine: &mut Engine) {
+        engine
+            .set_max_operations(self.max_operations)
+            .set_max_call_levels(self.max_call_levels)
+            .set_max_expr_depths(self.max_expr_depth.0, self.max_expr_depth.1)
+            .set_max_string_size(self.max_string_size)
+            .set_max_array_size(self.max_array_size)
+            .set_max_map_size(self.max_map_size)
+            .set_max_modules(self.max_modules);
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -102,16 +116,19 @@ impl Source {
     /// A path, or `stdlib:NAME`.
     pub fn load(spec: &str) -> Result<Source, Error> {
         if let Some(name) = spec.strip_prefix("stdlib:") {
-            let code = stdlib::source(name).ok_or_else(|| {
-                let known = stdlib::names().collect::<Vec<_>>().join(", ");
-                Error::usage(format!(
+            if stdlib::source(name).is_none() || name == "common" {
+                let known = stdlib::names()
+                    .filter(|n| *n != "common")
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(Error::usage(format!(
                     "no bundled recipe {name:?}; the recipes are {known}"
-                ))
-            })?;
+                )));
+            }
             return Ok(Source {
                 name: spec.to_string(),
                 dir: None,
-                code: code.to_string(),
+                code: stdlib::runner(name),
             });
         }
         let path = Path::new(spec);
@@ -166,15 +183,7 @@ impl Host {
         let mut engine = Engine::new_raw();
         StandardPackage::new().register_into_engine(&mut engine);
         self.package.register_into_engine(&mut engine);
-        let l = &self.limits;
-        engine
-            .set_max_operations(l.max_operations)
-            .set_max_call_levels(l.max_call_levels)
-            .set_max_expr_depths(l.max_expr_depth.0, l.max_expr_depth.1)
-            .set_max_string_size(l.max_string_size)
-            .set_max_array_size(l.max_array_size)
-            .set_max_map_size(l.max_map_size)
-            .set_max_modules(l.max_modules);
+        self.limits.apply(&mut engine);
         engine.set_module_resolver(resolver::Resolver::new(script_dir));
         engine.disable_symbol("eval");
         engine.on_print(|text| {

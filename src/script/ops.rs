@@ -69,29 +69,33 @@ pub fn register(module: &mut Module, runtime: &Arc<Runtime>) {
             }
         }
     }
-    let rt = runtime.clone();
-    FuncRegistration::new("call")
-        .in_global_namespace()
-        .with_volatility(true)
-        .with_params_info(["op: String", "args: Map", "Dynamic"])
-        .with_comments([
-            "/// Call any catalog operation by its name with a map of arguments; returns the raw JSON.",
-            "/// `id` (and `rule_id`) fill the path; the rest is the body, or the query for GET.",
-            "/// ```rhai",
-            "/// let bal = call(\"balance\", #{});",
-            "/// ```",
-        ])
-        .set_into_module(module, move |ctx: NativeCallContext, name: &str, args: Map| {
-            call_by_name(&rt, name, &args).map_err(|e| convert::at(e, &ctx))
-        });
-    let rt = runtime.clone();
-    FuncRegistration::new("call")
-        .in_global_namespace()
-        .with_volatility(true)
-        .with_params_info(["op: String", "Dynamic"])
-        .set_into_module(module, move |ctx: NativeCallContext, name: &str| {
-            call_by_name(&rt, name, &Map::new()).map_err(|e| convert::at(e, &ctx))
-        });
+    // Rhai reserves `call(...)` for function pointers (`call(fn_ptr, args…)`), so the design's
+    // `call("op", map)` is spelled `api("op", map)` (alias `call_op`).
+    for fname in ["api", "call_op"] {
+        let rt = runtime.clone();
+        FuncRegistration::new(fname)
+            .in_global_namespace()
+            .with_volatility(true)
+            .with_params_info(["op: String", "args: Map", "Dynamic"])
+            .with_comments([
+                "/// Call any catalog operation by its name with a map of arguments; returns the raw JSON.",
+                "/// `id` (and `rule_id`) fill the path; the rest is the body, or the query for GET.",
+                "/// ```rhai",
+                "/// let bal = api(\"balance\", #{});",
+                "/// ```",
+            ])
+            .set_into_module(module, move |ctx: NativeCallContext, name: &str, args: Map| {
+                call_by_name(&rt, name, &args).map_err(|e| convert::at(e, &ctx))
+            });
+        let rt = runtime.clone();
+        FuncRegistration::new(fname)
+            .in_global_namespace()
+            .with_volatility(true)
+            .with_params_info(["op: String", "Dynamic"])
+            .set_into_module(module, move |ctx: NativeCallContext, name: &str| {
+                call_by_name(&rt, name, &Map::new()).map_err(|e| convert::at(e, &ctx))
+            });
+    }
 }
 
 fn params_info(ops: &[&'static Op], arity: usize) -> Vec<String> {
@@ -445,7 +449,11 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 
 fn call_by_name(rt: &Runtime, name: &str, args: &Map) -> RhaiResult {
     let op = catalog::find(name).ok_or_else(|| -> Box<EvalAltResult> {
-        format!("call(): no operation named {name:?}; `barrack ops` lists them").into()
+        format!(
+            "api(): no operation named {name:?}{}",
+            crate::ops_doc::suggest(name)
+        )
+        .into()
     })?;
     let request = map_with_ids(args).map_err(|why| convert::invalid(op.name, "args", why))?;
     let value = rt.call(op, &request).map_err(|e| convert::api_error(&e))?;

@@ -21,8 +21,15 @@ impl Resolver {
         }
     }
 
+    /// Rhai replaces a resolver's "module not found" with its own bare one, so the reason is
+    /// carried in an error map instead (`message`, as every barrack error has).
     fn not_found(path: &str, why: &str, pos: Position) -> Box<EvalAltResult> {
-        EvalAltResult::ErrorModuleNotFound(format!("{path} ({why})"), pos).into()
+        let message = format!("cannot import {path:?}: {why}");
+        let mut map = rhai::Map::new();
+        map.insert("code".into(), "IMPORT_FAILED".into());
+        map.insert("message".into(), message.clone().into());
+        map.insert("summary".into(), message.into());
+        EvalAltResult::ErrorRuntime(map.into(), pos).into()
     }
 
     fn file_path(&self, path: &str, pos: Position) -> Result<PathBuf, Box<EvalAltResult>> {

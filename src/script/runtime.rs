@@ -35,10 +35,20 @@ impl AuditLog {
         outcome: &Result<crate::api::Answer, ApiError>,
         planned: bool,
     ) {
-        let target = ["id", "instance_id", "name"]
-            .iter()
-            .find_map(|k| args.get(*k).and_then(Value::as_str))
+        let from_args = |keys: &[&str]| {
+            keys.iter()
+                .find_map(|k| args.get(*k).and_then(Value::as_str))
+                .map(str::to_string)
+        };
+        let created = outcome
+            .as_ref()
+            .ok()
+            .and_then(|a| a.data.get("id"))
+            .and_then(Value::as_str)
             .map(str::to_string);
+        let target = from_args(&["id", "instance_id"])
+            .or(created)
+            .or_else(|| from_args(&["name"]));
         let mut line = json!({
             "time": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
             "op": op.name,
@@ -49,11 +59,6 @@ impl AuditLog {
                 line["outcome"] = if planned { "planned" } else { "ok" }.into();
                 line["status"] = answer.status.into();
                 line["request_id"] = answer.request_id.clone().into();
-                if target.is_none() {
-                    if let Some(id) = answer.data.get("id").and_then(Value::as_str) {
-                        line["target"] = id.into();
-                    }
-                }
             }
             Err(err) => {
                 line["outcome"] = "error".into();

@@ -429,7 +429,10 @@ fn register_for_array(module: &mut Module, runtime: &Arc<Runtime>) {
                 .with_volatility(true)
                 .with_purity(false)
                 .with_comments([doc]);
-            let finish = move |items: &mut Array, status: Option<&str>, options: Option<&Map>| -> RhaiResult {
+            let finish = move |items: &mut Array,
+                               status: Option<&str>,
+                               options: Option<&Map>|
+                  -> RhaiResult {
                 let spec = WaitSpec::new(name_static(name), goal_of(name, fixed, status), options)?;
                 let results = fleet::map_parallel(&rt, items, |item| wait_value(&rt, item, &spec));
                 let done = fleet::collect(spec.name, items, results)?;
@@ -449,19 +452,28 @@ fn register_for_array(module: &mut Module, runtime: &Arc<Runtime>) {
                     });
                 }
                 (false, true) => {
-                    reg.set_into_module(module, move |ctx: NativeCallContext, a: &mut Array, o: Map| {
-                        finish(a, None, Some(&o)).map_err(|e| convert::at(e, &ctx))
-                    });
+                    reg.set_into_module(
+                        module,
+                        move |ctx: NativeCallContext, a: &mut Array, o: Map| {
+                            finish(a, None, Some(&o)).map_err(|e| convert::at(e, &ctx))
+                        },
+                    );
                 }
                 (true, false) => {
-                    reg.set_into_module(module, move |ctx: NativeCallContext, a: &mut Array, s: &str| {
-                        finish(a, Some(s), None).map_err(|e| convert::at(e, &ctx))
-                    });
+                    reg.set_into_module(
+                        module,
+                        move |ctx: NativeCallContext, a: &mut Array, s: &str| {
+                            finish(a, Some(s), None).map_err(|e| convert::at(e, &ctx))
+                        },
+                    );
                 }
                 (true, true) => {
-                    reg.set_into_module(module, move |ctx: NativeCallContext, a: &mut Array, s: &str, o: Map| {
-                        finish(a, Some(s), Some(&o)).map_err(|e| convert::at(e, &ctx))
-                    });
+                    reg.set_into_module(
+                        module,
+                        move |ctx: NativeCallContext, a: &mut Array, s: &str, o: Map| {
+                            finish(a, Some(s), Some(&o)).map_err(|e| convert::at(e, &ctx))
+                        },
+                    );
                 }
             }
         }
