@@ -145,6 +145,22 @@ fn full_lifecycle_through_the_client() {
 }
 
 #[test]
+fn a_deploy_completes_in_two_to_five_minutes() {
+    let (sim, client) = sim();
+    let vms: Vec<String> = (0..12)
+        .map(|i| deploy(&sim, &client, REGION, json!({"name": format!("batch-{i}")})))
+        .collect();
+    sim.advance(secs(119));
+    for vm in &vms {
+        assert_eq!(status_of(&client, vm), "CREATING", "{vm} after 1:59");
+    }
+    sim.advance(secs(181));
+    for vm in &vms {
+        assert_eq!(status_of(&client, vm), "ACTIVE", "{vm} after 5:00");
+    }
+}
+
+#[test]
 fn a_hibernated_instance_gives_its_gpus_back_once() {
     let (sim, client) = sim();
     let stock0 = stock(&sim, REGION, GPU);

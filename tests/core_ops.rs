@@ -4,8 +4,8 @@
 
 use crate::support::*;
 use barrack::api::catalog::ArgType;
+use barrack::api::rules::{SCRIPT_NAME_CHARS, SCRIPT_TOO_LARGE};
 use barrack::api::{Kind, OPS};
-use barrack::sim::rules::{SCRIPT_NAME_CHARS, SCRIPT_TOO_LARGE};
 use barrack::sim::{Faults, SimOptions};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;

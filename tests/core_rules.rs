@@ -2,8 +2,8 @@
 //! simulator enforces them over HTTP. A refused request must change nothing.
 
 use crate::support::*;
+use barrack::api::rules::{SCRIPT_NAME_CHARS, SCRIPT_TOO_LARGE};
 use barrack::api::Client;
-use barrack::sim::rules::{SCRIPT_NAME_CHARS, SCRIPT_TOO_LARGE};
 use barrack::sim::Simulator;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -648,6 +648,7 @@ fn firewall_rules_check_protocol_ports_cidr_direction_and_ethertype() {
         "create_firewall",
         json!({"name": "rules", "region": REGION}),
     ));
+    #[allow(clippy::result_large_err)]
     let add = |rule: Value| {
         let mut args = rule;
         args["id"] = json!(fw);

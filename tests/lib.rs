@@ -12,6 +12,7 @@ mod core_rules;
 // ---- The Rhai host, the REPL, the stdlib: the `Test` builder runs the real binary ----
 mod test;
 
+mod plan;
 mod repl;
 mod script_api;
 mod script_cli;

@@ -238,6 +238,18 @@ impl Test {
         }
     }
 
+    /// Run and return whatever happened, checking only the output expectations.
+    #[track_caller]
+    pub fn output(self) -> Output {
+        let status = self
+            .command()
+            .stdin(Stdio::null())
+            .output()
+            .map(|o| o.status.code().unwrap_or(-1))
+            .unwrap_or(-1);
+        self.status(status)
+    }
+
     #[track_caller]
     pub fn success(self) -> Output {
         self.status(0)

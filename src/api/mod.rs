@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod client;
 pub mod error;
 pub mod facts;
+pub mod lifecycle;
 pub mod rules;
 
 pub use catalog::{Catalog, Kind, Method, Op, OPS};

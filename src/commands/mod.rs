@@ -3,6 +3,7 @@
 mod call;
 mod config_show;
 mod ops;
+mod plan;
 mod repl;
 mod script;
 mod sim;
@@ -23,7 +24,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Call(args) => call::run(&args, global, printer),
         Command::Sim(args) => sim::run(&args, global),
         Command::Config(ConfigCommand::Show) => config_show::run(global, printer),
+        Command::Run(args) if args.dry_run => plan::run(args, global, printer),
         Command::Run(args) => script::run(args, global),
+        Command::Plan(args) => plan::run(args, global, printer),
         Command::Eval(args) => script::eval(args, global, printer),
         Command::Check(args) => script::check(args),
         Command::Repl(args) => repl::run(args, global, printer),

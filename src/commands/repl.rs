@@ -42,6 +42,7 @@ pub fn run(args: ReplArgs, global: &GlobalOpts, printer: Printer) -> Result<Exit
         &args.opts,
         Vec::new(),
         vec![explain_observer(explain.clone())],
+        false,
     )?;
     let history = state_dir(&process_env)
         .map(|dir| History::open(dir.join("history"), connection.client.api_key().cloned()));

@@ -35,6 +35,7 @@ pub fn host(
     opts: &ScriptOpts,
     args: Vec<String>,
     observers: Vec<crate::api::Observer>,
+    planning: bool,
 ) -> Result<(Host, Connection)> {
     let started = Instant::now();
     let connection = connect(global, &opts.connect, observers)?;
@@ -43,7 +44,11 @@ pub fn host(
     runtime.deadline = opts.timeout.map(|t| started + t.0);
     runtime.quiet = global.quiet;
     runtime.progress = std::io::stderr().is_terminal();
-    if let Some(path) = &opts.audit_log {
+    if planning {
+        // Planned calls are instant; one at a time keeps the plan in the script's order.
+        runtime.parallel = 1;
+        runtime.planner = Some(crate::script::plan::Planner::new());
+    } else if let Some(path) = &opts.audit_log {
         runtime.audit = Some(AuditLog::open(path).map_err(|e| Error::io(path, e))?);
     }
     let mut host = Host::new(runtime);
@@ -57,7 +62,7 @@ pub fn host(
 
 pub fn run(args: RunArgs, global: &GlobalOpts) -> Result<ExitCode> {
     let _lock = args.opts.lock.as_deref().map(lock).transpose()?;
-    let (host, _connection) = host(global, &args.opts, args.args.clone(), Vec::new())?;
+    let (host, _connection) = host(global, &args.opts, args.args.clone(), Vec::new(), false)?;
     let source = Source::load(&args.script)?;
     let _ = host.run(&source)?;
     Ok(ExitCode::SUCCESS)
@@ -65,7 +70,7 @@ pub fn run(args: RunArgs, global: &GlobalOpts) -> Result<ExitCode> {
 
 pub fn eval(args: EvalArgs, global: &GlobalOpts, printer: Printer) -> Result<ExitCode> {
     let _lock = args.opts.lock.as_deref().map(lock).transpose()?;
-    let (host, _connection) = host(global, &args.opts, Vec::new(), Vec::new())?;
+    let (host, _connection) = host(global, &args.opts, Vec::new(), Vec::new(), false)?;
     let value = host.run(&Source::snippet("<eval>", &args.code))?;
     print_value(&value, printer)?;
     Ok(ExitCode::SUCCESS)

@@ -98,6 +98,10 @@ fn for_number_sleep(module: &mut Module, runtime: &Arc<Runtime>) {
 
 fn sleep(rt: &Runtime, d: &Dynamic) -> Res<()> {
     let d = duration(d)?;
+    if let Some(planner) = &rt.planner {
+        planner.settle_all();
+        return Ok(());
+    }
     pause(rt, rt.client.scaled(d))
 }
 

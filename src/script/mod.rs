@@ -19,6 +19,7 @@ mod fleet;
 pub mod handles;
 mod helpers;
 mod ops;
+pub mod plan;
 mod resolver;
 pub mod runtime;
 pub mod stdlib;

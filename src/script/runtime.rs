@@ -1,6 +1,7 @@
 //! What every registered function shares for one run: the client, fleet concurrency, the
 //! deadline, the audit log, the planner, and how to report progress.
 
+use super::plan::Planner;
 use crate::api::{ApiError, Args, Client, Op};
 use serde_json::{json, Value};
 use std::fs::File;
@@ -28,13 +29,7 @@ impl AuditLog {
         })
     }
 
-    pub fn record(
-        &self,
-        op: &Op,
-        args: &Args,
-        outcome: &Result<crate::api::Answer, ApiError>,
-        planned: bool,
-    ) {
+    pub fn record(&self, op: &Op, args: &Args, outcome: &Result<crate::api::Answer, ApiError>) {
         let from_args = |keys: &[&str]| {
             keys.iter()
                 .find_map(|k| args.get(*k).and_then(Value::as_str))
@@ -56,7 +51,7 @@ impl AuditLog {
         });
         match outcome {
             Ok(answer) => {
-                line["outcome"] = if planned { "planned" } else { "ok" }.into();
+                line["outcome"] = "ok".into();
                 line["status"] = answer.status.into();
                 line["request_id"] = answer.request_id.clone().into();
             }
@@ -83,6 +78,8 @@ pub struct Runtime {
     /// Spinners on a terminal, plain lines otherwise.
     pub progress: bool,
     pub audit: Option<AuditLog>,
+    /// `plan` / `--dry-run`: mutations are recorded, not sent.
+    pub planner: Option<Planner>,
     /// Serialises stderr lines from parallel fleet threads.
     pub stderr: Mutex<()>,
 }
@@ -96,6 +93,7 @@ impl Runtime {
             quiet: false,
             progress: false,
             audit: None,
+            planner: None,
             stderr: Mutex::new(()),
         }
     }
@@ -106,10 +104,17 @@ impl Runtime {
     }
 
     pub fn execute(&self, op: &'static Op, args: &Args) -> Result<crate::api::Answer, ApiError> {
+        if let Some(planner) = &self.planner {
+            return if op.mutates {
+                planner.mutate(&self.client, op, args)
+            } else {
+                planner.read(&self.client, op, args)
+            };
+        }
         let outcome = self.client.execute(op, args);
         if op.mutates {
             if let Some(audit) = &self.audit {
-                audit.record(op, args, &outcome, false);
+                audit.record(op, args, &outcome);
             }
         }
         outcome

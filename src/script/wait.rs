@@ -174,6 +174,9 @@ pub fn wait_one(
     spec: &WaitSpec,
 ) -> Result<Option<Map>, Box<EvalAltResult>> {
     let op = Handle::get_op(handle.kind);
+    if let Some(planner) = &rt.planner {
+        planner.settle(&handle.id());
+    }
     let started = Instant::now();
     let progress = Progress::start(rt, handle, spec);
     let mut resting_seen: Option<String> = None;

@@ -60,6 +60,8 @@ pub fn client_for(sim: &Simulator, key: Option<&str>) -> Client {
 
 /// Call an operation by its catalog name with a JSON object of arguments.
 #[track_caller]
+// ApiError is the crate's error type, as `Client::call` returns it.
+#[allow(clippy::result_large_err)]
 pub fn call(client: &Client, op: &str, args: Value) -> Result<Value, ApiError> {
     let op = catalog::find(op).unwrap_or_else(|| panic!("no operation named {op}"));
     let args: Args = match args {

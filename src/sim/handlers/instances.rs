@@ -3,7 +3,7 @@
 use super::account::{minimum_balance, per_gpu, round4, OS_IMAGES};
 use super::network::check_rule;
 use super::{missing, public, Outcome, Req};
-use crate::api::Kind;
+use crate::api::{lifecycle, Kind};
 use crate::sim::reply::{FieldErrors, Refusal, Reply};
 use crate::sim::rules;
 use crate::sim::world::*;
@@ -44,17 +44,6 @@ fn find<'w>(world: &'w World, id: &str) -> Result<&'w Instance, Refusal> {
 
 fn label(instance: &Instance) -> String {
     format!("instance {} ({})", instance.id, instance.name)
-}
-
-/// 409 naming the state the instance is in and the states the action needs.
-fn wrong_state(instance: &Instance, action: &str, allowed: &[&str]) -> Refusal {
-    Refusal::conflict(format!(
-        "Cannot {action} {}: it is {}; {action} needs {}",
-        label(instance),
-        instance.status,
-        allowed.join(" or ")
-    ))
-    .in_tier(tier(&instance.region))
 }
 
 fn reply(world: &World, id: &str) -> Outcome {
@@ -443,12 +432,28 @@ fn transition(world: &mut World, id: &str, via: &str, to: Option<&str>, seconds:
     reply(world, id)
 }
 
-fn require(world: &World, id: &str, action: &str, allowed: &[&str]) -> Result<Instance, Refusal> {
+/// The instance, if the lifecycle lets `op` act on it now; else 409 naming its state.
+fn require(world: &World, id: &str, op: &str) -> Result<Instance, Refusal> {
     let instance = find(world, id)?;
-    if !allowed.contains(&instance.status.as_str()) {
-        return Err(wrong_state(instance, action, allowed));
+    if let Some(t) = lifecycle::transition(op) {
+        if !t.from.contains(&instance.status.as_str()) {
+            return Err(Refusal::conflict(lifecycle::wrong_state(
+                t,
+                &instance.id,
+                &instance.name,
+                &instance.status,
+            ))
+            .in_tier(tier(&instance.region)));
+        }
     }
     Ok(instance.clone())
+}
+
+/// Move an instance along its lifecycle entry for `op`.
+fn step(world: &mut World, id: &str, op: &str, seconds: f64) -> Outcome {
+    let t = lifecycle::transition(op)
+        .ok_or_else(|| Refusal::new(500, "INTERNAL_ERROR", format!("no lifecycle for {op}")))?;
+    transition(world, id, t.via.unwrap_or("ACTIVE"), t.to, seconds)
 }
 
 /// Take GPUs back from stock for an instance that released them.
@@ -475,23 +480,23 @@ fn reacquire(world: &mut World, instance: &Instance) -> Result<(), Refusal> {
 }
 
 pub fn start(world: &mut World, req: &Req) -> Outcome {
-    let instance = require(world, req.id(), "start", &["SHUTOFF", "HIBERNATED"])?;
+    let instance = require(world, req.id(), "start_instance")?;
     reacquire(world, &instance)?;
-    transition(world, req.id(), "STARTING", Some("ACTIVE"), START_SECONDS)
+    step(world, req.id(), "start_instance", START_SECONDS)
 }
 
 pub fn stop(world: &mut World, req: &Req) -> Outcome {
-    require(world, req.id(), "stop", &["ACTIVE"])?;
-    transition(world, req.id(), "STOPPING", Some("SHUTOFF"), STOP_SECONDS)
+    require(world, req.id(), "stop_instance")?;
+    step(world, req.id(), "stop_instance", STOP_SECONDS)
 }
 
 pub fn reboot(world: &mut World, req: &Req) -> Outcome {
-    require(world, req.id(), "reboot", &["ACTIVE"])?;
-    transition(world, req.id(), "REBOOTING", Some("ACTIVE"), REBOOT_SECONDS)
+    require(world, req.id(), "reboot_instance")?;
+    step(world, req.id(), "reboot_instance", REBOOT_SECONDS)
 }
 
 pub fn hibernate(world: &mut World, req: &Req) -> Outcome {
-    let instance = require(world, req.id(), "hibernate", &["ACTIVE"])?;
+    let instance = require(world, req.id(), "hibernate_instance")?;
     // The GPU is released at once: stock comes back and GPU billing stops.
     if instance.holds_gpus {
         world.return_gpus(&instance.region, &instance.gpu_model, instance.gpu_count);
@@ -499,17 +504,11 @@ pub fn hibernate(world: &mut World, req: &Req) -> Outcome {
             i.holds_gpus = false;
         }
     }
-    transition(
-        world,
-        req.id(),
-        "HIBERNATING",
-        Some("HIBERNATED"),
-        HIBERNATE_SECONDS,
-    )
+    step(world, req.id(), "hibernate_instance", HIBERNATE_SECONDS)
 }
 
 pub fn restore(world: &mut World, req: &Req) -> Outcome {
-    let instance = require(world, req.id(), "restore", &["HIBERNATED"])?;
+    let instance = require(world, req.id(), "restore_instance")?;
     reacquire(world, &instance)?;
     transition(
         world,
@@ -521,13 +520,8 @@ pub fn restore(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn delete(world: &mut World, req: &Req) -> Outcome {
-    let instance = require(
-        world,
-        req.id(),
-        "delete",
-        &["ACTIVE", "SHUTOFF", "HIBERNATED", "ERROR"],
-    )?;
-    transition(world, req.id(), "DELETING", None, DELETE_SECONDS)?;
+    let instance = require(world, req.id(), "delete_instance")?;
+    step(world, req.id(), "delete_instance", DELETE_SECONDS)?;
     Ok(Reply::ok(
         json!({"id": instance.id, "name": instance.name, "status": "DELETING", "deleted": true}),
         tier(&instance.region),
@@ -535,12 +529,7 @@ pub fn delete(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn toggle_public_ip(world: &mut World, req: &Req) -> Outcome {
-    let instance = require(
-        world,
-        req.id(),
-        "toggle the public IP of",
-        &["ACTIVE", "SHUTOFF", "HIBERNATED"],
-    )?;
+    let instance = require(world, req.id(), "toggle_public_ip")?;
     let ip = (!instance.public_ip_enabled).then(|| world.new_ip());
     if let Some(i) = world.instances.get_mut(req.id()) {
         i.public_ip_enabled = !i.public_ip_enabled;

@@ -1,0 +1,118 @@
+//! The instance lifecycle of the contract: which state each action needs, the transitional
+//! state it passes through, and where it settles. The simulator enforces it; the planner
+//! predicts with it; both word a refusal the same way.
+
+pub struct Transition {
+    /// Catalog operation.
+    pub op: &'static str,
+    /// How the refusal names the action: "Cannot hibernate instance …".
+    pub verb: &'static str,
+    /// States the action is accepted in.
+    pub from: &'static [&'static str],
+    /// The transitional state right after the call (`None`: changes no state).
+    pub via: Option<&'static str>,
+    /// Where it settles; `None` for a delete (the instance is gone).
+    pub to: Option<&'static str>,
+}
+
+pub const TRANSITIONS: &[Transition] = &[
+    Transition {
+        op: "start_instance",
+        verb: "start",
+        from: &["SHUTOFF", "HIBERNATED"],
+        via: Some("STARTING"),
+        to: Some("ACTIVE"),
+    },
+    Transition {
+        op: "stop_instance",
+        verb: "stop",
+        from: &["ACTIVE"],
+        via: Some("STOPPING"),
+        to: Some("SHUTOFF"),
+    },
+    Transition {
+        op: "reboot_instance",
+        verb: "reboot",
+        from: &["ACTIVE"],
+        via: Some("REBOOTING"),
+        to: Some("ACTIVE"),
+    },
+    Transition {
+        op: "hibernate_instance",
+        verb: "hibernate",
+        from: &["ACTIVE"],
+        via: Some("HIBERNATING"),
+        to: Some("HIBERNATED"),
+    },
+    Transition {
+        op: "restore_instance",
+        verb: "restore",
+        from: &["HIBERNATED"],
+        via: Some("RESTORING"),
+        to: Some("ACTIVE"),
+    },
+    Transition {
+        op: "delete_instance",
+        verb: "delete",
+        from: &["ACTIVE", "SHUTOFF", "HIBERNATED", "ERROR"],
+        via: Some("DELETING"),
+        to: None,
+    },
+    Transition {
+        op: "toggle_public_ip",
+        verb: "toggle the public IP of",
+        from: &["ACTIVE", "SHUTOFF", "HIBERNATED"],
+        via: None,
+        to: None,
+    },
+    Transition {
+        op: "snapshot",
+        verb: "snapshot",
+        from: &["ACTIVE"],
+        via: None,
+        to: None,
+    },
+    Transition {
+        op: "attach_volumes",
+        verb: "attach volumes to",
+        from: &["ACTIVE"],
+        via: None,
+        to: None,
+    },
+];
+
+pub fn transition(op: &str) -> Option<&'static Transition> {
+    TRANSITIONS.iter().find(|t| t.op == op)
+}
+
+/// The 409 message for an action asked of an instance in the wrong state.
+pub fn wrong_state(t: &Transition, id: &str, name: &str, status: &str) -> String {
+    format!(
+        "Cannot {} instance {id} ({name}): it is {status}; {} needs {}",
+        t.verb,
+        t.verb.split(' ').next().unwrap_or(t.verb),
+        t.from.join(" or ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_transition_names_a_catalog_operation() {
+        for t in TRANSITIONS {
+            assert!(crate::api::catalog::find(t.op).is_some(), "{}", t.op);
+        }
+        let msg = wrong_state(
+            transition("hibernate_instance").unwrap(),
+            "BRK-1VM",
+            "a",
+            "SHUTOFF",
+        );
+        assert_eq!(
+            msg,
+            "Cannot hibernate instance BRK-1VM (a): it is SHUTOFF; hibernate needs ACTIVE"
+        );
+    }
+}
