@@ -36,7 +36,7 @@ pub fn main_entry(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("barrack: error: {e}");
+            eprintln!("{}{e}", output::error_prefix());
             ExitCode::from(e.exit_code())
         }
     }

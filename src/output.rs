@@ -20,6 +20,21 @@ const PREFERRED: [&str; 10] = [
 ];
 const MAX_COLUMNS: usize = 7;
 
+/// Whether stderr may carry colour: a terminal, and no `NO_COLOR` (https://no-color.org).
+pub fn stderr_color() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// `barrack: error: `, in bold red where colour is allowed.
+pub fn error_prefix() -> String {
+    if stderr_color() {
+        "\x1b[1;31mbarrack: error:\x1b[0m ".to_string()
+    } else {
+        "barrack: error: ".to_string()
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Printer {
     pub format: Format,

@@ -12,8 +12,12 @@ mod core_rules;
 // ---- The Rhai host, the REPL, the stdlib: the `Test` builder runs the real binary ----
 mod test;
 
+mod ecosystem;
 mod plan;
 mod repl;
 mod script_api;
 mod script_cli;
 mod stdlib;
+
+// ---- Reliability (issue 7): soak under faults, bad input, secrets, property tests ----
+mod soak;

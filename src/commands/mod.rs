@@ -2,6 +2,7 @@
 
 mod call;
 mod config_show;
+mod meta;
 mod ops;
 mod plan;
 mod repl;
@@ -31,8 +32,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => script::check(args),
         Command::Repl(args) => repl::run(args, global, printer),
         Command::Stdlib(command) => stdlib::run(&command, printer),
-        other => Err(crate::error::Error::usage(format!(
-            "{other:?} is not built yet"
-        ))),
+        Command::Completions(args) => meta::completions(&args),
+        Command::Man => meta::man(),
+        Command::Defs(args) => meta::defs(&args),
     }
 }

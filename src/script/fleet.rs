@@ -17,13 +17,40 @@ pub fn run(rt: &Runtime, ops: &[&'static Op], name: &str, args: Vec<Dynamic>) ->
         .and_then(|a| a.try_cast::<Array>())
         .unwrap_or_default();
     let rest: Vec<Dynamic> = args.collect();
+    let bar = progress_bar(rt, name, items.len());
     let results = map_parallel(rt, &items, |item| {
         let mut call = vec![item.clone()];
         call.extend(rest.iter().cloned());
-        let op = choose(ops, name, &call)?;
-        invoke(rt, op, call)
+        let outcome = choose(ops, name, &call).and_then(|op| invoke(rt, op, call));
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+        outcome
     });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    } else if !rt.quiet {
+        let failed = results.iter().filter(|r| r.is_err()).count();
+        rt.say(&format!(
+            "barrack: {name} on {} objects: {} done, {failed} failed",
+            items.len(),
+            items.len() - failed
+        ));
+    }
     collect(name, &items, results)
+}
+
+/// A bar on a terminal (`hibernate [=====>    ] 12/16`); `None` otherwise.
+fn progress_bar(rt: &Runtime, name: &str, len: usize) -> Option<indicatif::ProgressBar> {
+    if !rt.progress || rt.quiet {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(name.to_string());
+    Some(bar)
 }
 
 /// Run `f` on every item with at most `rt.parallel` threads; results in input order.

@@ -194,6 +194,7 @@ pub fn wait_one(
                 let status = handle.text("status");
                 progress.update(&status, started);
                 if spec.goal == Goal::Status(status.clone()) {
+                    progress.event(rt, handle, spec, started);
                     return Ok(Some(handle.raw.clone()));
                 }
                 if let Some(why) = unreachable(handle.kind, &status, &spec.goal) {
@@ -210,6 +211,7 @@ pub fn wait_one(
             }
             Err(err) if err.status == 404 => {
                 if spec.goal == Goal::Deleted {
+                    progress.event(rt, handle, spec, started);
                     return Ok(None);
                 }
                 return Err(wait_error(
@@ -298,6 +300,24 @@ impl Progress {
     }
 }
 
+impl Progress {
+    /// Without a terminal, one plain line when a wait ends (unless `-q`).
+    fn event(&self, rt: &Runtime, handle: &Handle, spec: &WaitSpec, started: Instant) {
+        if self.0.is_some() || rt.quiet {
+            return;
+        }
+        let name = handle.text("name");
+        let label = if name.is_empty() { handle.id() } else { format!("{} ({name})", handle.id()) };
+        let waited = started.elapsed().mul_f64(rt.client.speed().max(1.0));
+        rt.say(&format!(
+            "barrack: {} {label} is {} after {}",
+            handle.kind.noun(),
+            spec.goal.describe(),
+            humantime::format_duration(Duration::from_secs(waited.as_secs()))
+        ));
+    }
+}
+
 impl Drop for Progress {
     fn drop(&mut self) {
         if let Some(bar) = &self.0 {
@@ -353,6 +373,19 @@ fn goal_of(name: &str, fixed: Option<&str>, status: Option<&str>) -> Goal {
     }
 }
 
+/// Parameter names and types for the editor definitions: `wait_status(target: Vm, status: String, options: Map) -> Vm`.
+fn params(target: &str, takes_status: bool, with_options: bool) -> Vec<String> {
+    let mut info = vec![format!("target: {target}")];
+    if takes_status {
+        info.push("status: String".into());
+    }
+    if with_options {
+        info.push("options: Map".into());
+    }
+    info.push(target.split(' ').next().unwrap_or(target).to_string());
+    info
+}
+
 fn name_static(name: &str) -> &'static str {
     WAITERS
         .iter()
@@ -366,6 +399,7 @@ fn name_static(name: &str) -> &'static str {
 pub fn register_for<T: Clone + Send + Sync + 'static>(
     module: &mut Module,
     runtime: &Arc<Runtime>,
+    type_name: &'static str,
     get: fn(&mut T) -> &mut Handle,
 ) {
     for (name, fixed, doc) in WAITERS {
@@ -376,6 +410,7 @@ pub fn register_for<T: Clone + Send + Sync + 'static>(
                 .in_global_namespace()
                 .with_volatility(true)
                 .with_purity(false)
+                .with_params_info(params(type_name, takes_status, with_options))
                 .with_comments([doc]);
             let finish =
                 move |h: &mut T, status: Option<&str>, options: Option<&Map>| -> RhaiResult {
@@ -431,6 +466,7 @@ fn register_for_array(module: &mut Module, runtime: &Arc<Runtime>) {
                 .in_global_namespace()
                 .with_volatility(true)
                 .with_purity(false)
+                .with_params_info(params("Array", takes_status, with_options))
                 .with_comments([doc]);
             let finish = move |items: &mut Array,
                                status: Option<&str>,
@@ -493,6 +529,7 @@ pub fn register(module: &mut Module, runtime: &Arc<Runtime>) {
             let reg = FuncRegistration::new(name)
                 .in_global_namespace()
                 .with_volatility(true)
+                .with_params_info(params("String", takes_status, with_options))
                 .with_comments([doc]);
             let finish =
                 move |target: Dynamic, status: Option<&str>, options: Option<&Map>| -> RhaiResult {

@@ -1,0 +1,65 @@
+//! `barrack completions SHELL`, `barrack man`, `barrack defs DIR`: what shells, `man` and
+//! editors need, generated from the clap definition and the engine's metadata.
+
+use crate::api::{Client, ClientSettings};
+use crate::cli::{Cli, CompletionsArgs, DefsArgs, Shell};
+use crate::error::{Error, Result};
+use crate::script::{stdlib, Host, Runtime};
+use clap::CommandFactory;
+use std::process::ExitCode;
+
+pub fn completions(args: &CompletionsArgs) -> Result<ExitCode> {
+    use clap_complete::Shell as S;
+    let shell = match args.shell {
+        Shell::Bash => S::Bash,
+        Shell::Zsh => S::Zsh,
+        Shell::Fish => S::Fish,
+        Shell::Powershell => S::PowerShell,
+        Shell::Elvish => S::Elvish,
+    };
+    let mut command = Cli::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut command, "barrack", &mut out);
+    write_stdout(&out)
+}
+
+pub fn man() -> Result<ExitCode> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut out)
+        .map_err(|e| Error::io("stdout", e))?;
+    write_stdout(&out)
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<ExitCode> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes).and_then(|_| out.flush()).map_err(|e| Error::io("stdout", e))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Definition files for the Rhai language server: every registered function and handle type,
+/// and each stdlib module under its import name, with doc comments.
+pub fn defs(args: &DefsArgs) -> Result<ExitCode> {
+    // The definitions describe functions; no call is made, so the client points nowhere.
+    let client = Client::new(ClientSettings::new("http://127.0.0.1:9", None)).map_err(Error::Api)?;
+    let host = Host::new(Runtime::new(client));
+    let mut engine = host.engine(None);
+    for name in stdlib::names() {
+        let ast = engine
+            .compile(stdlib::source(name).unwrap_or_default())
+            .map_err(|e| Error::script(format!("stdlib:{name}: {e}")))?;
+        let module = rhai::Module::eval_ast_as_new(rhai::Scope::new(), &ast, &engine)
+            .map_err(|e| Error::script(format!("stdlib:{name}: {e}")))?;
+        engine.register_static_module(name, module.into());
+    }
+    std::fs::create_dir_all(&args.dir).map_err(|e| Error::io(&args.dir, e))?;
+    engine
+        .definitions()
+        .include_standard_packages(true)
+        .write_to_dir(&args.dir)
+        .map_err(|e| Error::io(&args.dir, e))?;
+    let written = std::fs::read_dir(&args.dir).map(|d| d.count()).unwrap_or(0);
+    eprintln!("barrack: wrote {written} definition files to {}", args.dir.display());
+    Ok(ExitCode::SUCCESS)
+}
