@@ -1,6 +1,9 @@
 //! The one integration test binary (`autotests = false`): shared helpers, then one `mod` per topic.
 //! Every test talks real HTTP to a simulator started in-process on an ephemeral port.
 
+// barrack's errors are large by design (see src/lib.rs).
+#![allow(clippy::result_large_err)]
+
 // ---- Core (issue "Core"): helpers in tests/support/, tests in tests/core_*.rs ----
 mod support;
 
@@ -13,6 +16,7 @@ mod core_rules;
 mod test;
 
 mod ecosystem;
+mod embed;
 mod plan;
 mod repl;
 mod script_api;

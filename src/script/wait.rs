@@ -307,7 +307,11 @@ impl Progress {
             return;
         }
         let name = handle.text("name");
-        let label = if name.is_empty() { handle.id() } else { format!("{} ({name})", handle.id()) };
+        let label = if name.is_empty() {
+            handle.id()
+        } else {
+            format!("{} ({name})", handle.id())
+        };
         let waited = started.elapsed().mul_f64(rt.client.speed().max(1.0));
         rt.say(&format!(
             "barrack: {} {label} is {} after {}",
@@ -323,35 +327,6 @@ impl Drop for Progress {
         if let Some(bar) = &self.0 {
             bar.finish_and_clear();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reachability() {
-        let active = Goal::Status("ACTIVE".into());
-        assert!(unreachable(Kind::Vm, "CREATING", &active).is_none());
-        assert!(unreachable(Kind::Vm, "STOPPING", &active)
-            .unwrap()
-            .contains("SHUTOFF"));
-        assert!(unreachable(Kind::Vm, "SHUTOFF", &active)
-            .unwrap()
-            .contains("start()"));
-        assert!(unreachable(Kind::Vm, "ERROR", &active).is_some());
-        assert!(unreachable(Kind::Vm, "DELETING", &Goal::Deleted).is_none());
-        assert!(unreachable(Kind::Vm, "ACTIVE", &Goal::Deleted)
-            .unwrap()
-            .contains("delete()"));
-        assert!(unreachable(Kind::Vm, "SOMETHING_NEW", &active).is_none());
-        assert!(unreachable(
-            Kind::Snapshot,
-            "CREATING",
-            &Goal::Status("AVAILABLE".into())
-        )
-        .is_none());
     }
 }
 
@@ -569,5 +544,34 @@ pub fn register(module: &mut Module, runtime: &Arc<Runtime>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reachability() {
+        let active = Goal::Status("ACTIVE".into());
+        assert!(unreachable(Kind::Vm, "CREATING", &active).is_none());
+        assert!(unreachable(Kind::Vm, "STOPPING", &active)
+            .unwrap()
+            .contains("SHUTOFF"));
+        assert!(unreachable(Kind::Vm, "SHUTOFF", &active)
+            .unwrap()
+            .contains("start()"));
+        assert!(unreachable(Kind::Vm, "ERROR", &active).is_some());
+        assert!(unreachable(Kind::Vm, "DELETING", &Goal::Deleted).is_none());
+        assert!(unreachable(Kind::Vm, "ACTIVE", &Goal::Deleted)
+            .unwrap()
+            .contains("delete()"));
+        assert!(unreachable(Kind::Vm, "SOMETHING_NEW", &active).is_none());
+        assert!(unreachable(
+            Kind::Snapshot,
+            "CREATING",
+            &Goal::Status("AVAILABLE".into())
+        )
+        .is_none());
     }
 }

@@ -266,14 +266,14 @@ fn stats_json(shared: &Shared) -> Value {
     })
 }
 
+/// Path placeholders of a routed request, by name.
+pub type PathParams = Vec<(&'static str, String)>;
+
 /// Find the operation for a method and path: the template with the most literal segments wins,
 /// so `/instances/hibernated/count/` beats `/instances/{id}/`.
-pub fn route(
-    method: Method,
-    path: &str,
-) -> Result<(&'static Op, Vec<(&'static str, String)>), bool> {
+pub fn route(method: Method, path: &str) -> Result<(&'static Op, PathParams), bool> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let mut best: Option<(usize, &'static Op, Vec<(&'static str, String)>)> = None;
+    let mut best: Option<(usize, &'static Op, PathParams)> = None;
     let mut path_known = false;
     for op in OPS {
         let template: Vec<&str> = op.path.trim_matches('/').split('/').collect();
