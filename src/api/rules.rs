@@ -11,32 +11,19 @@ pub const OS_VOLUME_MAX_GB: i64 = 10_000;
 
 /// Instance name: 3–30 letters, digits, `-`, `_`; not starting or ending with `-` or `_`.
 pub fn instance_name(name: &str) -> Result<(), String> {
-    let len = name.chars().count();
-    if !(3..=30).contains(&len) {
-        return Err(format!(
-            "Instance name must be 3-30 characters long (got {len})"
-        ));
-    }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(
-            "Instance name may contain only letters, numbers, hyphens and underscores".into(),
-        );
-    }
-    if name.starts_with(['-', '_']) || name.ends_with(['-', '_']) {
-        return Err("Instance name cannot start or end with a hyphen or underscore".into());
-    }
-    Ok(())
+    name_rule(name, 3)
 }
 
 /// Name of an instance restored from a snapshot: 2–30 characters, same character set.
 pub fn restored_instance_name(name: &str) -> Result<(), String> {
+    name_rule(name, 2)
+}
+
+fn name_rule(name: &str, min: usize) -> Result<(), String> {
     let len = name.chars().count();
-    if !(2..=30).contains(&len) {
+    if !(min..=30).contains(&len) {
         return Err(format!(
-            "Instance name must be 2-30 characters long (got {len})"
+            "Instance name must be {min}-30 characters long (got {len})"
         ));
     }
     if !name

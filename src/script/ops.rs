@@ -260,19 +260,23 @@ pub fn target_id(
     kind: Kind,
     value: &Dynamic,
 ) -> Result<String, Box<EvalAltResult>> {
+    let wrong = || {
+        convert::invalid(
+            op.name,
+            field,
+            format!(
+                "expected a {} or its id, got {}",
+                kind.type_name(),
+                convert::describe_value(value)
+            ),
+        )
+    };
     if let Some(handle) = handles::as_handle(value) {
-        if handle.kind != kind {
-            return Err(convert::invalid(
-                op.name,
-                field,
-                format!(
-                    "expected a {} or its id, got {}",
-                    kind.type_name(),
-                    convert::describe_value(value)
-                ),
-            ));
-        }
-        return Ok(handle.id());
+        return if handle.kind == kind {
+            Ok(handle.id())
+        } else {
+            Err(wrong())
+        };
     }
     let id = if value.is_string() {
         Some(value.to_string())
@@ -285,15 +289,7 @@ pub fn target_id(
     };
     match id {
         Some(id) if !id.trim().is_empty() => Ok(id),
-        _ => Err(convert::invalid(
-            op.name,
-            field,
-            format!(
-                "expected a {} or its id, got {}",
-                kind.type_name(),
-                convert::describe_value(value)
-            ),
-        )),
+        _ => Err(wrong()),
     }
 }
 
