@@ -330,8 +330,12 @@ pub fn run(mut session: Session) -> std::io::Result<()> {
     if !std::io::stdin().is_terminal() {
         return run_piped(&mut session);
     }
+    let config = rustyline::Config::builder()
+        .completion_type(rustyline::CompletionType::List)
+        .auto_add_history(false)
+        .build();
     let mut editor: rustyline::Editor<EditorHelper, rustyline::history::DefaultHistory> =
-        rustyline::Editor::new().map_err(std::io::Error::other)?;
+        rustyline::Editor::with_config(config).map_err(std::io::Error::other)?;
     editor.set_helper(Some(EditorHelper {
         completer: Completer::new(&session.engine().gen_fn_signatures(false)),
         variables: Vec::new(),
