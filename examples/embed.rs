@@ -11,7 +11,10 @@ use rhai::packages::Package;
 
 pub fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sim = Simulator::start(SimOptions::fast())?;
-    let client = Client::new(ClientSettings::new(sim.base_url(), ApiKey::new("sk-embedded")))?;
+    let client = Client::new(ClientSettings::new(
+        sim.base_url(),
+        ApiKey::new("sk-embedded"),
+    ))?;
 
     // Any engine: here a standard one, with the Barrack package registered into it.
     let mut engine = rhai::Engine::new();

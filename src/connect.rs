@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::secret::ApiKey;
 use crate::sim::{SimOptions, Simulator};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The key the in-process simulator is called with when none is configured.
 pub const SIM_KEY: &str = "sim-local-key";
@@ -148,10 +149,11 @@ pub fn connect(
         attempts: opts.retries.max(1),
         ..RetryPolicy::default()
     };
+    // A request that may take longer than a day is a typo, not a wish (and would overflow).
     settings.timeout = if opts.request_timeout.0.is_zero() {
         ClientSettings::new("", None).timeout
     } else {
-        opts.request_timeout.0
+        opts.request_timeout.0.min(Duration::from_secs(86_400))
     };
     let mut client = Client::new(settings)?;
     if global.verbose > 0 {

@@ -26,8 +26,18 @@ use std::ffi::OsString;
 use std::io::ErrorKind;
 use std::process::ExitCode;
 
-/// Parse, run, print the error once, and turn it into the exit code of design.md.
+/// Exit code of an internal error (a panic): EX_SOFTWARE.
+pub const EXIT_INTERNAL: u8 = 70;
+
+/// Parse, run, print the error once, and turn it into the exit code of design.md. A panic — a
+/// bug — is the last resort: one short line on stderr (see [`panic_message`]) and exit 70.
 pub fn main_entry(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    install_panic_hook();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_main(args)))
+        .unwrap_or(ExitCode::from(EXIT_INTERNAL))
+}
+
+fn run_main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -44,5 +54,115 @@ pub fn main_entry(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             eprintln!("{}{e}", output::error_prefix());
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// Replace Rust's panic report ("thread 'main' panicked at …", exit 101) with one line that
+/// says what happened and asks for a report. Installed once per process; every thread's panic
+/// is reported. The process exits 70: through `main_entry`'s `catch_unwind` when the panic
+/// unwinds to it, at once when panics abort. `RUST_BACKTRACE=1` adds a backtrace (frames only,
+/// no values).
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let payload = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let location = info.location().map(|l| (l.file(), l.line()));
+            let key = std::env::var("BARRACK_API_KEY").unwrap_or_default();
+            let mut err = std::io::stderr().lock();
+            let _ = std::io::Write::write_fmt(
+                &mut err,
+                format_args!("{}\n", panic_message(&payload, location, &[key.as_str()])),
+            );
+            if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+                let _ = std::io::Write::write_fmt(
+                    &mut err,
+                    format_args!("{}\n", std::backtrace::Backtrace::force_capture()),
+                );
+            }
+            if cfg!(panic = "abort") {
+                std::process::exit(EXIT_INTERNAL.into());
+            }
+        }));
+    });
+}
+
+/// The one line a panic prints: short, on one line, and without secrets — every text in
+/// `secrets` and anything after `Bearer ` is replaced by `(redacted)`, whatever the panic said.
+pub fn panic_message(payload: &str, location: Option<(&str, u32)>, secrets: &[&str]) -> String {
+    const MAX: usize = 300;
+    let mut text: String = payload.split_whitespace().collect::<Vec<_>>().join(" ");
+    for secret in secrets.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        text = text.replace(secret, "(redacted)");
+    }
+    let mut parts = text.split("Bearer ");
+    let mut redacted = parts.next().unwrap_or_default().to_string();
+    for rest in parts {
+        let tail = rest
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+            .map_or("", |i| &rest[i..]);
+        redacted.push_str("Bearer (redacted)");
+        redacted.push_str(tail);
+    }
+    if let Some((cut, _)) = redacted.char_indices().nth(MAX) {
+        redacted.truncate(cut);
+        redacted.push('…');
+    }
+    // Inside the standard library the path starts with the compiler's commit: drop it.
+    let place = location
+        .map(|(file, line)| {
+            let file = file.find("/library/").map_or(file, |i| &file[i + 1..]);
+            format!(" at {file}:{line}")
+        })
+        .unwrap_or_default();
+    let what = if redacted.is_empty() {
+        "a bug stopped barrack".to_string()
+    } else {
+        redacted
+    };
+    format!(
+        "barrack: internal error: {what}{place}; this is a bug in barrack, please report it \
+         with the command that caused it (exit {EXIT_INTERNAL})"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_panic_message_is_one_short_line_without_the_key() {
+        let msg = panic_message(
+            "header was \"Bearer sk-test-SECRET\" and key sk-test-SECRET\nsecond line",
+            Some(("src/api/client.rs", 42)),
+            &["sk-test-SECRET", ""],
+        );
+        assert!(!msg.contains("SECRET"), "{msg}");
+        assert!(!msg.contains('\n'), "{msg}");
+        assert!(msg.starts_with("barrack: internal error: header was \"Bearer (redacted)\""));
+        assert!(msg.contains("at src/api/client.rs:42"), "{msg}");
+        assert!(msg.contains("please report it"), "{msg}");
+        let std = panic_message(
+            "overflow",
+            Some(("/rustc/0123abc/library/std/src/time.rs", 9)),
+            &[],
+        );
+        assert!(std.contains(" at library/std/src/time.rs:9;"), "{std}");
+        assert!(!msg.contains("panicked"), "{msg}");
+
+        let long = panic_message(&"x".repeat(10_000), None, &[]);
+        assert!(long.len() < 600, "{}", long.len());
+        let empty = panic_message("", None, &[]);
+        assert!(
+            empty.contains("internal error: a bug stopped barrack"),
+            "{empty}"
+        );
+        // A key made only of spaces is no key: nothing is redacted for it.
+        assert!(panic_message("a b", None, &["  "]).contains("a b"));
     }
 }

@@ -13,7 +13,10 @@ fn completions_for_every_shell() {
         ("powershell", "Register-ArgumentCompleter"),
         ("elvish", "edit:completion:arg-completer[barrack]"),
     ] {
-        let out = Test::new().args(["completions", shell]).stdout_has(marker).success();
+        let out = Test::new()
+            .args(["completions", shell])
+            .stdout_has(marker)
+            .success();
         for sub in ["run", "plan", "repl", "stdlib"] {
             assert!(out.stdout.contains(sub), "{shell} completion lacks {sub}");
         }
@@ -24,24 +27,45 @@ fn completions_for_every_shell() {
 #[test]
 fn the_man_page_is_roff() {
     let out = Test::new().arg("man").stdout_has(".TH barrack 1").success();
-    assert!(out.stdout.contains("plan") && out.stdout.contains("\\-\\-sim"), "{}", &out.stdout[..400.min(out.stdout.len())]);
+    assert!(
+        out.stdout.contains("plan") && out.stdout.contains("\\-\\-sim"),
+        "{}",
+        &out.stdout[..400.min(out.stdout.len())]
+    );
 }
 
 #[test]
 fn defs_describe_every_function_handle_and_stdlib_module() {
-    let out = Test::new().args(["defs", "defs"]).stderr_has("definition files").success();
+    let out = Test::new()
+        .args(["defs", "defs"])
+        .stderr_has("definition files")
+        .success();
     let dir = out.path("defs");
     let api = std::fs::read_to_string(dir.join("__static__.d.rhai")).unwrap();
     assert!(api.contains("fn deploy(spec: map) -> Vm;"), "deploy");
-    assert!(api.contains("/// Create a new instance (DeploymentRequest)."), "doc comments");
+    assert!(
+        api.contains("/// Create a new instance (DeploymentRequest)."),
+        "doc comments"
+    );
     assert!(api.contains("fn wait_status(target: Vm, status: String) -> Vm;"));
     for op in barrack::api::OPS {
         for name in op.rhai_names() {
             assert!(api.contains(&format!("fn {name}(")), "defs lack {name}");
         }
     }
-    for module in ["rotation", "hibernation", "budget", "reaper", "deploy", "cleanup", "restore"] {
-        assert!(dir.join(format!("{module}.d.rhai")).exists(), "no definitions for stdlib {module}");
+    for module in [
+        "rotation",
+        "hibernation",
+        "budget",
+        "reaper",
+        "deploy",
+        "cleanup",
+        "restore",
+    ] {
+        assert!(
+            dir.join(format!("{module}.d.rhai")).exists(),
+            "no definitions for stdlib {module}"
+        );
     }
     let rotation = std::fs::read_to_string(dir.join("rotation.d.rhai")).unwrap();
     assert!(rotation.contains("fn rotate("));
@@ -59,9 +83,13 @@ fn json_output_is_valid_for_every_command_that_prints_data() {
         vec!["config", "show", "-o", "json"],
     ] {
         let out = Test::new().args(args.clone()).success();
-        let _: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}\n{}", out.stdout));
+        let _: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}\n{}", out.stdout));
     }
-    let out = Test::new().file("p.rhai", r#"deploy(#{gpu: "L40", region: "CANADA-1"});"#).args(["plan", "--sim", "-o", "json", "p.rhai"]).status(2);
+    let out = Test::new()
+        .file("p.rhai", r#"deploy(#{gpu: "L40", region: "CANADA-1"});"#)
+        .args(["plan", "--sim", "-o", "json", "p.rhai"])
+        .status(2);
     let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(plan["count"], 1);
 }
@@ -69,11 +97,15 @@ fn json_output_is_valid_for_every_command_that_prints_data() {
 #[test]
 fn errors_go_to_stderr_in_colour_only_on_a_terminal_without_no_color() {
     let out = Test::eval("nope()").status(1);
-    assert!(out.stdout.is_empty() && !out.stderr.contains('\x1b'), "no colour without a terminal");
+    assert!(
+        out.stdout.is_empty() && !out.stderr.contains('\x1b'),
+        "no colour without a terminal"
+    );
     let bin = env!("CARGO_BIN_EXE_barrack");
     let on_tty = |no_color: bool| {
         let mut cmd = std::process::Command::new("script");
-        cmd.args(["-qec", &format!("{bin} eval --sim 'nope()'"), "/dev/null"]).env_remove("NO_COLOR");
+        cmd.args(["-qec", &format!("{bin} eval --sim 'nope()'"), "/dev/null"])
+            .env_remove("NO_COLOR");
         if no_color {
             cmd.env("NO_COLOR", "1");
         }
@@ -81,9 +113,15 @@ fn errors_go_to_stderr_in_colour_only_on_a_terminal_without_no_color() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let coloured = on_tty(false);
-    assert!(coloured.contains("\x1b[1;31mbarrack: error:"), "{coloured:?}");
+    assert!(
+        coloured.contains("\x1b[1;31mbarrack: error:"),
+        "{coloured:?}"
+    );
     let plain = on_tty(true);
-    assert!(plain.contains("barrack: error:") && !plain.contains("\x1b[1;31m"), "{plain:?}");
+    assert!(
+        plain.contains("barrack: error:") && !plain.contains("\x1b[1;31m"),
+        "{plain:?}"
+    );
 }
 
 fn write_config(test: Test, text: &str, mode: u32) -> Test {
@@ -129,22 +167,34 @@ fn profiles_select_the_api_and_config_show_says_where_each_setting_came_from() {
         .stderr_has("chmod 600")
         .stderr_lacks("sk-prod")
         .status(78);
-    write_config(Test::new(), &config, 0o600).args(["config", "show", "--profile", "nope"]).stderr_has("known profiles: prod, staging").status(78);
+    write_config(Test::new(), &config, 0o600)
+        .args(["config", "show", "--profile", "nope"])
+        .stderr_has("known profiles: prod, staging")
+        .status(78);
 }
 
 #[test]
 fn the_openapi_document_is_valid_openapi_3_with_every_operation() {
     let sim = Simulator::start(SimOptions::fast()).unwrap();
-    let text = reqwest::blocking::get(format!("{}/openapi.json", sim.base_url())).unwrap().text().unwrap();
+    let text = reqwest::blocking::get(format!("{}/openapi.json", sim.base_url()))
+        .unwrap()
+        .text()
+        .unwrap();
     let doc: openapiv3::OpenAPI = serde_json::from_str(&text).expect("a valid OpenAPI 3 document");
     assert!(doc.openapi.starts_with("3."));
     let mut ids = Vec::new();
     for (path, item) in doc.paths.paths.iter() {
         let item = item.as_item().expect("inline path items");
         for (method, operation) in item.iter() {
-            let id = operation.operation_id.clone().expect("every operation has an id");
+            let id = operation
+                .operation_id
+                .clone()
+                .expect("every operation has an id");
             let op = barrack::api::catalog::find(&id).expect("ids are catalog names");
-            assert_eq!((op.path, op.method.as_str().to_ascii_lowercase()), (path.as_str(), method.to_string()));
+            assert_eq!(
+                (op.path, op.method.as_str().to_ascii_lowercase()),
+                (path.as_str(), method.to_string())
+            );
             ids.push(id);
         }
     }

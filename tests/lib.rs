@@ -24,4 +24,7 @@ mod script_cli;
 mod stdlib;
 
 // ---- Reliability (issue 7): soak under faults, bad input, secrets, property tests ----
+mod bad_input;
+mod props;
+mod secrets;
 mod soak;

@@ -8,7 +8,7 @@ use super::error::{ApiError, Failure};
 use crate::secret::ApiKey;
 use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How the client retries transient failures (botocore's "standard" mode by default).
@@ -78,7 +78,11 @@ pub type Args = Map<String, Value>;
 
 #[derive(Clone)]
 pub struct Client {
-    http: reqwest::blocking::Client,
+    /// Plain `http://` without a proxy: HTTP/1.1 straight on std sockets, in the calling thread.
+    plain: Option<Arc<plain::Origin>>,
+    /// reqwest for everything else (TLS, proxies, redirects); built on first use when `plain`
+    /// serves the base URL, since it starts a runtime thread a simulator run never needs.
+    http: Arc<LazyHttp>,
     base_url: String,
     api_key: Option<ApiKey>,
     catalog: Catalog,
@@ -108,30 +112,48 @@ const MAX_BODY: usize = 64 << 20;
 impl Client {
     pub fn new(settings: ClientSettings) -> Result<Client, ApiError> {
         let mut headers = reqwest::header::HeaderMap::new();
+        let invalid_key = || {
+            ApiError::new(
+                Failure::Invalid,
+                "client",
+                String::new(),
+                "the API key contains characters that cannot be sent in a header",
+            )
+        };
+        let mut authorization = None;
         if let Some(key) = &settings.api_key {
+            let bearer = format!("Bearer {}", key.expose());
             let mut value =
-                reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-                    .map_err(|_| {
-                        ApiError::new(
-                            Failure::Invalid,
-                            "client",
-                            String::new(),
-                            "the API key contains characters that cannot be sent in a header",
-                        )
-                    })?;
+                reqwest::header::HeaderValue::from_str(&bearer).map_err(|_| invalid_key())?;
             value.set_sensitive(true);
             headers.insert(reqwest::header::AUTHORIZATION, value);
+            authorization = Some(bearer);
         }
-        let http = reqwest::blocking::Client::builder()
-            .default_headers(headers)
-            .timeout(settings.timeout)
-            .connect_timeout(Duration::from_secs(10).min(settings.timeout))
-            .user_agent(concat!("barrack/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ApiError::new(Failure::Invalid, "client", String::new(), e.to_string()))?;
+        let base_url = settings.base_url.trim_end_matches('/').to_string();
+        let connect_timeout = Duration::from_secs(10).min(settings.timeout);
+        let plain = plain::Origin::for_base_url(
+            &base_url,
+            authorization.as_deref(),
+            settings.timeout,
+            connect_timeout,
+        )
+        .map(Arc::new);
+        let http = Arc::new(LazyHttp {
+            headers,
+            timeout: settings.timeout,
+            connect_timeout,
+            client: OnceLock::new(),
+        });
+        if plain.is_none() {
+            // reqwest carries every request: build it now, so a bad set-up fails here as before.
+            http.get().map_err(|why| {
+                ApiError::new(Failure::Invalid, "client", String::new(), why.to_string())
+            })?;
+        }
         Ok(Client {
+            plain,
             http,
-            base_url: settings.base_url.trim_end_matches('/').to_string(),
+            base_url,
             api_key: settings.api_key,
             catalog: settings.catalog,
             retry: settings.retry,
@@ -198,7 +220,10 @@ impl Client {
         let (method, template) = self.catalog.route(op);
         let mut rest = args.clone();
         let path = fill_path(op, template, &mut rest)?;
-        let request = format!("{method} {path}");
+        let mut request = String::with_capacity(method.as_str().len() + 1 + path.len());
+        request.push_str(method.as_str());
+        request.push(' ');
+        request.push_str(&path);
         let (query, body) = match method {
             Method::Get => (to_query(op, &request, &rest)?, None),
             Method::Delete if rest.is_empty() => (Vec::new(), None),
@@ -280,14 +305,17 @@ impl Client {
         body: Option<&Value>,
         idempotency_key: Option<&str>,
     ) -> Result<Page, ApiError> {
-        let mut url = format!("{}{}", self.base_url, path);
+        let mut url = String::with_capacity(self.base_url.len() + path.len() + 1);
+        url.push_str(&self.base_url);
+        url.push_str(path);
         if !query.is_empty() {
             url.push('?');
             url.push_str(&encode_query(query));
         }
         let mut attempt = 1;
         loop {
-            let started = Instant::now();
+            // Only observers read the elapsed time.
+            let started = (!self.observers.is_empty()).then(Instant::now);
             let outcome = self.send_once(op, method, &url, request, body, idempotency_key);
             let (status, request_id) = match &outcome {
                 Ok(page) => (page.status, page.request_id.clone()),
@@ -301,7 +329,7 @@ impl Client {
                     body,
                     status,
                     attempt,
-                    elapsed: started.elapsed(),
+                    elapsed: started.map(|s| s.elapsed()).unwrap_or_default(),
                     request_id: request_id.as_deref(),
                 });
             }
@@ -347,59 +375,38 @@ impl Client {
         body: Option<&Value>,
         idempotency_key: Option<&str>,
     ) -> Result<Page, ApiError> {
-        let mut builder = match method {
-            Method::Get => self.http.get(url),
-            Method::Post => self.http.post(url),
-            Method::Put => self.http.put(url),
-            Method::Delete => self.http.delete(url),
+        let fail = |trouble: Trouble| self.trouble_error(op, request, trouble);
+        let target = self
+            .plain
+            .as_ref()
+            .and_then(|p| p.target(url).map(|t| (p, t)));
+        let reply = match target {
+            Some((plain, target)) => {
+                let json = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
+                let sent = plain.exchange(
+                    method,
+                    target,
+                    json.as_deref(),
+                    idempotency_key,
+                    |speed, time| self.saw_clock(speed, time),
+                );
+                match sent.map_err(fail)? {
+                    Some(reply) => reply,
+                    // A redirect: reqwest follows it as it always did.
+                    None => self
+                        .via_reqwest(method, url, body, idempotency_key)
+                        .map_err(fail)?,
+                }
+            }
+            None => self
+                .via_reqwest(method, url, body, idempotency_key)
+                .map_err(fail)?,
         };
-        if let Some(body) = body {
-            builder = builder.json(body);
-        }
-        if let Some(key) = idempotency_key {
-            builder = builder.header("Idempotency-Key", key);
-        }
-        let response = builder
-            .send()
-            .map_err(|e| self.transport_error(op, request, &e))?;
-        let status = response.status().as_u16();
-        if let Some(speed) = response
-            .headers()
-            .get("x-sim-speed")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s > 0.0)
-        {
-            self.speed.store(speed.to_bits(), Ordering::Relaxed);
-        }
-        if let Some(epoch) = response
-            .headers()
-            .get("x-sim-time")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|s| s.is_finite())
-        {
-            *self.server_clock.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some((epoch, Instant::now()));
-        }
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
-        let bytes = read_body(response).map_err(|e| self.transport_error(op, request, &e))?;
-        if bytes.len() > MAX_BODY {
-            return Err(ApiError::new(
-                Failure::Decode,
-                op.name,
-                request.to_string(),
-                format!(
-                    "the answer is {} bytes, more than the {} barrack reads",
-                    bytes.len(),
-                    MAX_BODY
-                ),
-            ));
-        }
+        let Reply {
+            status,
+            retry_after,
+            body: bytes,
+        } = reply;
         if !(200..300).contains(&status) {
             let mut err = ApiError::from_response(op.name, request.to_string(), status, &bytes);
             err.retry_after = retry_after;
@@ -408,17 +415,90 @@ impl Client {
         Page::parse(op, request, status, &bytes)
     }
 
-    fn transport_error(&self, op: &Op, request: &str, err: &reqwest::Error) -> ApiError {
-        let failure = if err.is_timeout() {
-            Failure::Timeout
-        } else {
-            Failure::Unreachable
+    /// One exchange through reqwest (TLS, proxies, redirects).
+    fn via_reqwest(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Reply, Trouble> {
+        let http = self
+            .http
+            .get()
+            .map_err(|why| Trouble::Setup(why.to_string()))?;
+        let mut builder = match method {
+            Method::Get => http.get(url),
+            Method::Post => http.post(url),
+            Method::Put => http.put(url),
+            Method::Delete => http.delete(url),
         };
-        // reqwest's message names the URL (never the key); keep the root cause only.
-        let mut cause: &dyn std::error::Error = err;
-        while let Some(next) = cause.source() {
-            cause = next;
+        if let Some(body) = body {
+            builder = builder.json(body);
         }
+        if let Some(key) = idempotency_key {
+            builder = builder.header("Idempotency-Key", key);
+        }
+        let response = builder.send().map_err(|e| Trouble::from_reqwest(&e))?;
+        let status = response.status().as_u16();
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok());
+        self.saw_clock(header("x-sim-speed"), header("x-sim-time"));
+        let retry_after = header("retry-after").and_then(parse_retry_after);
+        let bytes = response
+            .bytes()
+            .map_err(|e| Trouble::from_reqwest(&e))?
+            .to_vec();
+        if bytes.len() > MAX_BODY {
+            return Err(Trouble::TooLarge(bytes.len()));
+        }
+        Ok(Reply {
+            status,
+            retry_after,
+            body: bytes,
+        })
+    }
+
+    /// `X-Sim-Speed` and `X-Sim-Time` of an answer: the server's clock.
+    fn saw_clock(&self, speed: Option<&str>, time: Option<&str>) {
+        if let Some(speed) = speed
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+        {
+            self.speed.store(speed.to_bits(), Ordering::Relaxed);
+        }
+        if let Some(epoch) = time
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|s| s.is_finite())
+        {
+            *self.server_clock.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((epoch, Instant::now()));
+        }
+    }
+
+    fn trouble_error(&self, op: &Op, request: &str, trouble: Trouble) -> ApiError {
+        let (failure, cause) = match trouble {
+            Trouble::Timeout => (Failure::Timeout, "operation timed out".to_string()),
+            Trouble::Transport { timeout, cause } => (
+                if timeout {
+                    Failure::Timeout
+                } else {
+                    Failure::Unreachable
+                },
+                cause,
+            ),
+            Trouble::TooLarge(len) => {
+                return ApiError::new(
+                    Failure::Decode,
+                    op.name,
+                    request.to_string(),
+                    format!("the answer is {len} bytes, more than the {MAX_BODY} barrack reads"),
+                )
+            }
+            Trouble::Setup(why) => {
+                return ApiError::new(Failure::Invalid, "client", String::new(), why)
+            }
+        };
+        // The message names the base URL (never the key) and the root cause only.
         let mut message = format!("{} ({})", self.base_url, cause);
         if let Some(key) = &self.api_key {
             message = key.redact(&message);
@@ -427,8 +507,64 @@ impl Client {
     }
 }
 
-fn read_body(response: reqwest::blocking::Response) -> Result<Vec<u8>, reqwest::Error> {
-    Ok(response.bytes()?.to_vec())
+/// The reqwest client and what it is built from.
+struct LazyHttp {
+    headers: reqwest::header::HeaderMap,
+    timeout: Duration,
+    connect_timeout: Duration,
+    client: OnceLock<Result<reqwest::blocking::Client, String>>,
+}
+
+impl LazyHttp {
+    fn get(&self) -> Result<&reqwest::blocking::Client, &str> {
+        self.client
+            .get_or_init(|| {
+                reqwest::blocking::Client::builder()
+                    .default_headers(self.headers.clone())
+                    .timeout(self.timeout)
+                    .connect_timeout(self.connect_timeout)
+                    .user_agent(USER_AGENT)
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
+}
+
+const USER_AGENT: &str = concat!("barrack/", env!("CARGO_PKG_VERSION"));
+
+/// An answer as either transport hands it over.
+struct Reply {
+    status: u16,
+    retry_after: Option<Duration>,
+    body: Vec<u8>,
+}
+
+/// Why an exchange produced no answer.
+#[derive(Debug)]
+enum Trouble {
+    /// The request's time ran out.
+    Timeout,
+    /// No answer: `cause` is the root cause, as reqwest's error chain ends.
+    Transport { timeout: bool, cause: String },
+    /// The answer is larger than [`MAX_BODY`].
+    TooLarge(usize),
+    /// The HTTP client could not be built.
+    Setup(String),
+}
+
+impl Trouble {
+    fn from_reqwest(err: &reqwest::Error) -> Trouble {
+        let mut cause: &dyn std::error::Error = err;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        Trouble::Transport {
+            timeout: err.is_timeout(),
+            cause: cause.to_string(),
+        }
+    }
 }
 
 /// A successful call: the data, and the status and request id of the last answer.
@@ -461,7 +597,7 @@ impl Page {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Page::empty(status));
         }
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        let undecodable = |e: serde_json::Error| {
             let preview = String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned();
             ApiError::new(
                 Failure::Decode,
@@ -469,7 +605,53 @@ impl Page {
                 request.to_string(),
                 format!("expected JSON ({e}); the answer began {preview:?}"),
             )
-        })?;
+        };
+        let first = bytes
+            .iter()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+        if first == Some(&b'{') {
+            // An object, almost always the envelope: read its entries without building a map.
+            let Entries(mut entries) = serde_json::from_slice(bytes).map_err(undecodable)?;
+            let last = |entries: &[(String, Value)], name: &str| {
+                entries.iter().rposition(|(k, _)| k == name)
+            };
+            return match last(&entries, "success").and_then(|i| entries[i].1.as_bool()) {
+                Some(true) => {
+                    let request_id = last(&entries, "request_id")
+                        .and_then(|i| entries[i].1.as_str())
+                        .map(str::to_string);
+                    let pagination = match last(&entries, "pagination") {
+                        Some(i) => match std::mem::take(&mut entries[i].1) {
+                            Value::Object(p) => Some(p),
+                            _ => None,
+                        },
+                        None => None,
+                    };
+                    let data = last(&entries, "data")
+                        .map(|i| std::mem::take(&mut entries[i].1))
+                        .unwrap_or(Value::Null);
+                    Ok(Page {
+                        status,
+                        data,
+                        pagination,
+                        request_id,
+                    })
+                }
+                Some(false) => {
+                    Err(
+                        ApiError::from_response(op.name, request.to_string(), status, bytes)
+                            .with_status(status),
+                    )
+                }
+                None => Ok(Page {
+                    status,
+                    data: Value::Object(entries.into_iter().collect()),
+                    pagination: None,
+                    request_id: None,
+                }),
+            };
+        }
+        let value: Value = serde_json::from_slice(bytes).map_err(undecodable)?;
         match value {
             Value::Object(mut map) if map.get("success").and_then(Value::as_bool) == Some(true) => {
                 let data = map.remove("data").unwrap_or(Value::Null);
@@ -501,6 +683,34 @@ impl Page {
                 request_id: None,
             }),
         }
+    }
+}
+
+/// A JSON object's entries in order, duplicates kept (the last one counts, as in a map).
+struct Entries(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Entries, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Entries;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Entries, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).max(4));
+                while let Some(entry) = map.next_entry::<String, Value>()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
     }
 }
 
@@ -605,6 +815,716 @@ fn new_idempotency_key() -> String {
     format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..))
 }
 
+/// HTTP/1.1 over std sockets for a plain `http://` base URL (the simulator, a local proxy), in
+/// the calling thread, with a keep-alive pool shared by the client's clones (fleet threads).
+///
+/// It sends what reqwest sends (Host, User-Agent, Accept, Authorization, a JSON body with
+/// Content-Type and Content-Length, Idempotency-Key) and keeps reqwest's semantics: one deadline
+/// for the whole exchange, a connect timeout, an idle connection closed by the server is never
+/// reused, a request written on a connection that then closes is an error (never silently sent
+/// again: `--drop-rate` relies on that), and the same root causes in messages. Anything it does
+/// not handle goes to reqwest instead: proxies (the environment names one), URLs that reqwest
+/// would normalise, and redirects.
+mod plain {
+    use super::{Method, Reply, Trouble, MAX_BODY, USER_AGENT};
+    use std::io::{self, Read, Write};
+    use std::net::{Ipv4Addr, Ipv6Addr, TcpStream, ToSocketAddrs};
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    /// An answer head larger than this is refused (hyper's default limit is close).
+    const MAX_HEAD: usize = 64 << 10;
+    /// Idle connections are closed after this long, as reqwest's pool does.
+    const IDLE: Duration = Duration::from_secs(90);
+    /// A connection idle for less than this is reused without checking that it is still open.
+    pub(super) const RECENT: Duration = Duration::from_millis(100);
+    /// The read buffer a pooled connection keeps between exchanges.
+    const BUFFER: usize = 16 << 10;
+
+    pub(super) struct Origin {
+        host: String,
+        port: u16,
+        /// Length of `http://authority` in the base URL: the request target is what follows.
+        origin_len: usize,
+        /// Host, User-Agent, Accept and Authorization lines, sent with every request.
+        fixed: Vec<u8>,
+        timeout: Duration,
+        connect_timeout: Duration,
+        idle: Mutex<Vec<Conn>>,
+    }
+
+    struct Conn {
+        stream: TcpStream,
+        buf: Vec<u8>,
+        /// Bytes of `buf` read from the socket and not yet consumed.
+        end: usize,
+        out: Vec<u8>,
+        last_used: Instant,
+        /// The socket's read timeout is not the full request timeout.
+        timeout_changed: bool,
+    }
+
+    impl Origin {
+        /// The origin for a base URL, or `None` when reqwest must carry its requests.
+        pub(super) fn for_base_url(
+            base: &str,
+            authorization: Option<&str>,
+            timeout: Duration,
+            connect_timeout: Duration,
+        ) -> Option<Origin> {
+            if proxy_configured() || timeout.is_zero() || connect_timeout.is_zero() {
+                return None;
+            }
+            let scheme = base.get(..7)?;
+            if !scheme.eq_ignore_ascii_case("http://") {
+                return None;
+            }
+            let rest = &base[7..];
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            if !plain_target(path) {
+                return None;
+            }
+            let (host, port, host_header) = parse_authority(authority)?;
+            let mut fixed =
+                format!("Host: {host_header}\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\n");
+            if let Some(value) = authorization {
+                fixed.push_str("Authorization: ");
+                fixed.push_str(value);
+                fixed.push_str("\r\n");
+            }
+            Some(Origin {
+                host,
+                port,
+                origin_len: 7 + authority.len(),
+                fixed: fixed.into_bytes(),
+                timeout,
+                connect_timeout,
+                idle: Mutex::new(Vec::new()),
+            })
+        }
+
+        /// The request target of a full URL, if this transport can send it exactly as reqwest
+        /// would (nothing that URL normalisation would rewrite).
+        pub(super) fn target<'u>(&self, url: &'u str) -> Option<&'u str> {
+            let target = url.get(self.origin_len..)?;
+            (target.starts_with('/') && plain_target(target)).then_some(target)
+        }
+
+        /// Send one request and read its answer; `Ok(None)` for a redirect (reqwest follows it).
+        /// `head` is told the `X-Sim-Speed` and `X-Sim-Time` headers before the body is read.
+        pub(super) fn exchange(
+            &self,
+            method: Method,
+            target: &str,
+            body: Option<&[u8]>,
+            idempotency_key: Option<&str>,
+            head: impl FnOnce(Option<&str>, Option<&str>),
+        ) -> Result<Option<Reply>, Trouble> {
+            let now = Instant::now();
+            let deadline = now + self.timeout;
+            let (mut conn, mut reused) = match self.pooled(now) {
+                Some(conn) => (conn, true),
+                None => (self.connect(deadline)?, false),
+            };
+            let out = &mut conn.out;
+            out.clear();
+            out.extend_from_slice(method.as_str().as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(target.as_bytes());
+            out.extend_from_slice(b" HTTP/1.1\r\n");
+            out.extend_from_slice(&self.fixed);
+            if let Some(key) = idempotency_key {
+                out.extend_from_slice(b"Idempotency-Key: ");
+                out.extend_from_slice(key.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            if let Some(body) = body {
+                out.extend_from_slice(b"Content-Type: application/json\r\nContent-Length: ");
+                out.extend_from_slice(body.len().to_string().as_bytes());
+                out.extend_from_slice(b"\r\n\r\n");
+                out.extend_from_slice(body);
+            } else {
+                out.extend_from_slice(b"\r\n");
+            }
+            while let Err(e) = conn.stream.write_all(&conn.out) {
+                // The server closed a pooled connection as it was taken: nothing was received,
+                // so the request goes on a new connection (as hyper retries a canceled request).
+                if !reused
+                    || e.kind() == io::ErrorKind::WouldBlock
+                    || e.kind() == io::ErrorKind::TimedOut
+                {
+                    return Err(io_trouble(&e));
+                }
+                let mut fresh = self.connect(deadline)?;
+                std::mem::swap(&mut fresh.out, &mut conn.out);
+                conn = fresh;
+                reused = false;
+            }
+            let answer = conn.read_answer(deadline, self.timeout, head)?;
+            match answer {
+                Answer::Reply { reply, reusable } => {
+                    if reusable {
+                        self.put_back(conn);
+                    }
+                    Ok(Some(reply))
+                }
+                Answer::Redirect => Ok(None),
+            }
+        }
+
+        /// A pooled connection the server has not closed. One idle for a while is checked
+        /// without blocking (reqwest's pool notices a closed idle connection too, and never
+        /// reuses it); one that answered moments ago is taken as it is, since servers close idle
+        /// connections after seconds, and the check costs three system calls.
+        fn pooled(&self, now: Instant) -> Option<Conn> {
+            loop {
+                let conn = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()?;
+                let idle = now.saturating_duration_since(conn.last_used);
+                if idle < RECENT || (idle < IDLE && conn.is_open()) {
+                    return Some(conn);
+                }
+            }
+        }
+
+        fn put_back(&self, mut conn: Conn) {
+            conn.last_used = Instant::now();
+            if conn.buf.len() > BUFFER {
+                conn.buf.truncate(BUFFER);
+                conn.buf.shrink_to_fit();
+            }
+            self.idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(conn);
+        }
+
+        fn connect(&self, deadline: Instant) -> Result<Conn, Trouble> {
+            let addrs = (self.host.as_str(), self.port)
+                .to_socket_addrs()
+                .map_err(|e| io_trouble(&e))?;
+            let mut last = None;
+            for addr in addrs {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let limit = self.connect_timeout.min(left);
+                if limit.is_zero() {
+                    return Err(Trouble::Timeout);
+                }
+                match TcpStream::connect_timeout(&addr, limit) {
+                    Ok(stream) => {
+                        let ready = stream
+                            .set_nodelay(true)
+                            .and_then(|()| stream.set_read_timeout(Some(self.timeout)))
+                            .and_then(|()| stream.set_write_timeout(Some(self.timeout)));
+                        if let Err(e) = ready {
+                            return Err(io_trouble(&e));
+                        }
+                        return Ok(Conn {
+                            stream,
+                            buf: vec![0; BUFFER],
+                            end: 0,
+                            out: Vec::with_capacity(512),
+                            last_used: Instant::now(),
+                            timeout_changed: false,
+                        });
+                    }
+                    Err(e) => last = Some(e),
+                }
+            }
+            Err(match last {
+                Some(e) => io_trouble(&e),
+                None => Trouble::Transport {
+                    timeout: false,
+                    cause: format!("no address found for {}", self.host),
+                },
+            })
+        }
+    }
+
+    enum Answer {
+        Reply { reply: Reply, reusable: bool },
+        Redirect,
+    }
+
+    /// What the head of an answer says about its body and the connection.
+    struct Head {
+        status: u16,
+        len: usize,
+        content_length: Option<usize>,
+        chunked: bool,
+        close: bool,
+        redirect: bool,
+        retry_after: Option<Duration>,
+    }
+
+    impl Conn {
+        fn is_open(&self) -> bool {
+            if self.stream.set_nonblocking(true).is_err() {
+                return false;
+            }
+            let mut byte = [0u8; 1];
+            // Nothing to read is the only healthy state: EOF is a close, bytes are garbage.
+            let open = matches!(self.stream.peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+            open && self.stream.set_nonblocking(false).is_ok()
+        }
+
+        /// Read more bytes into `buf` (growing it up to `limit`); EOF is an error.
+        fn fill(&mut self, deadline: Instant, full: Duration, limit: usize) -> Result<(), Trouble> {
+            if self.fill_or_eof(deadline, full, limit)? {
+                Ok(())
+            } else {
+                Err(Trouble::Transport {
+                    timeout: false,
+                    cause: "connection closed before message completed".into(),
+                })
+            }
+        }
+
+        /// Read more bytes into `buf`: `false` at the end of the connection.
+        fn fill_or_eof(
+            &mut self,
+            deadline: Instant,
+            full: Duration,
+            limit: usize,
+        ) -> Result<bool, Trouble> {
+            if self.end == self.buf.len() {
+                if self.buf.len() >= limit {
+                    return Err(Trouble::Transport {
+                        timeout: false,
+                        cause: "the answer's head is too large".into(),
+                    });
+                }
+                let grown = (self.buf.len() * 2).min(limit);
+                self.buf.resize(grown, 0);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Trouble::Timeout);
+            }
+            // The socket's timeout is the full request timeout; shorten it once time was spent.
+            if left + Duration::from_millis(5) < full || self.timeout_changed {
+                self.stream
+                    .set_read_timeout(Some(left))
+                    .map_err(|e| io_trouble(&e))?;
+                self.timeout_changed = true;
+            }
+            loop {
+                match self.stream.read(&mut self.buf[self.end..]) {
+                    Ok(0) => return Ok(false),
+                    Ok(n) => {
+                        self.end += n;
+                        return Ok(true);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(io_trouble(&e)),
+                }
+            }
+        }
+
+        fn read_answer(
+            &mut self,
+            deadline: Instant,
+            full: Duration,
+            on_head: impl FnOnce(Option<&str>, Option<&str>),
+        ) -> Result<Answer, Trouble> {
+            if self.timeout_changed {
+                self.stream
+                    .set_read_timeout(Some(full))
+                    .map_err(|e| io_trouble(&e))?;
+                self.timeout_changed = false;
+            }
+            self.end = 0;
+            let mut on_head = Some(on_head);
+            let head = loop {
+                let head = self.parse_head(&mut on_head)?;
+                match head {
+                    Some(head) if (100..200).contains(&head.status) && head.status != 101 => {
+                        // An interim answer (100 Continue): the real one follows.
+                        self.buf.copy_within(head.len..self.end, 0);
+                        self.end -= head.len;
+                    }
+                    Some(head) => break head,
+                    None => self.fill(deadline, full, MAX_HEAD)?,
+                }
+            };
+            if head.redirect {
+                return Ok(Answer::Redirect);
+            }
+            let mut reusable = !head.close;
+            let no_body = matches!(head.status, 101 | 204 | 304);
+            let body = if no_body {
+                reusable &= self.end == head.len;
+                Vec::new()
+            } else if head.chunked {
+                let body = self.read_chunked(head.len, deadline, full)?;
+                reusable &= self.end == 0;
+                body
+            } else if let Some(len) = head.content_length {
+                if len > MAX_BODY {
+                    return Err(Trouble::TooLarge(len));
+                }
+                let total = head.len + len;
+                while self.end < total {
+                    self.fill(deadline, full, total)?;
+                }
+                reusable &= self.end == total;
+                self.buf[head.len..total].to_vec()
+            } else {
+                // No length: the body runs to the end of the connection.
+                reusable = false;
+                loop {
+                    if self.end - head.len > MAX_BODY {
+                        return Err(Trouble::TooLarge(self.end - head.len));
+                    }
+                    if !self.fill_or_eof(deadline, full, head.len + MAX_BODY + 1)? {
+                        break;
+                    }
+                }
+                self.buf[head.len..self.end].to_vec()
+            };
+            self.end = 0;
+            Ok(Answer::Reply {
+                reply: Reply {
+                    status: head.status,
+                    retry_after: head.retry_after,
+                    body,
+                },
+                reusable,
+            })
+        }
+
+        /// The head, if `buf` holds all of it.
+        fn parse_head(
+            &mut self,
+            on_head: &mut Option<impl FnOnce(Option<&str>, Option<&str>)>,
+        ) -> Result<Option<Head>, Trouble> {
+            let mut headers = [httparse::EMPTY_HEADER; 64];
+            let mut response = httparse::Response::new(&mut headers);
+            let len = match response.parse(&self.buf[..self.end]) {
+                Ok(httparse::Status::Complete(len)) => len,
+                Ok(httparse::Status::Partial) => return Ok(None),
+                Err(e) => {
+                    return Err(Trouble::Transport {
+                        timeout: false,
+                        cause: format!("invalid HTTP response: {e}"),
+                    })
+                }
+            };
+            let status = response.code.unwrap_or(0);
+            let mut head = Head {
+                status,
+                len,
+                content_length: None,
+                chunked: false,
+                close: response.version != Some(1),
+                redirect: false,
+                retry_after: None,
+            };
+            let (mut speed, mut time, mut location) = (None, None, false);
+            let mut transfer_encoding = false;
+            for header in response.headers.iter() {
+                let name = header.name;
+                // Only the headers read below are decoded.
+                let text = || std::str::from_utf8(header.value).ok();
+                if name.eq_ignore_ascii_case("content-length") {
+                    let parsed = text().and_then(|v| v.trim().parse::<usize>().ok());
+                    match (parsed, head.content_length) {
+                        (Some(n), None) => head.content_length = Some(n),
+                        (Some(n), Some(m)) if n == m => {}
+                        _ => {
+                            return Err(Trouble::Transport {
+                                timeout: false,
+                                cause: "invalid HTTP response: bad Content-Length".into(),
+                            })
+                        }
+                    }
+                } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                    transfer_encoding = true;
+                    head.chunked = text().is_some_and(|v| {
+                        v.rsplit(',')
+                            .next()
+                            .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
+                    });
+                } else if name.eq_ignore_ascii_case("connection") {
+                    let value = text();
+                    let has = |word: &str| {
+                        value.is_some_and(|v| {
+                            v.split(',').any(|t| t.trim().eq_ignore_ascii_case(word))
+                        })
+                    };
+                    if has("close") {
+                        head.close = true;
+                    } else if has("keep-alive") && response.version == Some(0) {
+                        head.close = false;
+                    }
+                } else if name.eq_ignore_ascii_case("x-sim-speed") {
+                    speed = text();
+                } else if name.eq_ignore_ascii_case("x-sim-time") {
+                    time = text();
+                } else if name.eq_ignore_ascii_case("retry-after") {
+                    head.retry_after = text().and_then(super::parse_retry_after);
+                } else if name.eq_ignore_ascii_case("location") {
+                    location = true;
+                }
+            }
+            head.redirect = location && matches!(status, 301 | 302 | 303 | 307 | 308);
+            if transfer_encoding {
+                // The transfer coding frames the body (chunked), or the connection's end does.
+                head.content_length = None;
+                head.close |= !head.chunked;
+            }
+            if !(100..200).contains(&status) && !head.redirect {
+                if let Some(f) = on_head.take() {
+                    f(speed, time);
+                }
+            }
+            Ok(Some(head))
+        }
+
+        /// A chunked body that starts at `buf[start..]`; leaves `end` at the unread rest.
+        fn read_chunked(
+            &mut self,
+            start: usize,
+            deadline: Instant,
+            full: Duration,
+        ) -> Result<Vec<u8>, Trouble> {
+            let bad = || Trouble::Transport {
+                timeout: false,
+                cause: "invalid HTTP response: bad chunked body".into(),
+            };
+            let mut body = Vec::new();
+            // Keep the buffer small: move what is unread to its front.
+            self.buf.copy_within(start..self.end, 0);
+            self.end -= start;
+            let limit = MAX_HEAD.max(BUFFER);
+            loop {
+                let line_end = loop {
+                    if let Some(i) = self.buf[..self.end].windows(2).position(|w| w == b"\r\n") {
+                        break i;
+                    }
+                    self.fill(deadline, full, limit)?;
+                };
+                let line = std::str::from_utf8(&self.buf[..line_end]).map_err(|_| bad())?;
+                let size = line.split(';').next().unwrap_or("").trim();
+                let size = usize::from_str_radix(size, 16).map_err(|_| bad())?;
+                let consumed = line_end + 2;
+                self.buf.copy_within(consumed..self.end, 0);
+                self.end -= consumed;
+                if size == 0 {
+                    // Trailers, up to the blank line.
+                    loop {
+                        let line_end = loop {
+                            if let Some(i) =
+                                self.buf[..self.end].windows(2).position(|w| w == b"\r\n")
+                            {
+                                break i;
+                            }
+                            self.fill(deadline, full, limit)?;
+                        };
+                        self.buf.copy_within(line_end + 2..self.end, 0);
+                        self.end -= line_end + 2;
+                        if line_end == 0 {
+                            return Ok(body);
+                        }
+                    }
+                }
+                if body.len() + size > MAX_BODY {
+                    return Err(Trouble::TooLarge(body.len() + size));
+                }
+                let mut left = size + 2;
+                while left > 0 {
+                    if self.end == 0 {
+                        self.fill(deadline, full, limit)?;
+                    }
+                    let take = left.min(self.end);
+                    let data = take.min(left.saturating_sub(2));
+                    body.extend_from_slice(&self.buf[..data]);
+                    self.buf.copy_within(take..self.end, 0);
+                    self.end -= take;
+                    left -= take;
+                }
+            }
+        }
+    }
+
+    fn io_trouble(e: &io::Error) -> Trouble {
+        match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Trouble::Timeout,
+            _ => Trouble::Transport {
+                timeout: false,
+                cause: e.to_string(),
+            },
+        }
+    }
+
+    /// reqwest reads proxies from the environment; with one set, reqwest carries the requests.
+    fn proxy_configured() -> bool {
+        ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+            .iter()
+            .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+    }
+
+    /// A path (and query) that URL parsing leaves exactly as it is: only characters it does not
+    /// encode, at most one `?`, and no `.`/`..` segment (it would remove those).
+    fn plain_target(target: &str) -> bool {
+        let bytes = target.as_bytes();
+        let clean = bytes.iter().all(|&b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'.'
+                        | b'_'
+                        | b'~'
+                        | b'%'
+                        | b'/'
+                        | b'?'
+                        | b'&'
+                        | b'='
+                        | b':'
+                        | b'@'
+                        | b'!'
+                        | b'$'
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                )
+        });
+        if !clean {
+            return false;
+        }
+        let mut parts = target.splitn(2, '?');
+        let path = parts.next().unwrap_or("");
+        let single_query = parts.next().is_none_or(|q| !q.contains('?'));
+        single_query && !path.split('/').any(is_dot_segment)
+    }
+
+    /// `.` or `..`, with any dot written as `%2e`.
+    fn is_dot_segment(segment: &str) -> bool {
+        if segment.is_empty() || segment.len() > 6 {
+            return false;
+        }
+        let mut rest = segment.as_bytes();
+        let mut dots = 0;
+        while !rest.is_empty() {
+            if rest[0] == b'.' {
+                rest = &rest[1..];
+            } else if rest.len() >= 3
+                && rest[0] == b'%'
+                && rest[1] == b'2'
+                && rest[2] | 0x20 == b'e'
+            {
+                rest = &rest[3..];
+            } else {
+                return false;
+            }
+            dots += 1;
+        }
+        dots <= 2
+    }
+
+    /// `host[:port]` → (host to connect to, port, Host header), for hosts URL parsing keeps as
+    /// written: lowercase names, dotted-quad IPv4, bracketed IPv6.
+    fn parse_authority(authority: &str) -> Option<(String, u16, String)> {
+        if authority.contains('@') {
+            return None;
+        }
+        let (host, port_text) = if let Some(rest) = authority.strip_prefix('[') {
+            let (v6, after) = rest.split_once(']')?;
+            let ip: Ipv6Addr = v6.parse().ok()?;
+            if ip.to_string() != v6 {
+                return None;
+            }
+            let port = match after {
+                "" => None,
+                _ => Some(after.strip_prefix(':')?),
+            };
+            (v6.to_string(), port)
+        } else {
+            let (host, port) = match authority.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            };
+            let valid = !host.is_empty()
+                && host.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'
+                });
+            if !valid {
+                return None;
+            }
+            // A name whose last label is numeric is an IPv4 address to URL parsing: only the
+            // canonical dotted quad is kept as written.
+            let last = host.trim_end_matches('.').rsplit('.').next().unwrap_or("");
+            if last.bytes().all(|b| b.is_ascii_digit()) {
+                let ip: Ipv4Addr = host.parse().ok()?;
+                if ip.to_string() != host {
+                    return None;
+                }
+            }
+            (host.to_string(), port)
+        };
+        let port = match port_text {
+            None => 80,
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok()?,
+            Some(_) => return None,
+        };
+        let shown = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.clone()
+        };
+        let header = if port == 80 {
+            shown
+        } else {
+            format!("{shown}:{port}")
+        };
+        Some((host, port, header))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn base_urls_that_reqwest_would_rewrite_go_to_reqwest() {
+            let origin = |url: &str| {
+                Origin::for_base_url(url, None, Duration::from_secs(1), Duration::from_secs(1))
+            };
+            let o = origin("http://127.0.0.1:8787").unwrap();
+            assert_eq!((o.host.as_str(), o.port), ("127.0.0.1", 8787));
+            assert!(String::from_utf8_lossy(&o.fixed).contains("Host: 127.0.0.1:8787\r\n"));
+            let o = origin("http://localhost/api").unwrap();
+            assert_eq!(o.port, 80);
+            assert!(String::from_utf8_lossy(&o.fixed).contains("Host: localhost\r\n"));
+            assert_eq!(
+                o.target("http://localhost/api/balance/?a=1"),
+                Some("/api/balance/?a=1")
+            );
+            assert_eq!(o.target("http://localhost/api/instances/../"), None);
+            assert_eq!(o.target("http://localhost/api/x/%2E%2e/"), None);
+            assert_eq!(o.target("http://localhost/api/a b/"), None);
+            let o = origin("http://[::1]:9000").unwrap();
+            assert_eq!(o.host, "::1");
+            assert!(String::from_utf8_lossy(&o.fixed).contains("Host: [::1]:9000\r\n"));
+            for url in [
+                "https://barrack.ai/api",
+                "http://user:pw@host",
+                "http://Example.com",
+                "http://127.1:80",
+                "http://host:",
+                "http://host:99999",
+                "http://host/a b",
+                "http://host/./x",
+                "http://[::0001]:80",
+            ] {
+                assert!(origin(url).is_none(), "{url}");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -649,5 +1569,220 @@ mod tests {
         assert!(page.data.is_null());
         let err = Page::parse(op, "", 200, b"{trunc").err().unwrap();
         assert_eq!(err.failure, Failure::Decode);
+    }
+
+    #[test]
+    fn envelopes_read_without_a_map_keep_map_semantics() {
+        let op = find("instances").unwrap();
+        // Duplicate keys: the last one counts, as in a JSON map.
+        let page = Page::parse(
+            op,
+            "",
+            200,
+            br#" {"data":1,"success":true,"data":[{"id":"a"}],"pagination":{"has_next":false},"request_id":"r1"}"#,
+        )
+        .ok()
+        .unwrap();
+        assert_eq!(page.data, serde_json::json!([{"id": "a"}]));
+        assert_eq!(page.request_id.as_deref(), Some("r1"));
+        assert_eq!(page.pagination.unwrap()["has_next"], false);
+        // A bare object keeps its keys in order, duplicates resolved as a map does.
+        let page = Page::parse(op, "", 200, br#"{"b":1,"a":2,"b":3}"#)
+            .ok()
+            .unwrap();
+        assert_eq!(page.data.to_string(), r#"{"b":3,"a":2}"#);
+        let err = Page::parse(
+            op,
+            "",
+            400,
+            br#"{"success":false,"code":"X","message":"m"}"#,
+        )
+        .err()
+        .unwrap();
+        assert_eq!((err.status, err.code.as_str()), (400, "X"));
+        let err = Page::parse(op, "", 200, br#"{"success":true} trailing"#)
+            .err()
+            .unwrap();
+        assert_eq!(err.failure, Failure::Decode);
+        let page = Page::parse(op, "", 200, b"[1,2]").ok().unwrap();
+        assert_eq!(page.data, serde_json::json!([1, 2]));
+    }
+
+    /// A scripted HTTP server: answers each request head it reads with the next canned answer
+    /// (closing the connection after it when asked), and counts connections.
+    struct Scripted {
+        url: String,
+        connections: Arc<AtomicU64>,
+    }
+
+    fn scripted(answers: Vec<(&'static str, bool)>) -> Scripted {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicU64::new(0));
+        let counter = connections.clone();
+        let answers = Arc::new(std::sync::Mutex::new(answers.into_iter()));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                counter.fetch_add(1, Ordering::SeqCst);
+                let answers = answers.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut writer = stream;
+                    loop {
+                        let mut line = String::new();
+                        loop {
+                            line.clear();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                        }
+                        let next = answers.lock().unwrap().next();
+                        let Some((answer, close)) = next else { return };
+                        if !answer.is_empty() {
+                            let _ = writer.write_all(answer.as_bytes());
+                        }
+                        if close {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Scripted { url, connections }
+    }
+
+    fn test_client(url: &str, timeout: Duration) -> Client {
+        let mut settings = ClientSettings::new(url, ApiKey::new("k"));
+        settings.retry.attempts = 1;
+        settings.timeout = timeout;
+        let client = Client::new(settings).unwrap();
+        assert!(
+            client.plain.is_some(),
+            "plain http goes through std sockets"
+        );
+        client
+    }
+
+    const OK: &str =
+        "HTTP/1.1 200 OK\r\nContent-Length: 34\r\n\r\n{\"success\":true,\"data\":{\"n\":1}} \r\n";
+
+    #[test]
+    fn plain_http_reads_every_framing_and_reuses_connections() {
+        let balance = find("balance").unwrap();
+        let args = Args::new();
+        let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Sim-Speed: 250\r\n\r\n\
+                       10\r\n{\"success\":true,\r\n11;ext=1\r\n\"data\":{\"n\":2}}  \r\n0\r\nTrailer: x\r\n\r\n";
+        let server = scripted(vec![
+            (OK, false),
+            (chunked, false),
+            ("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\n\r\n{\"n\":3}", true),
+            ("HTTP/1.0 200 OK\r\n\r\n{\"n\":4}", true),
+            (OK, false),
+        ]);
+        let client = test_client(&server.url, Duration::from_secs(5));
+        assert_eq!(client.call(balance, &args).unwrap()["n"], 1);
+        assert_eq!(client.call(balance, &args).unwrap()["n"], 2);
+        assert_eq!(client.speed(), 250.0);
+        assert_eq!(server.connections.load(Ordering::SeqCst), 1, "kept alive");
+        assert_eq!(client.call(balance, &args).unwrap()["n"], 3);
+        assert_eq!(client.call(balance, &args).unwrap()["n"], 4);
+        assert_eq!(client.call(balance, &args).unwrap()["n"], 1);
+        assert_eq!(
+            server.connections.load(Ordering::SeqCst),
+            3,
+            "closed ones not reused"
+        );
+    }
+
+    #[test]
+    fn plain_http_reads_large_bodies_and_reports_truncation() {
+        let balance = find("balance").unwrap();
+        let args = Args::new();
+        let items = vec!["x".repeat(1000); 200];
+        let body = serde_json::json!({"success": true, "data": items}).to_string();
+        let large: &'static str = Box::leak(
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_boxed_str(),
+        );
+        let server = scripted(vec![
+            (large, false),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"succ",
+                true,
+            ),
+        ]);
+        let client = test_client(&server.url, Duration::from_secs(5));
+        let data = client.call(balance, &args).unwrap();
+        assert_eq!(data.as_array().unwrap().len(), 200);
+        let err = client.call(balance, &args).unwrap_err();
+        assert_eq!(err.failure, Failure::Unreachable);
+        assert!(
+            err.message
+                .contains("connection closed before message completed"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn plain_http_times_out_and_never_reuses_a_closed_connection() {
+        let balance = find("balance").unwrap();
+        let args = Args::new();
+        // The first connection answers once and closes without saying so; the second stalls.
+        let server = scripted(vec![(OK, true), (OK, false), ("", false)]);
+        let client = test_client(&server.url, Duration::from_millis(300));
+        client.call(balance, &args).unwrap();
+        std::thread::sleep(plain::RECENT + Duration::from_millis(50));
+        client.call(balance, &args).unwrap();
+        assert_eq!(server.connections.load(Ordering::SeqCst), 2);
+        let started = Instant::now();
+        let err = client.call(balance, &args).unwrap_err();
+        assert_eq!(err.failure, Failure::Timeout, "{err:?}");
+        assert!(err.message.contains("operation timed out"), "{err:?}");
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+            "{took:?}"
+        );
+    }
+
+    #[test]
+    fn plain_http_hands_redirects_to_reqwest() {
+        let balance = find("balance").unwrap();
+        let args = Args::new();
+        let server = scripted(vec![
+            (
+                "HTTP/1.1 302 Found\r\nLocation: /moved/\r\nContent-Length: 0\r\n\r\n",
+                false,
+            ),
+            (
+                "HTTP/1.1 302 Found\r\nLocation: /moved/\r\nContent-Length: 0\r\n\r\n",
+                false,
+            ),
+            (OK, false),
+        ]);
+        let client = test_client(&server.url, Duration::from_secs(5));
+        assert_eq!(client.call(balance, &args).unwrap()["n"], 1);
+    }
+
+    #[test]
+    fn refused_connections_read_as_before() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let client = test_client(&url, Duration::from_secs(5));
+        let err = client
+            .call(find("balance").unwrap(), &Args::new())
+            .unwrap_err();
+        assert_eq!(err.failure, Failure::Unreachable);
+        assert!(err.message.starts_with(&format!("{url} (")), "{err:?}");
+        assert!(err.message.contains("refused"), "{err:?}");
     }
 }

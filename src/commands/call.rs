@@ -41,7 +41,7 @@ pub fn parse_fields(fields: &[String], body: Option<&str>) -> Result<Args> {
     };
     for field in fields {
         if let Some((key, json)) = field.split_once(":=") {
-            if !key.contains('=') {
+            if !key.is_empty() && !key.contains('=') {
                 let value = serde_json::from_str(json).map_err(|e| {
                     Error::usage(format!("{field:?}: the value after := is not JSON ({e})"))
                 })?;

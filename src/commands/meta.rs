@@ -34,7 +34,9 @@ pub fn man() -> Result<ExitCode> {
 fn write_stdout(bytes: &[u8]) -> Result<ExitCode> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    out.write_all(bytes).and_then(|_| out.flush()).map_err(|e| Error::io("stdout", e))?;
+    out.write_all(bytes)
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::io("stdout", e))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -42,7 +44,8 @@ fn write_stdout(bytes: &[u8]) -> Result<ExitCode> {
 /// and each stdlib module under its import name, with doc comments.
 pub fn defs(args: &DefsArgs) -> Result<ExitCode> {
     // The definitions describe functions; no call is made, so the client points nowhere.
-    let client = Client::new(ClientSettings::new("http://127.0.0.1:9", None)).map_err(Error::Api)?;
+    let client =
+        Client::new(ClientSettings::new("http://127.0.0.1:9", None)).map_err(Error::Api)?;
     let host = Host::new(Runtime::new(client));
     let mut engine = host.engine(None);
     for name in stdlib::names() {
@@ -60,6 +63,9 @@ pub fn defs(args: &DefsArgs) -> Result<ExitCode> {
         .write_to_dir(&args.dir)
         .map_err(|e| Error::io(&args.dir, e))?;
     let written = std::fs::read_dir(&args.dir).map(|d| d.count()).unwrap_or(0);
-    eprintln!("barrack: wrote {written} definition files to {}", args.dir.display());
+    eprintln!(
+        "barrack: wrote {written} definition files to {}",
+        args.dir.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -41,7 +41,8 @@ pub fn host(
     let connection = connect(global, &opts.connect, observers)?;
     let mut runtime = Runtime::new(connection.client.clone());
     runtime.parallel = opts.parallel as usize;
-    runtime.deadline = opts.timeout.map(|t| started + t.0);
+    runtime.deadline = opts.timeout.and_then(|t| started.checked_add(t.0));
+    runtime.time_limit = opts.timeout.map(|t| t.0);
     runtime.quiet = global.quiet;
     runtime.progress = std::io::stderr().is_terminal();
     if planning {

@@ -40,8 +40,24 @@ pub fn prepare(rt: &Runtime, args: &mut Args) -> Result<(), ApiError> {
         }
     }
     for list in ["ssh_key_ids", "volume_ids"] {
-        if let Some(Value::String(one)) = args.get(list).cloned() {
-            args.insert(list.into(), Value::Array(vec![Value::String(one)]));
+        match args.get(list).cloned() {
+            Some(Value::String(one)) => {
+                args.insert(list.into(), Value::Array(vec![Value::String(one)]));
+            }
+            Some(Value::Null) => {
+                args.remove(list);
+            }
+            // Anything but a list of id strings would otherwise be replaced by the defaults
+            // below (`ssh_keys: 5` silently became the account's key).
+            Some(Value::Array(items)) if items.iter().all(Value::is_string) => {}
+            Some(other) => {
+                return Err(ApiError::invalid(
+                    OP,
+                    list,
+                    format!("must be an id or a list of ids, not {other}"),
+                ))
+            }
+            None => {}
         }
     }
     let model = match args.get("gpu_model") {

@@ -30,7 +30,7 @@ use crate::error::{Diagnostic, Error};
 use rhai::packages::{Package, StandardPackage};
 use rhai::{Dynamic, Engine, EvalAltResult, Map, Module, ParseError, Position, Scope, Shared, AST};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 pub use helpers::display;
@@ -166,9 +166,27 @@ pub struct Host {
     pub args: Vec<String>,
 }
 
+/// Rhai's standard library as one shared, immutable package: built once per process (it is
+/// the largest part of setting up an engine) and shared by every engine after that.
+static STANDARD: OnceLock<StandardPackage> = OnceLock::new();
+
+fn standard_package() -> &'static StandardPackage {
+    STANDARD.get_or_init(StandardPackage::new)
+}
+
 impl Host {
     pub fn new(runtime: Runtime) -> Host {
         let runtime = Arc::new(runtime);
+        if STANDARD.get().is_none() {
+            // A one-shot run needs both packages at once: build Rhai's on a second core while
+            // this thread builds Barrack's. `engine()` takes whichever thread's result is first
+            // (or builds it itself, if the helper never got to run).
+            let _ = std::thread::Builder::new()
+                .name("rhai-std".into())
+                .spawn(|| {
+                    standard_package();
+                });
+        }
         Host {
             package: BarrackPackage::new(runtime.clone()),
             runtime,
@@ -182,7 +200,7 @@ impl Host {
     /// deadline, and imports limited to the stdlib and files beside the script.
     pub fn engine(&self, script_dir: Option<PathBuf>) -> Engine {
         let mut engine = Engine::new_raw();
-        StandardPackage::new().register_into_engine(&mut engine);
+        standard_package().register_into_engine(&mut engine);
         self.package.register_into_engine(&mut engine);
         self.limits.apply(&mut engine);
         engine.set_module_resolver(resolver::Resolver::new(script_dir));
@@ -229,13 +247,7 @@ impl Host {
 
     /// Turn an uncaught Rhai error into barrack's error, worded for a person.
     pub fn runtime_error(&self, file: &str, err: EvalAltResult) -> Error {
-        script_error(
-            file,
-            err,
-            self.runtime
-                .deadline
-                .map(|d| d.saturating_duration_since(Instant::now())),
-        )
+        script_error(file, err, self.runtime.time_limit)
     }
 }
 
@@ -304,12 +316,12 @@ fn location(file: &str, pos: Position) -> String {
 pub fn script_error(
     file: &str,
     err: EvalAltResult,
-    remaining: Option<std::time::Duration>,
+    time_limit: Option<std::time::Duration>,
 ) -> Error {
     let pos = err.position();
     match err {
         EvalAltResult::ErrorTerminated(..) => Error::Timeout {
-            after: remaining.unwrap_or_default(),
+            after: time_limit.unwrap_or_default(),
         },
         EvalAltResult::ErrorParsing(kind, pos) => Error::Compile {
             diagnostics: vec![Diagnostic {
@@ -325,7 +337,7 @@ pub fn script_error(
             } else {
                 src.to_string()
             };
-            match script_error(&inner_file, *inner, remaining) {
+            match script_error(&inner_file, *inner, time_limit) {
                 Error::Script { message, api } => Error::Script {
                     message: format!(
                         "{message}\n  called from function {name}() at {}",
@@ -337,7 +349,7 @@ pub fn script_error(
             }
         }
         EvalAltResult::ErrorInModule(name, inner, _) => {
-            match script_error(&name, *inner, remaining) {
+            match script_error(&name, *inner, time_limit) {
                 Error::Script { message, api } => Error::Script {
                     message: format!("{message}\n  in module {name}"),
                     api,

@@ -79,6 +79,12 @@ impl Time {
     }
 }
 
+/// A number of seconds as a duration, refused (not a panic) when no `Duration` can hold it.
+fn seconds(f: f64) -> Result<Duration, Box<EvalAltResult>> {
+    Duration::try_from_secs_f64(f)
+        .map_err(|_| format!("{f:e} seconds is too long for a duration").into())
+}
+
 /// Seconds from a duration given as `"90s"`, `"15m"`, `"2h"`, `"7d"` or a number of seconds.
 pub fn duration(value: &Dynamic) -> Result<Duration, Box<EvalAltResult>> {
     if let Ok(i) = value.as_int() {
@@ -88,11 +94,18 @@ pub fn duration(value: &Dynamic) -> Result<Duration, Box<EvalAltResult>> {
     }
     if let Ok(f) = value.as_float() {
         if f.is_finite() && f >= 0.0 {
-            return Ok(Duration::from_secs_f64(f));
+            return seconds(f);
         }
     }
     if value.is_string() {
-        return crate::cli::parse_duration(&value.to_string()).map_err(|e| e.into());
+        let text = value.to_string();
+        // A number of seconds is read here: it may be too large for a `Duration`.
+        if let Ok(f) = text.trim().parse::<f64>() {
+            if f.is_finite() && f >= 0.0 {
+                return seconds(f);
+            }
+        }
+        return crate::cli::parse_duration(&text).map_err(|e| e.into());
     }
     Err(format!(
         "{} is not a duration; use forms like \"90s\", \"15m\", \"2h\", \"7d\" or a number of seconds",

@@ -152,19 +152,30 @@ fn terminated() -> Box<EvalAltResult> {
     EvalAltResult::ErrorTerminated("timeout".into(), Position::NONE).into()
 }
 
-/// Sleep `wall` of real time, waking early for the run's deadline.
+/// Sleep `wall` of real time, waking early for the run's deadline. A pause too long for the
+/// clock to express (`sleep(9223372036854775807)`) lasts until the deadline, or for ever.
 pub fn pause(rt: &Runtime, wall: Duration) -> Result<(), Box<EvalAltResult>> {
-    let end = Instant::now() + wall;
+    let end = Instant::now().checked_add(wall);
+    let slice = Duration::from_millis(50);
     loop {
         if rt.past_deadline() {
             return Err(terminated());
         }
         let now = Instant::now();
-        if now >= end {
-            return Ok(());
+        match end {
+            Some(end) if now >= end => return Ok(()),
+            Some(end) => std::thread::sleep((end - now).min(slice)),
+            None => std::thread::sleep(slice),
         }
-        std::thread::sleep((end - now).min(Duration::from_millis(50)));
     }
+}
+
+/// Wall time since `started` in the server's time (times its announced speed). The speed comes
+/// from a response header, so the product may be beyond what a `Duration` holds: then the
+/// longest duration, never a panic.
+fn server_elapsed(rt: &Runtime, started: Instant) -> Duration {
+    Duration::try_from_secs_f64(started.elapsed().as_secs_f64() * rt.client.speed().max(1.0))
+        .unwrap_or(Duration::MAX)
 }
 
 /// Wait for one object; returns its last JSON (`None` once deleted).
@@ -223,7 +234,7 @@ pub fn wait_one(
             }
             Err(err) => return Err(convert::api_error(&err)),
         }
-        let waited = started.elapsed().mul_f64(rt.client.speed().max(1.0));
+        let waited = server_elapsed(rt, started);
         if waited >= spec.timeout {
             let why = format!(
                 "still {} after {} (timeout)",
@@ -312,7 +323,7 @@ impl Progress {
         } else {
             format!("{} ({name})", handle.id())
         };
-        let waited = started.elapsed().mul_f64(rt.client.speed().max(1.0));
+        let waited = server_elapsed(rt, started);
         rt.say(&format!(
             "barrack: {} {label} is {} after {}",
             handle.kind.noun(),

@@ -12,15 +12,16 @@ mod reply;
 mod server;
 pub mod world;
 
-use crate::api::catalog::{self, Method, Op, OPS};
+use crate::api::catalog::{Method, Op, OPS};
 pub use crate::api::rules;
 use reply::{Refusal, Reply};
 use serde_json::{Map, Value};
-use server::{Action, HttpRequest, HttpResponse};
+pub use server::HttpResponse;
+use server::{Action, HttpRequest};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 pub use world::World;
 
@@ -129,6 +130,9 @@ struct Shared {
     stats: Stats,
     state_file: Option<PathBuf>,
     api_key: Option<String>,
+    /// The clock's speed (fixed for the simulator's life) and its `X-Sim-Speed` text.
+    speed: f64,
+    speed_header: String,
 }
 
 impl Shared {
@@ -164,13 +168,16 @@ impl Simulator {
             }
             _ => World::seeded(options.seed, now),
         };
+        let speed = options.speed.max(f64::MIN_POSITIVE);
         let clock = Clock {
             wall_start: Instant::now(),
             sim_start: world.clock,
-            speed: options.speed.max(f64::MIN_POSITIVE),
+            speed,
             advanced: 0.0,
         };
         let shared = Arc::new(Shared {
+            speed,
+            speed_header: format_speed(speed),
             state: Mutex::new(State {
                 world,
                 clock,
@@ -232,6 +239,23 @@ impl Simulator {
         f(&mut state.world)
     }
 
+    /// Answer one request in-process, exactly as over HTTP but without a socket: `None` when
+    /// the simulator would close the connection instead (`--drop-rate`). For benchmarks of the
+    /// handlers themselves, and tests that need no network.
+    pub fn answer(
+        &self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Option<HttpResponse> {
+        let request = HttpRequest::new(method, target, headers, body.to_vec());
+        match dispatch(&self.shared, request) {
+            Action::Respond(response) => Some(response),
+            Action::Drop => None,
+        }
+    }
+
     /// Requests served, faults injected, responses dropped, idempotent replays.
     pub fn stats(&self) -> Value {
         stats_json(&self.shared)
@@ -269,55 +293,100 @@ fn stats_json(shared: &Shared) -> Value {
 /// Path placeholders of a routed request, by name.
 pub type PathParams = Vec<(&'static str, String)>;
 
+/// One catalog path template, split once.
+struct Route {
+    op: &'static Op,
+    segments: Vec<Segment>,
+    literals: usize,
+}
+
+enum Segment {
+    Literal(&'static str),
+    /// A `{name}` placeholder.
+    Param(&'static str),
+}
+
+/// Every operation's template, split once per process (routing runs on every request).
+fn routes() -> &'static [Route] {
+    static ROUTES: OnceLock<Vec<Route>> = OnceLock::new();
+    ROUTES.get_or_init(|| {
+        OPS.iter()
+            .map(|op| {
+                let segments: Vec<Segment> = op
+                    .path
+                    .trim_matches('/')
+                    .split('/')
+                    .map(
+                        |t| match t.strip_prefix('{').and_then(|x| x.strip_suffix('}')) {
+                            Some(name) => Segment::Param(name),
+                            None => Segment::Literal(t),
+                        },
+                    )
+                    .collect();
+                let literals = segments
+                    .iter()
+                    .filter(|s| matches!(s, Segment::Literal(_)))
+                    .count();
+                Route {
+                    op,
+                    segments,
+                    literals,
+                }
+            })
+            .collect()
+    })
+}
+
 /// Find the operation for a method and path: the template with the most literal segments wins,
 /// so `/instances/hibernated/count/` beats `/instances/{id}/`.
 pub fn route(method: Method, path: &str) -> Result<(&'static Op, PathParams), bool> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let mut best: Option<(usize, &'static Op, PathParams)> = None;
+    let mut best: Option<&Route> = None;
     let mut path_known = false;
-    for op in OPS {
-        let template: Vec<&str> = op.path.trim_matches('/').split('/').collect();
-        if template.len() != segments.len() {
+    for route in routes() {
+        if route.segments.len() != segments.len() {
             continue;
         }
-        let mut params = Vec::new();
-        let mut literals = 0;
-        let matched = template.iter().zip(&segments).all(|(t, s)| {
-            match t.strip_prefix('{').and_then(|x| x.strip_suffix('}')) {
-                Some(name) => {
-                    let name: &'static str = catalog::path_params(op.path)
-                        .into_iter()
-                        .find(|n| *n == name)
-                        .unwrap_or("id");
-                    params.push((name, s.to_string()));
-                    !s.is_empty()
-                }
-                None => {
-                    literals += 1;
-                    t == s
-                }
-            }
+        let matched = route.segments.iter().zip(&segments).all(|(t, s)| match t {
+            Segment::Param(_) => !s.is_empty(),
+            Segment::Literal(t) => t == s,
         });
         if !matched {
             continue;
         }
-        if op.method != method {
+        if route.op.method != method {
             path_known = true;
             continue;
         }
-        if best.as_ref().is_none_or(|(l, _, _)| literals > *l) {
-            best = Some((literals, op, params));
+        if best.is_none_or(|b| route.literals > b.literals) {
+            best = Some(route);
         }
     }
     match best {
-        Some((_, op, params)) => Ok((op, params)),
+        Some(route) => {
+            let params = route
+                .segments
+                .iter()
+                .zip(&segments)
+                .filter_map(|(t, s)| match t {
+                    Segment::Param(name) => Some((*name, s.to_string())),
+                    Segment::Literal(_) => None,
+                })
+                .collect();
+            Ok((route.op, params))
+        }
         None => Err(path_known),
     }
 }
 
-fn json_response(status: u16, body: &Value, extra: Vec<(String, String)>, speed: f64) -> Action {
+fn json_response(
+    status: u16,
+    body: &Value,
+    extra: Vec<(&'static str, String)>,
+    speed: f64,
+) -> Action {
     let mut headers = extra;
-    headers.push(("X-Sim-Speed".into(), format_speed(speed)));
+    headers.push(("X-Sim-Speed", format_speed(speed)));
     Action::Respond(HttpResponse {
         status,
         headers,
@@ -333,60 +402,73 @@ fn format_speed(speed: f64) -> String {
     }
 }
 
-fn refusal_response(refusal: &Refusal, request_id: &str, speed: f64) -> Action {
-    let mut headers = vec![("X-Request-Id".to_string(), request_id.to_string())];
+fn refusal_response(shared: &Shared, refusal: &Refusal, request_id: &str) -> Action {
+    let mut headers = Vec::with_capacity(4);
+    headers.push(("X-Request-Id", request_id.to_string()));
     if let Some(after) = refusal.retry_after {
-        headers.push(("Retry-After".into(), after.to_string()));
+        headers.push(("Retry-After", after.to_string()));
     }
-    json_response(
-        refusal.status,
-        &refusal.envelope(request_id),
+    headers.push(("X-Sim-Speed", shared.speed_header.clone()));
+    Action::Respond(HttpResponse {
+        status: refusal.status,
         headers,
-        speed,
-    )
+        body: serde_json::to_vec(&refusal.envelope(request_id)).unwrap_or_default(),
+    })
 }
 
 fn dispatch(shared: &Shared, req: HttpRequest) -> Action {
     if let Some(rest) = req.path.strip_prefix("/_sim/") {
         return admin::handle(shared, rest, &req);
     }
-    let (speed, latency) = {
-        let state = shared.lock();
-        (state.clock.speed, state.faults.latency_ms)
-    };
     if req.path == "/openapi.json" {
-        return json_response(200, &openapi::document(), Vec::new(), speed);
+        return json_response(200, &openapi::document(), Vec::new(), shared.speed);
     }
     shared.stats.requests.fetch_add(1, Ordering::Relaxed);
+    let latency = shared.lock().faults.latency_ms;
     if latency > 0 {
         std::thread::sleep(Duration::from_millis(latency));
     }
-    let request_id = {
-        let mut state = shared.lock();
-        state.world.random_alnum(8)
-    };
-    let action = match api_request(shared, &req, &request_id) {
+    // One lock for the rest of the request: the request id, the handler, the clock it answers at.
+    let mut state = shared.lock();
+    let request_id = state.world.random_alnum(8);
+    let action = match api_request(shared, &mut state, &req, &request_id) {
         Ok(action) => action,
-        Err(refusal) => refusal_response(&refusal, &request_id, speed),
+        Err(refusal) => refusal_response(shared, &refusal, &request_id),
     };
-    with_clock(shared, action)
-}
-
-/// Every API answer announces the simulated time, so clients can show the simulator's "now".
-fn with_clock(shared: &Shared, action: Action) -> Action {
     match action {
+        // Every API answer announces the simulated time, so clients can show the simulator's "now".
         Action::Respond(mut response) => {
-            let now = shared.lock().clock.now();
-            response
-                .headers
-                .push(("X-Sim-Time".into(), format!("{now:.3}")));
+            let now = state.clock.now();
+            drop(state);
+            response.headers.push(("X-Sim-Time", format_millis(now)));
             Action::Respond(response)
         }
         drop => drop,
     }
 }
 
-fn api_request(shared: &Shared, req: &HttpRequest, request_id: &str) -> Result<Action, Refusal> {
+/// `{now:.3}`, with integer formatting (this runs on every answer).
+fn format_millis(seconds: f64) -> String {
+    if !(0.0..1e15).contains(&seconds) {
+        return format!("{seconds:.3}");
+    }
+    let millis = (seconds * 1000.0).round() as u64;
+    format!("{}.{:03}", millis / 1000, millis % 1000)
+}
+
+/// The method of a request line, as [`Method::parse`] reads it, without allocating.
+fn parse_method(text: &str) -> Option<Method> {
+    [Method::Get, Method::Post, Method::Put, Method::Delete]
+        .into_iter()
+        .find(|m| m.as_str().eq_ignore_ascii_case(text))
+}
+
+fn api_request(
+    shared: &Shared,
+    state: &mut State,
+    req: &HttpRequest,
+    request_id: &str,
+) -> Result<Action, Refusal> {
     let key = req
         .header("authorization")
         .and_then(|v| v.strip_prefix("Bearer "))
@@ -405,7 +487,7 @@ fn api_request(shared: &Shared, req: &HttpRequest, request_id: &str) -> Result<A
         }
         _ => {}
     }
-    let method = Method::parse(&req.method).ok_or_else(|| {
+    let method = parse_method(&req.method).ok_or_else(|| {
         Refusal::new(
             405,
             "METHOD_NOT_ALLOWED",
@@ -427,15 +509,11 @@ fn api_request(shared: &Shared, req: &HttpRequest, request_id: &str) -> Result<A
             )
         }
     })?;
-    let mut state = shared.lock();
-    let speed = state.clock.speed;
     // Injected faults come before anything is applied.
-    let faults = state.faults.clone();
-    if faults.fault_rate > 0.0
-        && state.fault_rng.f64() < faults.fault_rate
-        && !faults.fault_status.is_empty()
-    {
-        let status = faults.fault_status[state.fault_rng.usize(..faults.fault_status.len())];
+    let rate = state.faults.fault_rate;
+    if rate > 0.0 && state.fault_rng.f64() < rate && !state.faults.fault_status.is_empty() {
+        let statuses = &state.faults.fault_status;
+        let status = statuses[state.fault_rng.usize(..statuses.len())];
         shared.stats.faults.fetch_add(1, Ordering::Relaxed);
         let mut refusal = Refusal::new(
             status,
@@ -459,8 +537,8 @@ fn api_request(shared: &Shared, req: &HttpRequest, request_id: &str) -> Result<A
             return Ok(Action::Respond(HttpResponse {
                 status,
                 headers: vec![
-                    ("X-Sim-Speed".into(), format_speed(speed)),
-                    ("Idempotent-Replayed".into(), "true".into()),
+                    ("X-Sim-Speed", shared.speed_header.clone()),
+                    ("Idempotent-Replayed", "true".into()),
                 ],
                 body,
             }));
@@ -476,21 +554,22 @@ fn api_request(shared: &Shared, req: &HttpRequest, request_id: &str) -> Result<A
         body,
     };
     let outcome = handlers::handle(&mut state.world, &request);
-    let (status, body_value, extra) = match &outcome {
-        Ok(reply) => (reply.status, success_body(reply, request_id), vec![]),
+    let applied = outcome.is_ok();
+    let mut headers = Vec::with_capacity(4);
+    let (status, body_bytes) = match outcome {
+        Ok(reply) => (reply.status, success_body(reply, request_id)),
         Err(refusal) => {
-            let mut extra = Vec::new();
             if let Some(after) = refusal.retry_after {
-                extra.push(("Retry-After".to_string(), after.to_string()));
+                headers.push(("Retry-After", after.to_string()));
             }
-            (refusal.status, Some(refusal.envelope(request_id)), extra)
+            let envelope = refusal.envelope(request_id);
+            (
+                refusal.status,
+                serde_json::to_vec(&envelope).unwrap_or_default(),
+            )
         }
     };
-    let body_bytes = body_value
-        .as_ref()
-        .map(|v| serde_json::to_vec(v).unwrap_or_default())
-        .unwrap_or_default();
-    if op.mutates && outcome.is_ok() {
+    if op.mutates && applied {
         if let Some(key) = idempotency_key {
             state.world.idempotency.insert(
                 key,
@@ -503,15 +582,14 @@ fn api_request(shared: &Shared, req: &HttpRequest, request_id: &str) -> Result<A
         if let Some(path) = &shared.state_file {
             save_state(path, &state.world);
         }
-        if faults.drop_rate > 0.0 && state.fault_rng.f64() < faults.drop_rate {
+        let drop_rate = state.faults.drop_rate;
+        if drop_rate > 0.0 && state.fault_rng.f64() < drop_rate {
             shared.stats.drops.fetch_add(1, Ordering::Relaxed);
             return Ok(Action::Drop);
         }
     }
-    drop(state);
-    let mut headers = extra;
-    headers.push(("X-Request-Id".into(), request_id.to_string()));
-    headers.push(("X-Sim-Speed".into(), format_speed(speed)));
+    headers.push(("X-Request-Id", request_id.to_string()));
+    headers.push(("X-Sim-Speed", shared.speed_header.clone()));
     Ok(Action::Respond(HttpResponse {
         status,
         headers,
@@ -527,17 +605,20 @@ fn injected_code(status: u16) -> &'static str {
     }
 }
 
-fn success_body(reply: &Reply, request_id: &str) -> Option<Value> {
-    let data = reply.data.clone()?;
+/// The success envelope, serialised; no body at all when the reply has no data.
+fn success_body(reply: Reply, request_id: &str) -> Vec<u8> {
+    let Some(data) = reply.data else {
+        return Vec::new();
+    };
     let mut map = Map::new();
     map.insert("success".into(), true.into());
     map.insert("data".into(), data);
-    if let Some(p) = &reply.pagination {
-        map.insert("pagination".into(), p.clone());
+    if let Some(p) = reply.pagination {
+        map.insert("pagination".into(), p);
     }
     map.insert("request_id".into(), request_id.into());
     map.insert("tier".into(), reply.tier.into());
-    Some(Value::Object(map))
+    serde_json::to_vec(&Value::Object(map)).unwrap_or_default()
 }
 
 fn parse_body(bytes: &[u8], method: Method) -> Result<Map<String, Value>, Refusal> {

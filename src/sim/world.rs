@@ -314,10 +314,17 @@ impl World {
     }
 
     pub fn new_instance_id(&mut self, restored: bool) -> String {
-        let serial = self.next_serial;
-        self.next_serial += 1;
-        let digits = (serial * 7919 + self.random() % 97) % 1_000_000;
-        format!("BRK-{digits:06}{}", if restored { "D" } else { "VM" })
+        // Six digits wrap: after some 7 700 instances an id could come round again, and a
+        // second instance under a live id would silently replace the first. Draw again.
+        loop {
+            let serial = self.next_serial;
+            self.next_serial += 1;
+            let digits = (serial * 7919 + self.random() % 97) % 1_000_000;
+            let id = format!("BRK-{digits:06}{}", if restored { "D" } else { "VM" });
+            if !self.instances.contains_key(&id) {
+                return id;
+            }
+        }
     }
 
     pub fn new_ip(&mut self) -> String {

@@ -269,7 +269,8 @@ pub fn list(items: Vec<Value>, req: &Req, tier: &'static str) -> Outcome {
     errors.finish()?;
     let total = items.len() as u64;
     let total_pages = total.div_ceil(per_page).max(1);
-    let start = ((page - 1) * per_page).min(total) as usize;
+    // `page` comes from the query: `?page=18446744073709551615` must not overflow.
+    let start = (page - 1).saturating_mul(per_page).min(total) as usize;
     let end = (start + per_page as usize).min(items.len());
     let data: Vec<Value> = items[start..end].to_vec();
     Ok(Reply {

@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# Issue 9's performance targets, measured side by side against named baselines on this machine.
+#
+#   benches/compare.sh                 build release, start `barrack sim`, measure, report
+#   RUNS=40 benches/compare.sh         alternating runs for target 1 (default 30; target 2: RUNS/2)
+#   CLEAN_BUILD=1 benches/compare.sh   also time a clean release build in a scratch directory
+#                                      (minutes on 2 cores; otherwise the build is incremental)
+#   SKIP_BUILD=1 benches/compare.sh    measure target/release/barrack (or $BIN) as it is
+#
+# Every target prints one line: the measured ratio (or number), the target, PASS/FAIL, and the
+# baseline command it was measured against. Timings come from `loadgen alternate` (a std-only
+# helper built from benches/loadgen.rs with rustc), which spawns the two commands in turn and
+# reports medians, so both sides pay the same process-spawn cost and share the same noise.
+# Only loopback addresses are used, every loop is bounded, and the simulators stop on exit.
+# Nothing here runs under `cargo test`.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+RUNS=${RUNS:-30}
+RUNS2=$(((RUNS + 1) / 2))
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/barrack-compare.XXXXXX")
+PIDS=()
+KEY=compare-key
+export BARRACK_API_KEY=$KEY
+# A user's proxy must not carry loopback benchmark traffic.
+unset http_proxy HTTP_PROXY all_proxy ALL_PROXY
+
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+say() { printf '%s\n' "$*"; }
+note() { printf '   %s\n' "$*"; }
+
+# ratio VALUE OP LIMIT → "PASS"/"FAIL" (OP is <= or >=)
+verdict() {
+    awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+        ok = (op == "<=") ? (v <= l) : (v >= l); print (ok ? "PASS" : "FAIL") }'
+}
+div() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "inf"; else printf "%.2f", a / b }'; }
+field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+# Install a Debian package if a tool is missing and we may (root with apt-get); never fatal.
+want() {
+    local tool=$1 package=$2
+    command -v "$tool" >/dev/null 2>&1 && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        note "installing $package for $tool"
+        { apt-get install -y -qq "$package" || { apt-get update -qq && apt-get install -y -qq "$package"; }; } \
+            >"$WORK/apt-$package.log" 2>&1 || true
+    fi
+    command -v "$tool" >/dev/null 2>&1
+}
+
+# start_sim NAME ARGS… → sets SIM_URL and SIM_PID; waits for the listening line.
+start_sim() {
+    local name=$1
+    shift
+    "$BIN" sim --listen 127.0.0.1:0 "$@" 2>"$WORK/$name.log" &
+    SIM_PID=$!
+    PIDS+=("$SIM_PID")
+    SIM_URL=
+    for _ in $(seq 100); do
+        SIM_URL=$(sed -n 's/.*serving the Barrack API on \(http:[^ ]*\).*/\1/p' "$WORK/$name.log")
+        [ -n "$SIM_URL" ] && return 0
+        sleep 0.05
+    done
+    say "barrack sim ($name) did not start:"
+    cat "$WORK/$name.log"
+    exit 1
+}
+
+admin() { curl -sf -X POST -H 'Content-Type: application/json' -d "$2" "$1" >/dev/null; }
+
+# ---------------------------------------------------------------------------------------------
+say "== barrack performance targets (issue 9) =="
+say "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r)"
+
+BIN=${BIN:-$ROOT/target/release/barrack}
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    started=$(date +%s.%N)
+    cargo build --release --locked --bin barrack >"$WORK/build.log" 2>&1 || {
+        cat "$WORK/build.log"
+        exit 1
+    }
+    build_s=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+    note "release build (incremental): ${build_s} s"
+fi
+[ -x "$BIN" ] || { say "no $BIN: build it first"; exit 1; }
+rustc -O --edition 2021 benches/loadgen.rs -o "$WORK/loadgen"
+LOADGEN=$WORK/loadgen
+HAVE_CURL=1
+want curl curl || HAVE_CURL=0
+HAVE_TASKSET=1
+command -v taskset >/dev/null 2>&1 || HAVE_TASKSET=0
+
+# Pin every thread of a running process to a CPU list.
+pin() { [ "$HAVE_TASKSET" = 1 ] && taskset -a -p -c "$2" "$1" >/dev/null 2>&1 || true; }
+ALL_CPUS="0-$(($(nproc) - 1))"
+
+start_sim main --seed 1
+MAIN_URL=$SIM_URL
+MAIN_PID=$SIM_PID
+MAIN_ADDR=${MAIN_URL#http://}
+say "simulator: $MAIN_URL (barrack sim, speed 1)"
+printf 'balance();\n' >"$WORK/one-call.rhai"
+printf 'for i in 0..1000 { balance(); }\n' >"$WORK/thousand.rhai"
+
+# --- 1. one-shot run vs curl ------------------------------------------------------------------
+say ""
+CURL=(curl -s -H "Authorization: Bearer $KEY" "$MAIN_URL/balance/")
+RUN1=("$BIN" run "$WORK/one-call.rhai" --api-url "$MAIN_URL")
+if [ "$HAVE_CURL" = 1 ]; then
+    out=$("$LOADGEN" alternate "$RUNS" 3 "${RUN1[@]}" ::: "${CURL[@]}")
+    a=$(field a_median "$out")
+    b=$(field b_median "$out")
+    r=$(div "$a" "$b")
+    say "[1] one balance() run vs curl: ${r}x (target <= 0.50x) $(verdict "$r" "<=" 0.5)"
+    note "barrack run one-call.rhai --api-url URL: $a ms; baseline \`curl -s -H 'Authorization: Bearer …' URL/balance/\`: $b ms"
+    note "medians of $RUNS alternating runs, free scheduling (min $(field a_min "$out") vs $(field b_min "$out") ms)"
+    if [ "$HAVE_TASKSET" = 1 ]; then
+        pin "$MAIN_PID" 0
+        out=$(taskset -c 0 "$LOADGEN" alternate "$RUNS" 3 "${RUN1[@]}" ::: "${CURL[@]}")
+        pin "$MAIN_PID" "$ALL_CPUS"
+        a=$(field a_median "$out")
+        b=$(field b_median "$out")
+        note "same run with client and simulator on one core: $a vs $b ms = $(div "$a" "$b")x"
+    fi
+else
+    say "[1] one balance() run vs curl: skipped (curl is not installed and could not be installed)"
+fi
+
+# --- 2. 1000 calls vs a raw keep-alive loop ---------------------------------------------------
+say ""
+RUN2=("$BIN" run "$WORK/thousand.rhai" --api-url "$MAIN_URL")
+RAW=("$LOADGEN" raw "$MAIN_ADDR" 1000 "$KEY")
+two() {
+    local label=$1 out a b r
+    shift
+    out=$("$@" "$LOADGEN" alternate "$RUNS2" 2 "${RUN2[@]}" ::: "${RAW[@]}")
+    a=$(field a_median "$out")
+    b=$(field b_median "$out")
+    r=$(div "$a" "$b")
+    say "[2] 1000 balance() calls vs raw keep-alive loop, $label: ${r}x (target <= 1.20x) $(verdict "$r" "<=" 1.2)"
+    note "barrack run thousand.rhai: $a ms; baseline \`loadgen raw ADDR 1000\` (benches/loadgen.rs: one std TcpStream, fixed request bytes, no JSON decoding): $b ms"
+}
+if [ "$HAVE_TASKSET" = 1 ] && [ "$(nproc)" -ge 2 ]; then
+    # A real server runs elsewhere: the client has its core to itself.
+    pin "$MAIN_PID" 1
+    two "simulator and client on separate cores" taskset -c 0
+    # The strict view: the client's own CPU time competes with the simulator's.
+    pin "$MAIN_PID" 0
+    two "simulator and client sharing one core" taskset -c 0
+    pin "$MAIN_PID" "$ALL_CPUS"
+else
+    two "free scheduling" env
+fi
+note "medians of $RUNS2 alternating whole-process runs (start-up included on both sides)"
+
+# --- 3. fleet: hibernate 200 at 50 ms latency, default --parallel vs --parallel 1 ---------------
+say ""
+start_sim fleet --seed 3 --latency-ms 50
+FLEET_URL=$SIM_URL
+if [ "$HAVE_CURL" = 1 ]; then
+    admin "$FLEET_URL/_sim/balance" '{"balance": 1000000000}'
+    admin "$FLEET_URL/_sim/stock" '{"region": "FINLAND-2", "gpu_model": "H100-SXM5-80GB", "available": 1000}'
+    cat >"$WORK/deploy.rhai" <<'EOF'
+let specs = [];
+for i in 0..400 {
+    specs.push(#{gpu: "H100-SXM5-80GB", count: 1, region: "FINLAND-2", name: `fleet-${i}`});
+}
+for vm in deploy(specs) { print(vm.id); }
+EOF
+    "$BIN" run -q "$WORK/deploy.rhai" --api-url "$FLEET_URL" >"$WORK/ids"
+    admin "$FLEET_URL/_sim/advance" '{"seconds": 900}'
+    mapfile -t IDS <"$WORK/ids"
+    printf 'hibernate(ARGS);\n' >"$WORK/hibernate.rhai"
+    out=$("$LOADGEN" alternate 1 0 "$BIN" run -q "$WORK/hibernate.rhai" --api-url "$FLEET_URL" -- "${IDS[@]:0:200}" \
+        ::: "$BIN" run -q --parallel 1 "$WORK/hibernate.rhai" --api-url "$FLEET_URL" -- "${IDS[@]:200:200}")
+    fast=$(field a_median "$out")
+    slow=$(field b_median "$out")
+    admin "$FLEET_URL/_sim/faults" '{"latency_ms": 0}'
+    admin "$FLEET_URL/_sim/advance" '{"seconds": 900}'
+    hibernated=$("$BIN" eval -q --api-url "$FLEET_URL" 'instances(#{status: "HIBERNATED"}).len()')
+    r=$(div "$slow" "$fast")
+    ok=$(verdict "$r" ">=" 10)
+    [ "$hibernated" = 400 ] || ok=FAIL
+    say "[3] fleet hibernate of 200 at --latency-ms 50, default --parallel vs --parallel 1: ${r}x faster (target >= 10x) $ok"
+    note "barrack run hibernate.rhai -- <200 ids>: $fast ms; baseline \`barrack run --parallel 1 hibernate.rhai -- <200 ids>\`: $slow ms"
+    note "HIBERNATED afterwards: $hibernated of 400 (both runs' instances; the clock advanced 900 s)"
+else
+    say "[3] fleet: skipped (needs curl for the simulator's admin routes)"
+fi
+
+# --- 4. waiter: requests and detection delay vs botocore's InstanceRunning waiter ---------------
+say ""
+SPEED=50
+start_sim waiter --seed 4 --speed "$SPEED"
+WAIT_URL=$SIM_URL
+cat >"$WORK/wait.rhai" <<'EOF'
+let vm = deploy(#{gpu: "H100-SXM5-80GB", count: 1, region: "FINLAND-2", name: "waited"});
+let created = parse_time(vm.created_at).epoch;
+wait_active(vm);
+let detected = now().epoch;
+print(`${created} ${parse_time(vm.raw.updated_at).epoch} ${detected}`);
+EOF
+"$BIN" run -v "$WORK/wait.rhai" --api-url "$WAIT_URL" >"$WORK/wait.out" 2>"$WORK/wait.err"
+read -r created active detected <"$WORK/wait.out"
+polls=$(grep -c 'GET .*/instances/BRK-[^/]*/ ' "$WORK/wait.err" || true)
+took=$((active - created))
+lag=$((detected - active))
+# botocore: describe at once, then every 15 s until the state matches: ceil(took / 15) + 1 calls.
+boto=$(((took + 14) / 15 + 1))
+ok=$(verdict "$polls" "<=" "$boto")
+[ "$lag" -le 15 ] || ok=FAIL
+say "[4] wait_active on a deploy that took ${took} s of simulated time: $polls requests vs $boto (target <= botocore), detected ${lag} s after the change (target <= 15 s) $ok"
+note "baseline: botocore's InstanceRunning waiter (delay 15 s, first describe at once) on the same transition; simulator --speed $SPEED"
+
+# --- 5. simulator throughput and a mixed load at 64 connections --------------------------------
+say ""
+if want wrk wrk; then
+    out=$(wrk -t2 -c64 -d5s -H "Authorization: Bearer $KEY" "$MAIN_URL/balance/" 2>&1)
+    rps=$(awk '/Requests\/sec/ { printf "%.0f", $2 }' <<<"$out")
+    errs=$(grep -E 'Socket errors|Non-2xx' <<<"$out" | tr -s ' ' || true)
+    base="\`wrk -t2 -c64 -d5s URL/balance/\`"
+else
+    out=$("$LOADGEN" get "$MAIN_ADDR" 64 5 "$KEY")
+    rps=$(field rps "$out")
+    errs=
+    base="\`loadgen get ADDR 64 5\` (wrk is not installed and could not be installed)"
+fi
+say "[5a] simulator GET /balance/: $rps req/s (target >= 20000) $(verdict "$rps" ">=" 20000)"
+note "load generator: $base${errs:+; $errs}"
+out=$("$LOADGEN" mixed "$MAIN_ADDR" 64 5 "$KEY")
+errors=$(field errors "$out")
+ok=PASS
+[ "$errors" = 0 ] || ok=FAIL
+say "[5b] mixed workload, 64 connections for 5 s: $errors errors, $(field rps "$out") req/s (target: no error) $ok"
+note "\`loadgen mixed ADDR 64 5\`: balance, lists, one instance, hibernate, 404s, refused deploys"
+grep 'error:' <<<"$out" | sed 's/^/   /' || true
+
+# --- 6. peak RSS, binary size, build time -------------------------------------------------------
+say ""
+if want /usr/bin/time time; then
+    rss=$(/usr/bin/time -f '%M' "${RUN1[@]}" 2>&1 >/dev/null | tail -1)
+    mb=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
+    say "[6a] peak RSS of a one-shot run: $mb MB (target <= 15 MB) $(verdict "$mb" "<=" 15)"
+    note "\`/usr/bin/time -f %M barrack run one-call.rhai\`"
+else
+    say "[6a] peak RSS: skipped (/usr/bin/time is not installed and could not be installed)"
+fi
+size=$(stat -c %s "$BIN")
+mb=$(awk -v b="$size" 'BEGIN { printf "%.1f", b / 1048576 }')
+stripped=$(file "$BIN" 2>/dev/null | grep -o 'not stripped\|stripped' || echo "?")
+say "[6b] release binary: $mb MiB, $stripped (target <= 15 MB) $(verdict "$size" "<=" 15000000)"
+if [ "${CLEAN_BUILD:-0}" = 1 ]; then
+    started=$(date +%s.%N)
+    CARGO_TARGET_DIR=$WORK/target cargo build --release --locked --bin barrack >"$WORK/clean.log" 2>&1
+    secs=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
+    say "[6c] clean release build: $secs s (target <= 240 s) $(verdict "$secs" "<=" 240), load during it $(cut -d' ' -f1-3 /proc/loadavg)"
+else
+    say "[6c] clean release build: not measured (CLEAN_BUILD=1 times one in a scratch directory)"
+fi
