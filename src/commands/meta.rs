@@ -48,6 +48,7 @@ pub fn defs(args: &DefsArgs) -> Result<ExitCode> {
         Client::new(ClientSettings::new("http://127.0.0.1:9", None)).map_err(Error::Api)?;
     let host = Host::new(Runtime::new(client));
     let mut engine = host.engine(None);
+    let mut modules = Vec::new();
     for name in stdlib::names() {
         let ast = engine
             .compile(stdlib::source(name).unwrap_or_default())
@@ -55,6 +56,7 @@ pub fn defs(args: &DefsArgs) -> Result<ExitCode> {
         let module = rhai::Module::eval_ast_as_new(rhai::Scope::new(), &ast, &engine)
             .map_err(|e| Error::script(format!("stdlib:{name}: {e}")))?;
         engine.register_static_module(name, module.into());
+        modules.push((name, module_definitions(name, &ast)));
     }
     std::fs::create_dir_all(&args.dir).map_err(|e| Error::io(&args.dir, e))?;
     engine
@@ -62,10 +64,36 @@ pub fn defs(args: &DefsArgs) -> Result<ExitCode> {
         .include_standard_packages(true)
         .write_to_dir(&args.dir)
         .map_err(|e| Error::io(&args.dir, e))?;
+    // Rhai's own output for a script module drops the functions' doc comments; write those
+    // files from the source instead.
+    for (name, text) in modules {
+        let path = args.dir.join(format!("{name}.d.rhai"));
+        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+    }
     let written = std::fs::read_dir(&args.dir).map(|d| d.count()).unwrap_or(0);
     eprintln!(
         "barrack: wrote {written} definition files to {}",
         args.dir.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A stdlib module's definition file: its public functions with their `///` comments.
+fn module_definitions(name: &str, ast: &rhai::AST) -> String {
+    let mut out = format!("module {name};\n");
+    let mut functions: Vec<_> = ast
+        .iter_functions()
+        .filter(|f| f.access != rhai::FnAccess::Private && !f.name.starts_with("anon$"))
+        .collect();
+    functions.sort_by_key(|f| f.name);
+    for f in functions {
+        out.push('\n');
+        for comment in f.comments.iter() {
+            out.push_str(comment);
+            out.push('\n');
+        }
+        let params: Vec<String> = f.params.iter().map(|p| format!("{p}: ?")).collect();
+        out.push_str(&format!("fn {}({}) -> ?;\n", f.name, params.join(", ")));
+    }
+    out
 }
