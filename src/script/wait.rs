@@ -359,6 +359,38 @@ fn goal_of(name: &str, fixed: Option<&str>, status: Option<&str>) -> Goal {
     }
 }
 
+/// Register one waiter in its four shapes: `(x)`, `(x, options)`, `(x, status)`,
+/// `(x, status, options)`, each calling `finish(x, status, options)`.
+macro_rules! waiter_arms {
+    ($reg:expr, $module:expr, $takes_status:expr, $with_options:expr, $finish:ident, $x:ident: $ty:ty) => {
+        match ($takes_status, $with_options) {
+            (false, false) => {
+                $reg.set_into_module($module, move |ctx: NativeCallContext, $x: $ty| {
+                    $finish($x, None, None).map_err(|e| convert::at(e, &ctx))
+                });
+            }
+            (false, true) => {
+                $reg.set_into_module($module, move |ctx: NativeCallContext, $x: $ty, o: Map| {
+                    $finish($x, None, Some(&o)).map_err(|e| convert::at(e, &ctx))
+                });
+            }
+            (true, false) => {
+                $reg.set_into_module($module, move |ctx: NativeCallContext, $x: $ty, s: &str| {
+                    $finish($x, Some(s), None).map_err(|e| convert::at(e, &ctx))
+                });
+            }
+            (true, true) => {
+                $reg.set_into_module(
+                    $module,
+                    move |ctx: NativeCallContext, $x: $ty, s: &str, o: Map| {
+                        $finish($x, Some(s), Some(&o)).map_err(|e| convert::at(e, &ctx))
+                    },
+                );
+            }
+        }
+    };
+}
+
 /// Parameter names and types for the editor definitions: `wait_status(target: Vm, status: String, options: Map) -> Vm`.
 fn params(target: &str, takes_status: bool, with_options: bool) -> Vec<String> {
     let mut info = vec![format!("target: {target}")];
@@ -407,37 +439,7 @@ pub fn register_for<T: Clone + Send + Sync + 'static>(
                         None => Ok(Dynamic::UNIT),
                     }
                 };
-            match (takes_status, with_options) {
-                (false, false) => {
-                    reg.set_into_module(module, move |ctx: NativeCallContext, h: &mut T| {
-                        finish(h, None, None).map_err(|e| convert::at(e, &ctx))
-                    });
-                }
-                (false, true) => {
-                    reg.set_into_module(
-                        module,
-                        move |ctx: NativeCallContext, h: &mut T, o: Map| {
-                            finish(h, None, Some(&o)).map_err(|e| convert::at(e, &ctx))
-                        },
-                    );
-                }
-                (true, false) => {
-                    reg.set_into_module(
-                        module,
-                        move |ctx: NativeCallContext, h: &mut T, s: &str| {
-                            finish(h, Some(s), None).map_err(|e| convert::at(e, &ctx))
-                        },
-                    );
-                }
-                (true, true) => {
-                    reg.set_into_module(
-                        module,
-                        move |ctx: NativeCallContext, h: &mut T, s: &str, o: Map| {
-                            finish(h, Some(s), Some(&o)).map_err(|e| convert::at(e, &ctx))
-                        },
-                    );
-                }
-            }
+            waiter_arms!(reg, module, takes_status, with_options, finish, h: &mut T);
         }
     }
 }
@@ -470,37 +472,7 @@ fn register_for_array(module: &mut Module, runtime: &Arc<Runtime>) {
                 }
                 Ok(done)
             };
-            match (takes_status, with_options) {
-                (false, false) => {
-                    reg.set_into_module(module, move |ctx: NativeCallContext, a: &mut Array| {
-                        finish(a, None, None).map_err(|e| convert::at(e, &ctx))
-                    });
-                }
-                (false, true) => {
-                    reg.set_into_module(
-                        module,
-                        move |ctx: NativeCallContext, a: &mut Array, o: Map| {
-                            finish(a, None, Some(&o)).map_err(|e| convert::at(e, &ctx))
-                        },
-                    );
-                }
-                (true, false) => {
-                    reg.set_into_module(
-                        module,
-                        move |ctx: NativeCallContext, a: &mut Array, s: &str| {
-                            finish(a, Some(s), None).map_err(|e| convert::at(e, &ctx))
-                        },
-                    );
-                }
-                (true, true) => {
-                    reg.set_into_module(
-                        module,
-                        move |ctx: NativeCallContext, a: &mut Array, s: &str, o: Map| {
-                            finish(a, Some(s), Some(&o)).map_err(|e| convert::at(e, &ctx))
-                        },
-                    );
-                }
-            }
+            waiter_arms!(reg, module, takes_status, with_options, finish, a: &mut Array);
         }
     }
 }
@@ -523,37 +495,7 @@ pub fn register(module: &mut Module, runtime: &Arc<Runtime>) {
                         WaitSpec::new(name_static(name), goal_of(name, fixed, status), options)?;
                     wait_value(&rt, &target, &spec)
                 };
-            match (takes_status, with_options) {
-                (false, false) => {
-                    reg.set_into_module(module, move |ctx: NativeCallContext, t: Dynamic| {
-                        finish(t, None, None).map_err(|e| convert::at(e, &ctx))
-                    });
-                }
-                (false, true) => {
-                    reg.set_into_module(
-                        module,
-                        move |ctx: NativeCallContext, t: Dynamic, o: Map| {
-                            finish(t, None, Some(&o)).map_err(|e| convert::at(e, &ctx))
-                        },
-                    );
-                }
-                (true, false) => {
-                    reg.set_into_module(
-                        module,
-                        move |ctx: NativeCallContext, t: Dynamic, s: &str| {
-                            finish(t, Some(s), None).map_err(|e| convert::at(e, &ctx))
-                        },
-                    );
-                }
-                (true, true) => {
-                    reg.set_into_module(
-                        module,
-                        move |ctx: NativeCallContext, t: Dynamic, s: &str, o: Map| {
-                            finish(t, Some(s), Some(&o)).map_err(|e| convert::at(e, &ctx))
-                        },
-                    );
-                }
-            }
+            waiter_arms!(reg, module, takes_status, with_options, finish, t: Dynamic);
         }
     }
 }
