@@ -83,6 +83,53 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// A new instance holding its GPUs, in `status` until `due`, then ACTIVE; the caller fills
+    /// in its size, boot source and network.
+    #[allow(clippy::too_many_arguments)]
+    pub fn starting(
+        id: String,
+        name: String,
+        status: &str,
+        region: &str,
+        gpu_model: &str,
+        gpu_count: i64,
+        private_ip: String,
+        now: String,
+        due: f64,
+    ) -> Instance {
+        Instance {
+            id,
+            name,
+            status: status.into(),
+            region: region.into(),
+            gpu_model: gpu_model.into(),
+            gpu_count,
+            vcpus: 0,
+            ram_gb: 0,
+            os_volume_size_gb: 0,
+            boot_source: serde_json::Value::Null,
+            ssh_key_ids: Vec::new(),
+            public_ip_enabled: false,
+            public_ip: None,
+            private_ip,
+            volume_ids: Vec::new(),
+            security_rules: Vec::new(),
+            startup_script_id: None,
+            source_snapshot_id: None,
+            created_at: now.clone(),
+            updated_at: now,
+            holds_gpus: true,
+            total_cost: 0.0,
+            billed_minutes: 0,
+            billing_records: Vec::new(),
+            pending: Some(Pending {
+                due,
+                to: Some("ACTIVE".into()),
+            }),
+            partial_seconds: 0.0,
+        }
+    }
+
     pub fn data_volume_cost(&self, world: &World) -> f64 {
         self.volume_ids
             .iter()
@@ -549,40 +596,20 @@ mod tests {
     fn ticking_applies_transitions_in_order_and_bills_active_minutes() {
         let mut world = World::seeded(1, 1_000_000.0);
         let id = world.new_instance_id(false);
-        world.instances.insert(
+        let now = world.timestamp();
+        let mut instance = Instance::starting(
             id.clone(),
-            Instance {
-                id: id.clone(),
-                name: "t".into(),
-                status: "CREATING".into(),
-                region: "FINLAND-1".into(),
-                gpu_model: "H100-SXM5-80GB".into(),
-                gpu_count: 1,
-                vcpus: 8,
-                ram_gb: 64,
-                os_volume_size_gb: 100,
-                boot_source: serde_json::Value::Null,
-                ssh_key_ids: vec![],
-                public_ip_enabled: false,
-                public_ip: None,
-                private_ip: "10.0.0.2".into(),
-                volume_ids: vec![],
-                security_rules: vec![],
-                startup_script_id: None,
-                source_snapshot_id: None,
-                created_at: world.timestamp(),
-                updated_at: world.timestamp(),
-                holds_gpus: true,
-                total_cost: 0.0,
-                billed_minutes: 0,
-                billing_records: vec![],
-                pending: Some(Pending {
-                    due: 1_000_120.0,
-                    to: Some("ACTIVE".into()),
-                }),
-                partial_seconds: 0.0,
-            },
+            "t".into(),
+            "CREATING",
+            "FINLAND-1",
+            "H100-SXM5-80GB",
+            1,
+            "10.0.0.2".into(),
+            now,
+            1_000_120.0,
         );
+        instance.os_volume_size_gb = 100;
+        world.instances.insert(id.clone(), instance);
         let before = world.balance;
         world.tick(1_000_119.0);
         assert_eq!(world.instances[&id].status, "CREATING");

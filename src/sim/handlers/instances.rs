@@ -380,12 +380,6 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
         }
     }
     let instance = Instance {
-        id: id.clone(),
-        name,
-        status: "CREATING".into(),
-        region: region.clone(),
-        gpu_model: model,
-        gpu_count: count,
         vcpus: vcpus * count,
         ram_gb: ram * count,
         os_volume_size_gb: os_gb,
@@ -393,22 +387,20 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
         ssh_key_ids: ssh_keys,
         public_ip_enabled: wants_ip,
         public_ip: ip,
-        private_ip,
         volume_ids: data_volumes,
         security_rules,
         startup_script_id: script_id,
-        source_snapshot_id: None,
-        created_at: now.clone(),
-        updated_at: now,
-        holds_gpus: true,
-        total_cost: 0.0,
-        billed_minutes: 0,
-        billing_records: Vec::new(),
-        pending: Some(Pending {
+        ..Instance::starting(
+            id.clone(),
+            name,
+            "CREATING",
+            &region,
+            &model,
+            count,
+            private_ip,
+            now,
             due,
-            to: Some("ACTIVE".into()),
-        }),
-        partial_seconds: 0.0,
+        )
     };
     let data = instance_json(world, &instance);
     world.instances.insert(id, instance);
@@ -435,17 +427,7 @@ fn transition(world: &mut World, id: &str, via: &str, to: Option<&str>, seconds:
 /// The instance, if the lifecycle lets `op` act on it now; else 409 naming its state.
 fn require(world: &World, id: &str, op: &str) -> Result<Instance, Refusal> {
     let instance = find(world, id)?;
-    if let Some(t) = lifecycle::transition(op) {
-        if !t.from.contains(&instance.status.as_str()) {
-            return Err(Refusal::conflict(lifecycle::wrong_state(
-                t,
-                &instance.id,
-                &instance.name,
-                &instance.status,
-            ))
-            .in_tier(tier(&instance.region)));
-        }
-    }
+    super::require_state(instance, op)?;
     Ok(instance.clone())
 }
 
@@ -662,12 +644,6 @@ pub fn restore_snapshot(world: &mut World, req: &Req) -> Outcome {
     );
     world.take_gpus(&snapshot.region, &snapshot.gpu_model, snapshot.gpu_count);
     let instance = Instance {
-        id: id.clone(),
-        name,
-        status: "RESTORING".into(),
-        region: snapshot.region.clone(),
-        gpu_model: snapshot.gpu_model.clone(),
-        gpu_count: snapshot.gpu_count,
         vcpus: snapshot.vcpus,
         ram_gb: snapshot.ram_gb,
         os_volume_size_gb: snapshot.size_gb,
@@ -675,22 +651,18 @@ pub fn restore_snapshot(world: &mut World, req: &Req) -> Outcome {
         ssh_key_ids: snapshot.ssh_key_ids.clone(),
         public_ip_enabled: true,
         public_ip: Some(ip),
-        private_ip,
-        volume_ids: Vec::new(),
-        security_rules: Vec::new(),
-        startup_script_id: None,
         source_snapshot_id: Some(snapshot.id.clone()),
-        created_at: now.clone(),
-        updated_at: now,
-        holds_gpus: true,
-        total_cost: 0.0,
-        billed_minutes: 0,
-        billing_records: Vec::new(),
-        pending: Some(Pending {
+        ..Instance::starting(
+            id.clone(),
+            name,
+            "RESTORING",
+            &snapshot.region,
+            &snapshot.gpu_model,
+            snapshot.gpu_count,
+            private_ip,
+            now,
             due,
-            to: Some("ACTIVE".into()),
-        }),
-        partial_seconds: 0.0,
+        )
     };
     let data = instance_json(world, &instance);
     world.instances.insert(id, instance);

@@ -312,6 +312,17 @@ pub fn public<T: serde::Serialize>(object: &T, hidden: &[&str]) -> Value {
     value
 }
 
+/// 409 in the lifecycle's words when the instance is not in a state `op` accepts.
+pub fn require_state(instance: &super::world::Instance, op: &str) -> Result<(), Refusal> {
+    match crate::api::lifecycle::transition(op) {
+        Some(t) if !t.from.contains(&instance.status.as_str()) => Err(Refusal::conflict(
+            crate::api::lifecycle::wrong_state(t, &instance.id, &instance.name, &instance.status),
+        )
+        .in_tier(super::world::tier(&instance.region))),
+        _ => Ok(()),
+    }
+}
+
 pub fn missing(kind: Kind, id: &str) -> Refusal {
     Refusal::not_found(kind, id)
 }

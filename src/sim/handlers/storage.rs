@@ -263,12 +263,7 @@ pub fn attach_volumes(world: &mut World, req: &Req) -> Outcome {
         .get(req.id())
         .ok_or_else(|| missing(Kind::Vm, req.id()))?
         .clone();
-    if instance.status != "ACTIVE" {
-        return Err(Refusal::conflict(format!(
-            "Cannot attach volumes to instance {} ({}): it is {}; attach needs ACTIVE",
-            instance.id, instance.name, instance.status
-        )));
-    }
+    super::require_state(&instance, "attach_volumes")?;
     for id in &ids {
         let volume = world
             .volumes
@@ -395,13 +390,7 @@ pub fn create_snapshot(world: &mut World, req: &Req) -> Outcome {
         .ok_or_else(|| missing(Kind::Vm, &instance_id))?
         .clone();
     let region_tier = tier(&instance.region);
-    if instance.status != "ACTIVE" {
-        return Err(Refusal::conflict(format!(
-            "Cannot snapshot instance {} ({}): it is {}; snapshot needs ACTIVE",
-            instance.id, instance.name, instance.status
-        ))
-        .in_tier(region_tier));
-    }
+    super::require_state(&instance, "snapshot")?;
     let name =
         name.unwrap_or_else(|| format!("{}-{}", instance.name, world.timestamp().replace(':', "")));
     if world.snapshots.values().any(|s| s.name == name) {
