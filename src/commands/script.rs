@@ -45,6 +45,7 @@ pub fn host(
     runtime.time_limit = opts.timeout.map(|t| t.0);
     runtime.quiet = global.quiet;
     runtime.progress = std::io::stderr().is_terminal();
+    runtime.events = !global.quiet;
     if planning {
         // Planned calls are instant; one at a time keeps the plan in the script's order.
         runtime.parallel = 1;

@@ -29,7 +29,7 @@ pub fn run(rt: &Runtime, ops: &[&'static Op], name: &str, args: Vec<Dynamic>) ->
     });
     if let Some(bar) = bar {
         bar.finish_and_clear();
-    } else if !rt.quiet {
+    } else if rt.events && !rt.quiet {
         let failed = results.iter().filter(|r| r.is_err()).count();
         rt.say(&format!(
             "barrack: {name} on {} objects: {} done, {failed} failed",

@@ -91,8 +91,11 @@ pub struct Runtime {
     /// The `--timeout` the deadline came from, for the message when it is hit.
     pub time_limit: Option<std::time::Duration>,
     pub quiet: bool,
-    /// Spinners on a terminal, plain lines otherwise.
+    /// Spinners on a terminal (`barrack` sets it when stderr is one).
     pub progress: bool,
+    /// Without a terminal, one plain line per finished wait or fleet action. Off for embedders
+    /// (`Runtime::new`); `barrack` turns it on unless `-q`.
+    pub events: bool,
     pub audit: Option<AuditLog>,
     /// `plan` / `--dry-run`: mutations are recorded, not sent.
     pub planner: Option<Planner>,
@@ -109,6 +112,7 @@ impl Runtime {
             time_limit: None,
             quiet: false,
             progress: false,
+            events: false,
             audit: None,
             planner: None,
             stderr: Mutex::new(()),

@@ -314,7 +314,7 @@ impl Progress {
 impl Progress {
     /// Without a terminal, one plain line when a wait ends (unless `-q`).
     fn event(&self, rt: &Runtime, handle: &Handle, spec: &WaitSpec, started: Instant) {
-        if self.0.is_some() || rt.quiet {
+        if self.0.is_some() || rt.quiet || !rt.events {
             return;
         }
         let name = handle.text("name");
