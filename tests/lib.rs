@@ -14,6 +14,7 @@ mod core_rules;
 
 // ---- The Rhai host, the REPL, the stdlib: the `Test` builder runs the real binary ----
 mod test;
+mod transport;
 
 mod ecosystem;
 mod embed;
