@@ -69,7 +69,10 @@ fn defs_describe_every_function_handle_and_stdlib_module() {
     }
     let rotation = std::fs::read_to_string(dir.join("rotation.d.rhai")).unwrap();
     assert!(rotation.contains("fn rotate(opts: ?) -> ?;"), "{rotation}");
-    assert!(rotation.contains("/// Rotate snapshots."), "stdlib doc comments: {rotation}");
+    assert!(
+        rotation.contains("/// Rotate snapshots."),
+        "stdlib doc comments: {rotation}"
+    );
 }
 
 #[test]

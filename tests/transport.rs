@@ -20,7 +20,11 @@ fn the_quickstart_runs_through_reqwest_too() {
         .env("NO_PROXY", "127.0.0.1,localhost")
         .stdout_has("Cleaned up.")
         .success();
-    assert!(out.stderr.contains("POST http://127.0.0.1:"), "the -v log shows the requests: {}", out.stderr);
+    assert!(
+        out.stderr.contains("POST http://127.0.0.1:"),
+        "the -v log shows the requests: {}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -31,7 +35,14 @@ fn reqwest_errors_read_like_plain_ones() {
     };
     for proxy in [None, Some("http://127.0.0.1:9")] {
         let mut test = Test::new()
-            .args(["call", "balance", "--retries", "1", "--api-url", &format!("http://127.0.0.1:{port}")])
+            .args([
+                "call",
+                "balance",
+                "--retries",
+                "1",
+                "--api-url",
+                &format!("http://127.0.0.1:{port}"),
+            ])
             .env("BARRACK_API_KEY", "sk-test-SECRET")
             .env("NO_PROXY", "127.0.0.1")
             .stderr_has("could not be reached")

@@ -862,6 +862,9 @@ mod plain {
         last_used: Instant,
         /// The socket's read timeout is not the full request timeout.
         timeout_changed: bool,
+        /// Time may have gone before the answer's first read (a connect, a large body): check
+        /// the deadline then too.
+        spent: bool,
     }
 
     impl Origin {
@@ -961,6 +964,7 @@ mod plain {
                 conn = fresh;
                 reused = false;
             }
+            conn.spent = !reused || conn.out.len() > 16 << 10;
             let answer = conn.read_answer(deadline, self.timeout, head)?;
             match answer {
                 Answer::Reply { reply, reusable } => {
@@ -1026,6 +1030,7 @@ mod plain {
                             out: Vec::with_capacity(512),
                             last_used: Instant::now(),
                             timeout_changed: false,
+                            spent: false,
                         });
                     }
                     Err(e) => last = Some(e),
@@ -1097,16 +1102,19 @@ mod plain {
                 let grown = (self.buf.len() * 2).min(limit);
                 self.buf.resize(grown, 0);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(Trouble::Timeout);
-            }
-            // The socket's timeout is the full request timeout; shorten it once time was spent.
-            if left + Duration::from_millis(5) < full || self.timeout_changed {
-                self.stream
-                    .set_read_timeout(Some(left))
-                    .map_err(|e| io_trouble(&e))?;
-                self.timeout_changed = true;
+            // The socket's timeout is the full request timeout, right for the first read of an
+            // answer; later reads get what is left of the request's time.
+            if self.end > 0 || self.timeout_changed || self.spent {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(Trouble::Timeout);
+                }
+                if left + Duration::from_millis(5) < full || self.timeout_changed {
+                    self.stream
+                        .set_read_timeout(Some(left))
+                        .map_err(|e| io_trouble(&e))?;
+                    self.timeout_changed = true;
+                }
             }
             loop {
                 match self.stream.read(&mut self.buf[self.end..]) {
@@ -1198,35 +1206,41 @@ mod plain {
             &mut self,
             on_head: &mut Option<impl FnOnce(Option<&str>, Option<&str>)>,
         ) -> Result<Option<Head>, Trouble> {
-            let mut headers = [httparse::EMPTY_HEADER; 64];
-            let mut response = httparse::Response::new(&mut headers);
-            let len = match response.parse(&self.buf[..self.end]) {
-                Ok(httparse::Status::Complete(len)) => len,
-                Ok(httparse::Status::Partial) => return Ok(None),
-                Err(e) => {
-                    return Err(Trouble::Transport {
-                        timeout: false,
-                        cause: format!("invalid HTTP response: {e}"),
-                    })
-                }
+            let bytes = &self.buf[..self.end];
+            let Some(len) = head_length(bytes) else {
+                return Ok(None);
             };
-            let status = response.code.unwrap_or(0);
+            let invalid = |why: &str| Trouble::Transport {
+                timeout: false,
+                cause: format!("invalid HTTP response: {why}"),
+            };
+            let mut lines = bytes[..len]
+                .split(|&b| b == b'\n')
+                .map(|line| line.strip_suffix(b"\r").unwrap_or(line));
+            let (minor, status) = status_line(lines.next().unwrap_or_default())
+                .ok_or_else(|| invalid("bad status line"))?;
             let mut head = Head {
                 status,
                 len,
                 content_length: None,
                 chunked: false,
-                close: response.version != Some(1),
+                close: minor != 1,
                 redirect: false,
                 retry_after: None,
             };
             let (mut speed, mut time, mut location) = (None, None, false);
             let mut transfer_encoding = false;
-            for header in response.headers.iter() {
+            let mut count = 0;
+            for line in lines.filter(|line| !line.is_empty()) {
+                count += 1;
+                if count > MAX_HEADERS {
+                    return Err(invalid("too many headers"));
+                }
+                let header = header_line(line).ok_or_else(|| invalid("bad header line"))?;
                 let name = header.name;
                 // Only the headers read below are decoded.
                 let text = || std::str::from_utf8(header.value).ok();
-                if name.eq_ignore_ascii_case("content-length") {
+                if name.eq_ignore_ascii_case(b"content-length") {
                     let parsed = text().and_then(|v| v.trim().parse::<usize>().ok());
                     match (parsed, head.content_length) {
                         (Some(n), None) => head.content_length = Some(n),
@@ -1238,14 +1252,14 @@ mod plain {
                             })
                         }
                     }
-                } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
                     transfer_encoding = true;
                     head.chunked = text().is_some_and(|v| {
                         v.rsplit(',')
                             .next()
                             .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
                     });
-                } else if name.eq_ignore_ascii_case("connection") {
+                } else if name.eq_ignore_ascii_case(b"connection") {
                     let value = text();
                     let has = |word: &str| {
                         value.is_some_and(|v| {
@@ -1254,16 +1268,16 @@ mod plain {
                     };
                     if has("close") {
                         head.close = true;
-                    } else if has("keep-alive") && response.version == Some(0) {
+                    } else if has("keep-alive") && minor == 0 {
                         head.close = false;
                     }
-                } else if name.eq_ignore_ascii_case("x-sim-speed") {
+                } else if name.eq_ignore_ascii_case(b"x-sim-speed") {
                     speed = text();
-                } else if name.eq_ignore_ascii_case("x-sim-time") {
+                } else if name.eq_ignore_ascii_case(b"x-sim-time") {
                     time = text();
-                } else if name.eq_ignore_ascii_case("retry-after") {
+                } else if name.eq_ignore_ascii_case(b"retry-after") {
                     head.retry_after = text().and_then(super::parse_retry_after);
-                } else if name.eq_ignore_ascii_case("location") {
+                } else if name.eq_ignore_ascii_case(b"location") {
                     location = true;
                 }
             }
@@ -1345,6 +1359,68 @@ mod plain {
                 }
             }
         }
+    }
+
+    /// hyper's default limit on response headers.
+    const MAX_HEADERS: usize = 100;
+
+    /// The length of a complete head (through its blank line) at the start of `bytes`.
+    /// Lines may end in CRLF or a bare LF, as hyper (httparse) accepts.
+    fn head_length(bytes: &[u8]) -> Option<usize> {
+        let mut start = 0;
+        while let Some(i) = bytes[start..].iter().position(|&b| b == b'\n') {
+            let line = &bytes[start..start + i];
+            if (line.is_empty() || line == b"\r") && start > 0 {
+                return Some(start + i + 1);
+            }
+            start += i + 1;
+        }
+        None
+    }
+
+    /// `HTTP/1.x NNN reason` → (x, NNN).
+    fn status_line(line: &[u8]) -> Option<(u8, u16)> {
+        let rest = line.strip_prefix(b"HTTP/1.")?;
+        let (&minor, rest) = rest.split_first()?;
+        if !minor.is_ascii_digit() {
+            return None;
+        }
+        let rest = rest.strip_prefix(b" ")?;
+        let code = rest.get(..3)?;
+        if !code.iter().all(u8::is_ascii_digit) || rest.get(3).is_some_and(|&b| b != b' ') {
+            return None;
+        }
+        let status = std::str::from_utf8(code).ok()?.parse::<u16>().ok()?;
+        (100..=999)
+            .contains(&status)
+            .then_some((minor - b'0', status))
+    }
+
+    struct Header<'a> {
+        /// A token: ASCII.
+        name: &'a [u8],
+        value: &'a [u8],
+    }
+
+    /// `name: value`, the name a token, the value without surrounding whitespace.
+    fn header_line(line: &[u8]) -> Option<Header<'_>> {
+        let colon = line.iter().position(|&b| b == b':')?;
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
+        let token = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
+        if name.is_empty() || !name.iter().all(token) {
+            return None;
+        }
+        let blank = |b: &u8| *b == b' ' || *b == b'\t';
+        let first = value.iter().position(|b| !blank(b)).unwrap_or(value.len());
+        let last = value
+            .iter()
+            .rposition(|b| !blank(b))
+            .map_or(first, |i| i + 1);
+        let value = &value[first..last.max(first)];
+        if value.iter().any(|&b| b == b'\r' || b == 0) {
+            return None;
+        }
+        Some(Header { name, value })
     }
 
     fn io_trouble(e: &io::Error) -> Trouble {
@@ -1481,6 +1557,36 @@ mod plain {
             format!("{shown}:{port}")
         };
         Some((host, port, header))
+    }
+
+    #[cfg(test)]
+    mod head_tests {
+        use super::*;
+
+        #[test]
+        fn heads_parse_as_hyper_reads_them() {
+            let head = b"HTTP/1.1 200 OK\r\nA: 1\r\n\r\nbody";
+            assert_eq!(head_length(head), Some(head.len() - 4));
+            assert_eq!(head_length(b"HTTP/1.1 200 OK\nA: 1\n\nbody"), Some(22));
+            assert_eq!(head_length(b"HTTP/1.1 200 OK\r\nA: 1\r\n"), None);
+            assert_eq!(status_line(b"HTTP/1.1 404 Not Found"), Some((1, 404)));
+            assert_eq!(status_line(b"HTTP/1.0 200"), Some((0, 200)));
+            for bad in [
+                &b"HTTP/2 200 OK"[..],
+                b"HTTP/1.1 20 OK",
+                b"HTTP/1.1 2000",
+                b"http/1.1 200",
+                b"",
+            ] {
+                assert_eq!(status_line(bad), None, "{bad:?}");
+            }
+            let h = header_line(b"X-Sim-Speed: \t 1000 ").unwrap();
+            assert_eq!((h.name, h.value), (&b"X-Sim-Speed"[..], &b"1000"[..]));
+            assert_eq!(header_line(b"Empty:").unwrap().value, b"");
+            assert!(header_line(b" folded: x").is_none());
+            assert!(header_line(b"no colon").is_none());
+            assert!(header_line(b"bad name: x").is_none());
+        }
     }
 
     #[cfg(test)]

@@ -52,11 +52,14 @@ impl HttpRequest {
 }
 
 fn push_header(text: &mut String, name: &str, value: &str) {
-    // A value with a line break cannot be stored on one line; httparse never yields one.
-    let value = value.replace(['\r', '\n'], " ");
     text.push_str(name);
     text.push(':');
-    text.push_str(&value);
+    if value.contains(['\r', '\n']) {
+        // A value with a line break cannot be stored on one line; httparse never yields one.
+        text.push_str(&value.replace(['\r', '\n'], " "));
+    } else {
+        text.push_str(value);
+    }
     text.push('\n');
 }
 
@@ -100,10 +103,9 @@ pub fn serve(listener: TcpListener, handler: Handler, stop: Arc<AtomicBool>) {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
         if claimed {
-            match sender.send(stream) {
-                Ok(()) => continue,
-                Err(mpsc::SendError(_)) => continue,
-            }
+            // A send fails only once every worker is gone, which the accept loop outlives.
+            let _ = sender.send(stream);
+            continue;
         }
         let handler = handler.clone();
         let stop = stop.clone();
