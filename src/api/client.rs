@@ -278,12 +278,28 @@ impl Client {
                 .as_ref()
                 .and_then(|p| p.get("has_next"))
                 .and_then(Value::as_bool);
+            let total = page
+                .pagination
+                .as_ref()
+                .and_then(|p| p.get("total"))
+                .and_then(Value::as_u64);
             let more = match (total_pages, has_next) {
                 (_, Some(next)) => next,
                 (Some(total), None) => page_no < total,
                 (None, None) => false,
             };
-            if !more || count == 0 || page_no >= MAX_PAGES {
+            // A server that keeps saying "more" is believed only as far as its own totals, and
+            // not past a page that repeats the one before it.
+            let within_totals = total_pages.is_none_or(|t| page_no < t)
+                && total.is_none_or(|t| (items.len() as u64) < t);
+            let repeated = count > 0
+                && items.len() >= 2 * count
+                && items[items.len() - count..]
+                    == items[items.len() - 2 * count..items.len() - count];
+            if repeated {
+                items.truncate(items.len() - count);
+            }
+            if !more || !within_totals || repeated || count == 0 || page_no >= MAX_PAGES {
                 return Ok(Answer {
                     data: Value::Array(items),
                     status: page.status,
@@ -340,6 +356,14 @@ impl Client {
                     if attempt > 1 && method == Method::Delete && err.status == 404 {
                         return Ok(Page::empty(404));
                     }
+                    // …or one refused because the object is already being deleted: confirmed
+                    // by a fresh read (DELETING or gone), it counts as done. A first-try 409
+                    // stays an error.
+                    if attempt > 1 && method == Method::Delete && err.status == 409 {
+                        if let Some(page) = self.confirm_deleted(op, url.as_str(), request) {
+                            return Ok(page);
+                        }
+                    }
                     if !err.is_transient() || attempt >= self.retry.attempts {
                         return Err(err);
                     }
@@ -347,6 +371,39 @@ impl Client {
                     attempt += 1;
                 }
             }
+        }
+    }
+
+    /// After a retried DELETE was refused: read the same path; DELETING or 404 means an earlier
+    /// try was applied and its answer lost.
+    fn confirm_deleted(&self, op: &'static Op, url: &str, request: &str) -> Option<Page> {
+        let mut read = self.send_once(op, Method::Get, url, request, None, None);
+        for attempt in 1..self.retry.attempts {
+            match &read {
+                Err(err) if err.is_transient() => {
+                    std::thread::sleep(self.backoff(attempt, err.retry_after));
+                    read = self.send_once(op, Method::Get, url, request, None, None);
+                }
+                _ => break,
+            }
+        }
+        match read {
+            Ok(page) if page.data.get("status").and_then(Value::as_str) == Some("DELETING") => {
+                let mut data = serde_json::Map::new();
+                for key in ["id", "name"] {
+                    if let Some(v) = page.data.get(key) {
+                        data.insert(key.into(), v.clone());
+                    }
+                }
+                data.insert("status".into(), "DELETING".into());
+                data.insert("deleted".into(), true.into());
+                Some(Page {
+                    data: Value::Object(data),
+                    ..page
+                })
+            }
+            Err(gone) if gone.status == 404 => Some(Page::empty(404)),
+            _ => None,
         }
     }
 
@@ -803,7 +860,9 @@ pub fn encode_component(text: &str) -> String {
 pub fn parse_retry_after(text: &str) -> Option<Duration> {
     let text = text.trim();
     if let Ok(secs) = text.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        // Absurdly large values are clamped by the backoff cap; they must not panic here.
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
     }
     let when = jiff::fmt::rfc2822::parse(text).ok()?;
     let now = jiff::Timestamp::now();

@@ -2,27 +2,13 @@
 //! deadline, the audit log, the planner, and how to report progress.
 
 use super::plan::Planner;
-use crate::api::catalog::ArgType;
-use crate::api::{ApiError, Args, Client, Exchange, Method, Observer, Op};
+use crate::api::{ApiError, Args, Client, Op};
 use serde_json::{json, Value};
-use std::cell::Cell;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
-
-thread_local! {
-    /// The highest try number the client reported for the call in progress on this thread.
-    /// A call runs its retries on the thread that made it (fleet items each on their own), so
-    /// this tells [`Runtime::execute`] whether an earlier try of *this* call may have been applied.
-    static TRIES: Cell<u32> = const { Cell::new(0) };
-}
-
-/// Counts the tries of each call (see [`TRIES`]).
-fn count_tries() -> Observer {
-    Arc::new(|x: &Exchange<'_>| TRIES.with(|t| t.set(t.get().max(x.attempt))))
-}
 
 /// One JSON line per mutating call: time, op, target, outcome, request_id.
 pub struct AuditLog {
@@ -106,7 +92,7 @@ pub struct Runtime {
 impl Runtime {
     pub fn new(client: Client) -> Runtime {
         Runtime {
-            client: client.with_observer(count_tries()),
+            client,
             parallel: 16,
             deadline: None,
             time_limit: None,
@@ -132,65 +118,13 @@ impl Runtime {
                 planner.read(&self.client, op, args)
             };
         }
-        TRIES.with(|t| t.set(0));
-        let mut outcome = self.client.execute(op, args);
-        if TRIES.with(Cell::get) > 1 {
-            if let Err(err) = &outcome {
-                if let Some(answer) = self.already_deleting(op, args, err) {
-                    outcome = Ok(answer);
-                }
-            }
-        }
+        let outcome = self.client.execute(op, args);
         if op.mutates {
             if let Some(audit) = &self.audit {
                 audit.record(op, args, &outcome);
             }
         }
         outcome
-    }
-
-    /// A retried DELETE refused with 409 because its object is already DELETING: an earlier try
-    /// was applied and its answer lost (the simulator's `--drop-rate`, a proxy timeout). Like the
-    /// client's "retried DELETE answered 404", this counts as success — but only once a fresh
-    /// read confirms the object is DELETING or gone. A first-try 409 stays an error.
-    fn already_deleting(
-        &self,
-        op: &'static Op,
-        args: &Args,
-        err: &ApiError,
-    ) -> Option<crate::api::Answer> {
-        if err.status != 409 || self.client.catalog().route(op).0 != Method::Delete {
-            return None;
-        }
-        let ArgType::Target(kind) = op.args.first()?.ty else {
-            return None;
-        };
-        let id = args.get(op.args[0].field)?.as_str()?;
-        let mut get = Args::new();
-        get.insert("id".into(), id.into());
-        match self
-            .client
-            .execute(super::handles::Handle::get_op(kind), &get)
-        {
-            Ok(answer) if answer.data.get("status").and_then(Value::as_str) == Some("DELETING") => {
-                Some(crate::api::Answer {
-                    data: json!({
-                        "id": id,
-                        "name": answer.data.get("name").cloned().unwrap_or(Value::Null),
-                        "status": "DELETING",
-                        "deleted": true,
-                    }),
-                    status: answer.status,
-                    request_id: answer.request_id,
-                })
-            }
-            Err(gone) if gone.status == 404 => Some(crate::api::Answer {
-                data: Value::Null,
-                status: 404,
-                request_id: gone.request_id,
-            }),
-            _ => None,
-        }
     }
 
     /// A line on stderr (unless `-q`), never interleaved with another thread's.
