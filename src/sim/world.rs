@@ -535,22 +535,21 @@ impl World {
             return;
         }
         let mut charged = 0.0;
-        let ids: Vec<String> = self.instances.keys().cloned().collect();
-        for id in ids {
-            let rate = match self.instances.get(&id) {
-                Some(i) => {
-                    i.hourly_rate()
-                        + if i.status == "ACTIVE" {
-                            i.data_volume_cost(self)
-                        } else {
-                            0.0
-                        }
-                }
-                None => continue,
+        // Attached volumes bill with their instance while it is ACTIVE: sum them once, without
+        // cloning every instance id on every request.
+        let mut attached: HashMap<&str, f64> = HashMap::new();
+        for volume in self.volumes.values() {
+            if let Some(id) = &volume.instance_id {
+                *attached.entry(id.as_str()).or_insert(0.0) += volume.hourly_cost();
+            }
+        }
+        for instance in self.instances.values_mut() {
+            let volumes = if instance.status == "ACTIVE" {
+                attached.get(instance.id.as_str()).copied().unwrap_or(0.0)
+            } else {
+                0.0
             };
-            let Some(instance) = self.instances.get_mut(&id) else {
-                continue;
-            };
+            let rate = instance.hourly_rate() + volumes;
             if rate <= 0.0 {
                 continue;
             }
