@@ -88,6 +88,21 @@ impl Session {
         }
     }
 
+    /// Add a typed line to `buffer`; once the entry is complete, run it. `None` while more
+    /// lines are needed.
+    pub fn feed(&mut self, buffer: &mut String, line: &str) -> Option<Flow> {
+        self.remember(line);
+        if !buffer.is_empty() {
+            buffer.push('\n');
+        }
+        buffer.push_str(line);
+        if classify(&self.engine, buffer) == Input::Incomplete {
+            return None;
+        }
+        let entry = std::mem::take(buffer);
+        Some(self.entry(&entry))
+    }
+
     /// Run one complete entry: a command or code. Errors are printed, never fatal.
     pub fn entry(&mut self, text: &str) -> Flow {
         match classify(&self.engine, text) {
@@ -355,16 +370,7 @@ pub fn run(mut session: Session) -> std::io::Result<()> {
         match editor.readline(prompt) {
             Ok(line) => {
                 let _ = editor.add_history_entry(line.as_str());
-                session.remember(&line);
-                if !buffer.is_empty() {
-                    buffer.push('\n');
-                }
-                buffer.push_str(&line);
-                if classify(session.engine(), &buffer) == Input::Incomplete {
-                    continue;
-                }
-                let entry = std::mem::take(&mut buffer);
-                if session.entry(&entry) == Flow::Quit {
+                if session.feed(&mut buffer, &line) == Some(Flow::Quit) {
                     break;
                 }
             }
@@ -380,17 +386,7 @@ fn run_piped(session: &mut Session) -> std::io::Result<()> {
     let stdin = std::io::stdin();
     let mut buffer = String::new();
     for line in stdin.lock().lines() {
-        let line = line?;
-        session.remember(&line);
-        if !buffer.is_empty() {
-            buffer.push('\n');
-        }
-        buffer.push_str(&line);
-        if classify(session.engine(), &buffer) == Input::Incomplete {
-            continue;
-        }
-        let entry = std::mem::take(&mut buffer);
-        if session.entry(&entry) == Flow::Quit {
+        if session.feed(&mut buffer, &line?) == Some(Flow::Quit) {
             return Ok(());
         }
     }

@@ -354,6 +354,22 @@ impl Planner {
         Ok(self.put(Kind::Vm, vm, &via, settles.as_deref()))
     }
 
+    /// A new instance's hourly price, once balance and stock allow it (as the server checks).
+    fn admit(
+        &self,
+        client: &Client,
+        op: &Op,
+        model: &str,
+        count: i64,
+        region: &str,
+        os_gb: Option<i64>,
+    ) -> Result<f64, ApiError> {
+        let hourly = quote(client, model, count, region, os_gb);
+        self.check_funds(client, op, hourly)?;
+        self.check_stock(client, op, region, model, count)?;
+        Ok(hourly)
+    }
+
     fn check_stock(
         &self,
         client: &Client,
@@ -436,15 +452,8 @@ impl Planner {
                 ));
             }
         }
-        let hourly = quote(
-            client,
-            &model,
-            count,
-            &region,
-            args.get("os_volume_size_gb").and_then(Value::as_i64),
-        );
-        self.check_funds(client, op, hourly)?;
-        self.check_stock(client, op, &region, &model, count)?;
+        let os_gb = args.get("os_volume_size_gb").and_then(Value::as_i64);
+        let hourly = self.admit(client, op, &model, count, &region, os_gb)?;
         let id = self.new_id();
         let name = if name.is_empty() {
             format!(
@@ -561,15 +570,8 @@ impl Planner {
         let model = text(&snap, "gpu_model").to_string();
         let region = text(&snap, "region").to_string();
         let count = snap.get("gpu_count").and_then(Value::as_i64).unwrap_or(1);
-        let hourly = quote(
-            client,
-            &model,
-            count,
-            &region,
-            snap.get("size_gb").and_then(Value::as_i64),
-        );
-        self.check_funds(client, op, hourly)?;
-        self.check_stock(client, op, &region, &model, count)?;
+        let os_gb = snap.get("size_gb").and_then(Value::as_i64);
+        let hourly = self.admit(client, op, &model, count, &region, os_gb)?;
         let id = self.new_id();
         let vm = json!({"id": id, "name": name, "region": region, "gpu_model": model, "gpu_count": count,
                         "os_volume_size_gb": snap.get("size_gb"),
