@@ -14,7 +14,11 @@ use std::time::Duration;
     name = "barrack",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_help = "Exit codes: 0 ok · 1 script error (uncaught throw or API error, failed wait) · 2 usage \
+                  error, or plan with changes · 65 does not compile · 69 API unreachable · 70 internal \
+                  error · 75 try again later (lock held, rate limited, --timeout) · 77 authentication \
+                  refused · 78 bad configuration"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -55,12 +59,19 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a workflow script (a path, or stdlib:NAME).
+    #[command(after_help = "Examples:\n  \
+        barrack run --sim scripts/quickstart.rhai\n  \
+        barrack run stdlib:rotation --set 'name=db-*' --set keep_last=7 --lock /tmp/rot.lock --timeout 45m\n  \
+        barrack run job.rhai --set region=FINLAND-1 -- extra words for ARGS")]
     Run(RunArgs),
     /// Run one snippet of Rhai and print its value.
     Eval(EvalArgs),
     /// Compile scripts without running them; report every syntax error as file:line:col.
     Check(CheckArgs),
     /// Dry run: reads are live, mutations are recorded, not sent. Exit 0 = no changes, 2 = changes.
+    #[command(after_help = "Examples:\n  \
+        barrack plan --sim scripts/quickstart.rhai\n  \
+        barrack plan stdlib:rotation --set 'name=db-*' --set keep_last=7 -o json")]
     Plan(RunArgs),
     /// Interactive session: one scope, completion, history, :help.
     Repl(ReplArgs),
