@@ -41,6 +41,8 @@ struct Overlay {
 pub struct Planner {
     changes: Mutex<Vec<Change>>,
     overlay: Mutex<Overlay>,
+    /// The price list (GET /pricing/), read once: it does not change during a plan.
+    prices: std::sync::OnceLock<Value>,
 }
 
 fn op(name: &str) -> &'static Op {
@@ -187,7 +189,7 @@ impl Planner {
             name if name.starts_with("delete_") && target.is_some() => {
                 let t = target.unwrap_or_default();
                 let id = text(&t, "id").to_string();
-                change.hourly_delta = -storage_cost(client, &t);
+                change.hourly_delta = -storage_cost(&t);
                 let mut overlay = self.lock();
                 overlay.objects.remove(&id);
                 overlay.pending.remove(&id);
@@ -284,6 +286,14 @@ impl Planner {
         Value::Object(object)
     }
 
+    fn prices(&self, client: &Client) -> &Value {
+        self.prices.get_or_init(|| {
+            client
+                .call(op("pricing"), &Args::new())
+                .unwrap_or(Value::Null)
+        })
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Overlay> {
         self.overlay.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -328,13 +338,14 @@ impl Planner {
                 lifecycle::wrong_state(t, text(&vm, "id"), text(&vm, "name"), &status),
             ));
         }
-        let gpu = gpu_cost(client, &vm);
+        let prices = self.prices(client);
+        let gpu = gpu_cost(prices, &vm);
         let deleting = t.via == Some("DELETING");
         change.hourly_delta = match (status.as_str(), t.to) {
             ("ACTIVE", Some("SHUTOFF" | "HIBERNATED")) => -gpu,
             ("SHUTOFF" | "HIBERNATED", Some("ACTIVE")) => gpu,
             (s, None) if deleting => {
-                -(if s == "ACTIVE" { gpu } else { 0.0 }) - disk_cost(client, &vm, gpu)
+                -(if s == "ACTIVE" { gpu } else { 0.0 }) - disk_cost(prices, &vm, gpu)
             }
             _ => 0.0,
         };
@@ -527,15 +538,16 @@ impl Planner {
             .get("os_volume_size_gb")
             .and_then(Value::as_i64)
             .unwrap_or(100);
+        let hourly = size as f64 * rate(self.prices(client), "snapshot_hourly_per_gb");
         let snapshot = json!({
             "id": id, "name": name, "instance_id": instance_id, "instance_name": text(&vm, "name"),
             "region": text(&vm, "region"), "gpu_model": text(&vm, "gpu_model"), "gpu_count": vm.get("gpu_count"),
             "size_gb": size, "created_at": now_text(client),
-            "hourly_cost": size as f64 * rate(client, "snapshot_hourly_per_gb"),
+            "hourly_cost": hourly,
         });
         change.target = describe(&vm);
         change.args.insert("name".into(), name.into());
-        change.hourly_delta = size as f64 * rate(client, "snapshot_hourly_per_gb");
+        change.hourly_delta = hourly;
         let Value::Object(map) = snapshot else {
             return Ok(Value::Null);
         };
@@ -621,35 +633,29 @@ fn quote(client: &Client, model: &str, count: i64, region: &str, os_gb: Option<i
         .unwrap_or(0.0)
 }
 
-/// A rate from the price list (GET /pricing/).
-fn rate(client: &Client, key: &str) -> f64 {
-    client
-        .call(op("pricing"), &Args::new())
-        .ok()
-        .and_then(|p| p.get(key).and_then(Value::as_f64))
-        .unwrap_or(0.0)
+/// A rate from the price list.
+fn rate(prices: &Value, key: &str) -> f64 {
+    prices.get(key).and_then(Value::as_f64).unwrap_or(0.0)
 }
 
 /// What an instance's GPUs cost per hour (GPU rate × count, from the price list).
-fn gpu_cost(client: &Client, vm: &Map<String, Value>) -> f64 {
+fn gpu_cost(prices: &Value, vm: &Map<String, Value>) -> f64 {
     let model = text(vm, "gpu_model");
     let count = vm.get("gpu_count").and_then(Value::as_i64).unwrap_or(0) as f64;
-    client
-        .call(op("pricing"), &Args::new())
-        .ok()
-        .and_then(|p| {
-            p.get("gpus")?
-                .as_array()?
-                .iter()
+    prices
+        .get("gpus")
+        .and_then(Value::as_array)
+        .and_then(|gpus| {
+            gpus.iter()
                 .find(|g| g.get("gpu_model").and_then(Value::as_str) == Some(model))
-                .and_then(|g| g.get("hourly_per_gpu").and_then(Value::as_f64))
         })
+        .and_then(|g| g.get("hourly_per_gpu").and_then(Value::as_f64))
         .map(|r| r * count)
         .unwrap_or(0.0)
 }
 
 /// What a volume, snapshot or image costs per hour to keep, as its own JSON says.
-fn storage_cost(_client: &Client, object: &Map<String, Value>) -> f64 {
+fn storage_cost(object: &Map<String, Value>) -> f64 {
     object
         .get("hourly_cost")
         .and_then(Value::as_f64)
@@ -658,9 +664,9 @@ fn storage_cost(_client: &Client, object: &Map<String, Value>) -> f64 {
 
 /// An instance's disk per hour: its OS volume size at the price list's rate, else what its
 /// hourly cost leaves once the GPUs are taken out.
-fn disk_cost(client: &Client, vm: &Map<String, Value>, gpu: f64) -> f64 {
+fn disk_cost(prices: &Value, vm: &Map<String, Value>, gpu: f64) -> f64 {
     match vm.get("os_volume_size_gb").and_then(Value::as_i64) {
-        Some(gb) => gb as f64 * rate(client, "os_volume_hourly_per_gb"),
+        Some(gb) => gb as f64 * rate(prices, "os_volume_hourly_per_gb"),
         None => (vm.get("hourly_cost").and_then(Value::as_f64).unwrap_or(0.0) - gpu).max(0.0),
     }
 }

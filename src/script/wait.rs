@@ -461,8 +461,7 @@ fn register_for_array(module: &mut Module, runtime: &Arc<Runtime>) {
                                options: Option<&Map>|
                   -> RhaiResult {
                 let spec = WaitSpec::new(name_static(name), goal_of(name, fixed, status), options)?;
-                let results = fleet::map_parallel(&rt, items, |item| wait_value(&rt, item, &spec));
-                let done = fleet::collect(spec.name, items, results)?;
+                let done = wait_value(&rt, &Dynamic::from(items.clone()), &spec)?;
                 if let Some(fresh) = done.read_lock::<Array>() {
                     for (item, new) in items.iter_mut().zip(fresh.iter()) {
                         if !new.is_unit() {
