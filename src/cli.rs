@@ -79,7 +79,8 @@ pub enum Command {
     Ops(OpsArgs),
     /// Call one operation by its name and print the JSON it returns.
     Call(CallArgs),
-    /// Serve the Barrack simulator over HTTP.
+    /// Serve the Barrack simulator over HTTP (or HTTPS with --tls).
+    #[command(after_help = SIM_HELP)]
     Sim(SimArgs),
     /// The bundled recipes.
     #[command(subcommand)]
@@ -132,9 +133,16 @@ pub struct SimOpts {
     /// Fraction of mutating requests applied, then answered by closing the connection.
     #[arg(long, value_name = "F")]
     pub drop_rate: Option<f64>,
-    /// Milliseconds added to every request.
+    /// Milliseconds added to every API request (at most 600000, ten minutes); other
+    /// connections are served meanwhile.
     #[arg(long, value_name = "MS")]
     pub latency_ms: Option<u64>,
+    /// Where injected errors happen: `edge` (default) fails a request before the simulator looks
+    /// at it, as a load balancer does, so a retry of an applied request may fail again before it
+    /// reaches its Idempotency-Key replay; `app` fails only requests the service has not seen,
+    /// after the replay.
+    #[arg(long, value_name = "POINT")]
+    pub fault_point: Option<crate::sim::FaultPoint>,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -220,14 +228,38 @@ pub struct CallArgs {
     pub body: Option<String>,
 }
 
+/// `barrack sim --help`'s closing section: the admin routes and how a client trusts --tls.
+const SIM_HELP: &str = "\
+Admin routes (never part of the API; with --require-key they need the same key):
+  GET  /_sim/state                  the whole world as JSON
+  GET  /_sim/stats                  requests, faults_injected, responses_dropped, idempotent_replays
+  POST /_sim/advance  {\"seconds\": N}                       move the clock forward
+  POST /_sim/faults   {\"fault_rate\": F, \"fault_status\": [..], \"drop_rate\": F,
+                       \"latency_ms\": N, \"point\": \"edge\"|\"app\"}   replace the fault settings
+  POST /_sim/balance  {\"balance\": X}    POST /_sim/profile {\"complete\": true|false}
+  POST /_sim/stock    {\"region\": R, \"gpu_model\": M, \"available\": N}
+  POST /_sim/error    {\"id\": \"BRK-…\"}                       put an instance in ERROR
+
+Examples:
+  barrack sim --speed 1000 --fault-rate 0.3 --drop-rate 0.05
+  barrack sim --tls --tls-cert /tmp/sim.pem --listen 127.0.0.1:8443
+  barrack run job.rhai --api-url https://127.0.0.1:8443 --ca-cert /tmp/sim.pem";
+
 #[derive(Debug, Args)]
 pub struct SimArgs {
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
     pub listen: std::net::SocketAddr,
-    /// Accept only this key (default: any non-empty Bearer key).
+    /// Accept only this key, on the API and on the /_sim/ admin routes (default: any non-empty
+    /// Bearer key on the API, none on the admin routes).
     #[arg(long, value_name = "KEY")]
     pub require_key: Option<String>,
+    /// Serve HTTPS with a self-signed certificate for 127.0.0.1 and localhost, made at start.
+    #[arg(long, requires = "tls_cert")]
+    pub tls: bool,
+    /// Write the --tls certificate (PEM) to FILE, for clients: `--ca-cert FILE`, `curl --cacert FILE`.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub tls_cert: Option<PathBuf>,
     #[command(flatten)]
     pub sim_opts: SimOpts,
 }

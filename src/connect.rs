@@ -65,6 +65,13 @@ pub fn sim_options(mut base: SimOptions, opts: &SimOpts) -> Result<SimOptions> {
     if let Some(ms) = opts.latency_ms {
         base.faults.latency_ms = ms;
     }
+    if let Some(point) = opts.fault_point {
+        base.faults.point = point;
+    }
+    // The rates and statuses were checked above with the flags' names; this adds the latency cap.
+    base.faults
+        .check()
+        .map_err(|why| Error::usage(format!("--{}", why.replace('_', "-"))))?;
     Ok(base)
 }
 

@@ -40,6 +40,8 @@ pub struct Refusal {
     pub errors: BTreeMap<String, Vec<String>>,
     pub tier: &'static str,
     pub retry_after: Option<u64>,
+    /// The methods the path takes (a 405's `Allow` header).
+    pub allow: Option<String>,
 }
 
 impl Refusal {
@@ -51,6 +53,7 @@ impl Refusal {
             errors: BTreeMap::new(),
             tier: "advanced",
             retry_after: None,
+            allow: None,
         }
     }
 

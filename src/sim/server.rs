@@ -1,428 +1,210 @@
-//! A small HTTP/1.1 server on std::net: one thread per connection (threads are reused for later
-//! connections), keep-alive, and full control of the socket, so a handler can answer by closing
-//! the connection (a lost response).
+//! The simulator on hyper: HTTP/1.1 with keep-alive, a bounded request head, a timeout for a
+//! head that does not arrive (which also closes idle keep-alive connections), one cheap task per
+//! connection instead of a thread, and optional TLS. A lost answer (`--drop-rate`) is a service
+//! that fails: hyper then closes the connection without writing a byte.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
+use super::app::{self, Shared};
+use super::http::{Action, HttpRequest, HttpResponse, MAX_BODY};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
-/// Largest request body accepted; larger ones get 413.
-pub const MAX_BODY: usize = 4 << 20;
+/// Largest request head (request line and headers); a larger one gets 431. hyper's floor is 8 KiB.
 const MAX_HEAD: usize = 64 << 10;
 
-pub struct HttpRequest {
-    pub method: String,
-    /// Path without the query string, percent-decoded per segment.
-    pub path: String,
-    pub query: Vec<(String, String)>,
-    /// Every header as `name:value\n` (neither holds a newline; names hold no colon): one
-    /// allocation per request instead of two per header.
-    headers: String,
-    pub body: Vec<u8>,
+/// How long a stop waits for handlers in flight before it leaves them behind.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// The error of a request whose answer is lost on purpose (or whose client left mid-body).
+#[derive(Debug)]
+struct LostAnswer;
+
+impl std::fmt::Display for LostAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the simulator drops this answer")
+    }
 }
 
-impl HttpRequest {
-    /// A request as the server would parse it (the in-process entry point uses this).
-    pub fn new(method: &str, target: &str, headers: &[(&str, &str)], body: Vec<u8>) -> HttpRequest {
-        let mut text = String::new();
-        for (name, value) in headers {
-            push_header(&mut text, name, value);
-        }
-        let (path, query) = match target.split_once('?') {
-            Some((p, q)) => (p, parse_query(q)),
-            None => (target, Vec::new()),
-        };
-        HttpRequest {
-            method: method.to_string(),
-            path: percent_decode(path),
-            query,
-            headers: text,
-            body,
-        }
-    }
+impl std::error::Error for LostAnswer {}
 
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.lines().find_map(|line| {
-            let (k, v) = line.split_once(':')?;
-            k.eq_ignore_ascii_case(name).then_some(v)
+/// A running server: its runtime, and the task that accepts connections.
+pub struct Server {
+    runtime: Option<Runtime>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Serve `listener` on a runtime of two worker threads: a handler runs on one while the other
+    /// keeps accepting and reading (handlers are short and synchronous behind the world's lock;
+    /// latency injection is an async sleep that holds no thread).
+    pub fn start(
+        listener: std::net::TcpListener,
+        tls: Option<TlsAcceptor>,
+        shared: Arc<Shared>,
+        idle_timeout: Duration,
+    ) -> io::Result<Server> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("barrack-sim")
+            .enable_io()
+            .enable_time()
+            .build()?;
+        listener.set_nonblocking(true)?;
+        let listener = {
+            let _inside = runtime.enter();
+            TcpListener::from_std(listener)?
+        };
+        let accept = runtime.spawn(accept_loop(listener, tls, shared, idle_timeout));
+        Ok(Server {
+            runtime: Some(runtime),
+            accept: Some(accept),
         })
     }
-}
 
-fn push_header(text: &mut String, name: &str, value: &str) {
-    text.push_str(name);
-    text.push(':');
-    if value.contains(['\r', '\n']) {
-        // A value with a line break cannot be stored on one line; httparse never yields one.
-        text.push_str(&value.replace(['\r', '\n'], " "));
-    } else {
-        text.push_str(value);
-    }
-    text.push('\n');
-}
-
-pub struct HttpResponse {
-    pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: Vec<u8>,
-}
-
-pub enum Action {
-    Respond(HttpResponse),
-    /// Close the connection without answering.
-    Drop,
-}
-
-pub type Handler = Arc<dyn Fn(HttpRequest) -> Action + Send + Sync>;
-
-/// Connections waiting for a worker thread, and how many workers wait for one.
-struct Workers {
-    queue: Mutex<Receiver<TcpStream>>,
-    idle: AtomicUsize,
-}
-
-/// Accept connections until `stop` is set (the caller then connects once to wake `accept`).
-/// Each connection gets a thread of its own, as before; a thread whose connection ended waits
-/// for the next one instead of exiting, so a new connection usually skips the thread start.
-pub fn serve(listener: TcpListener, handler: Handler, stop: Arc<AtomicBool>) {
-    let (sender, receiver) = mpsc::channel::<TcpStream>();
-    let workers = Arc::new(Workers {
-        queue: Mutex::new(receiver),
-        idle: AtomicUsize::new(0),
-    });
-    for stream in listener.incoming() {
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let Ok(stream) = stream else { continue };
-        // Claim a waiting worker, if there is one: it is (or soon will be) blocked on the queue.
-        let claimed = workers
-            .idle
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        if claimed {
-            // A send fails only once every worker is gone, which the accept loop outlives.
-            let _ = sender.send(stream);
-            continue;
-        }
-        let handler = handler.clone();
-        let stop = stop.clone();
-        let workers = workers.clone();
-        let spawned = std::thread::Builder::new()
-            .name("sim-conn".into())
-            .spawn(move || {
-                let mut next = Some(stream);
-                while let Some(stream) = next.take() {
-                    let _ = connection(stream, &handler, &stop);
-                    if stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    workers.idle.fetch_add(1, Ordering::SeqCst);
-                    let queue = workers.queue.lock().unwrap_or_else(|e| e.into_inner());
-                    // Err: the server stopped and dropped the sender.
-                    next = queue.recv().ok();
-                }
-            });
-        if spawned.is_err() {
-            // Out of threads: refuse this connection and keep serving the others.
-            continue;
+    /// Block until the server stops (`barrack sim` runs until interrupted).
+    pub fn wait(&mut self) {
+        if let (Some(runtime), Some(accept)) = (&self.runtime, self.accept.take()) {
+            let _ = runtime.block_on(accept);
         }
     }
 }
 
-fn connection(stream: TcpStream, handler: &Handler, stop: &AtomicBool) -> io::Result<()> {
-    stream.set_nodelay(true)?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut writer = stream;
-    let mut out = Vec::with_capacity(1024);
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            // Dropping the tasks closes the listener and every connection.
+            runtime.shutdown_timeout(STOP_GRACE);
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+    idle_timeout: Duration,
+) {
     loop {
-        let request = match read_request(&mut reader) {
-            Ok(Some(r)) => r,
-            Ok(None) => return Ok(()),
-            Err(RequestError::Io(e)) => return Err(e),
-            Err(RequestError::Bad(status, why)) => {
-                let body = format!(
-                    "{{\"success\":false,\"message\":\"{why}\",\"code\":\"BAD_REQUEST\",\"request_id\":\"-\",\"tier\":\"advanced\"}}"
-                );
-                write_response(
-                    &mut writer,
-                    &mut out,
-                    &HttpResponse {
-                        status,
-                        headers: vec![],
-                        body: body.into_bytes(),
-                    },
-                    true,
-                )?;
-                return Ok(());
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Out of file descriptors, most likely: back off instead of spinning, and keep
+                // serving the connections already open (some will close and free one).
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
             }
         };
-        let close = request
-            .header("connection")
-            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
-        match handler(request) {
-            Action::Respond(response) => write_response(&mut writer, &mut out, &response, close)?,
-            Action::Drop => {
-                let _ = writer.shutdown(Shutdown::Both);
-                return Ok(());
-            }
-        }
-        if close || stop.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-    }
-}
-
-enum RequestError {
-    Io(io::Error),
-    Bad(u16, &'static str),
-}
-
-impl From<io::Error> for RequestError {
-    fn from(e: io::Error) -> Self {
-        RequestError::Io(e)
-    }
-}
-
-/// What the head of a request says.
-struct Head {
-    method: String,
-    target: String,
-    headers: String,
-    content_length: Option<Result<usize, ()>>,
-    chunked: bool,
-}
-
-fn parse_head(parsed: &httparse::Request) -> Head {
-    let mut headers = String::with_capacity(256);
-    let mut content_length = None;
-    let mut chunked = false;
-    for h in parsed.headers.iter() {
-        let value = String::from_utf8_lossy(h.value);
-        if content_length.is_none() && h.name.eq_ignore_ascii_case("content-length") {
-            content_length = Some(value.trim().parse::<usize>().map_err(|_| ()));
-        }
-        if h.name.eq_ignore_ascii_case("transfer-encoding")
-            && !value.eq_ignore_ascii_case("identity")
-        {
-            chunked = true;
-        }
-        push_header(&mut headers, h.name, &value);
-    }
-    Head {
-        method: parsed.method.unwrap_or("GET").to_string(),
-        target: parsed.path.unwrap_or("/").to_string(),
-        headers,
-        content_length,
-        chunked,
-    }
-}
-
-fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Option<HttpRequest>, RequestError> {
-    // The usual case: the whole head is in the buffer after one read; parse it in place.
-    let buffered = reader.fill_buf()?;
-    if buffered.is_empty() {
-        return Ok(None);
-    }
-    let mut fields = [httparse::EMPTY_HEADER; 64];
-    let mut parsed = httparse::Request::new(&mut fields);
-    let head = match parsed.parse(buffered) {
-        Ok(httparse::Status::Complete(len)) => {
-            let head = parse_head(&parsed);
-            reader.consume(len);
-            head
-        }
-        _ => match read_head_by_lines(reader)? {
-            Some(head) => head,
-            None => return Ok(None),
-        },
-    };
-    let length = match head.content_length {
-        Some(Ok(n)) => n,
-        Some(Err(())) => return Err(RequestError::Bad(400, "bad Content-Length")),
-        None => 0,
-    };
-    if head.chunked {
-        return Err(RequestError::Bad(
-            411,
-            "chunked bodies are not supported; send Content-Length",
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(connection(
+            stream,
+            tls.clone(),
+            shared.clone(),
+            idle_timeout,
         ));
     }
-    if length > MAX_BODY {
-        return Err(RequestError::Bad(413, "request body too large"));
+}
+
+async fn connection(
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+    idle_timeout: Duration,
+) {
+    match tls {
+        None => serve_http(TokioIo::new(stream), shared, idle_timeout).await,
+        Some(acceptor) => {
+            // A handshake that never finishes would hold the connection forever.
+            let handshake = tokio::time::timeout(idle_timeout, acceptor.accept(stream)).await;
+            if let Ok(Ok(stream)) = handshake {
+                serve_http(TokioIo::new(stream), shared, idle_timeout).await;
+            }
+        }
     }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
-    let (path, query) = match head.target.split_once('?') {
-        Some((p, q)) => (p, parse_query(q)),
-        None => (head.target.as_str(), Vec::new()),
+}
+
+async fn serve_http<I>(io: I, shared: Arc<Shared>, idle_timeout: Duration)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| answer(shared.clone(), request));
+    let _ = http1::Builder::new()
+        .timer(TokioTimer::new())
+        // hyper starts this clock whenever it waits for a request head, so it is also the
+        // idle timeout of a keep-alive connection.
+        .header_read_timeout(idle_timeout)
+        .max_buf_size(MAX_HEAD)
+        .serve_connection(io, service)
+        .await;
+}
+
+async fn answer(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, LostAnswer> {
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Ok(too_large()),
+        // The client left in the middle of its body: nobody is there to answer.
+        Err(_) => return Err(LostAnswer),
     };
-    Ok(Some(HttpRequest {
-        method: head.method,
-        path: percent_decode(path),
-        query,
-        headers: head.headers,
-        body,
-    }))
-}
-
-/// A head that did not arrive in one piece (or is malformed): gather it line by line.
-fn read_head_by_lines(reader: &mut BufReader<TcpStream>) -> Result<Option<Head>, RequestError> {
-    let mut head = Vec::with_capacity(512);
-    loop {
-        let before = head.len();
-        let n = reader.read_until(b'\n', &mut head)?;
-        if n == 0 {
-            return if head.is_empty() {
-                Ok(None)
-            } else {
-                Err(RequestError::Bad(400, "truncated request"))
-            };
-        }
-        if head.len() > MAX_HEAD {
-            return Err(RequestError::Bad(431, "request head too large"));
-        }
-        let line = &head[before..];
-        if line == b"\r\n" || line == b"\n" {
-            if before == 0 {
-                head.clear(); // stray blank line between keep-alive requests
-                continue;
-            }
-            break;
-        }
+    let target = parts
+        .uri
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/");
+    let request = HttpRequest::new(parts.method.as_str(), target, parts.headers, body);
+    if let Some(delay) = shared.latency_for(&request) {
+        tokio::time::sleep(delay).await;
     }
-    let mut fields = [httparse::EMPTY_HEADER; 64];
-    let mut parsed = httparse::Request::new(&mut fields);
-    match parsed.parse(&head) {
-        Ok(httparse::Status::Complete(_)) => Ok(Some(parse_head(&parsed))),
-        _ => Err(RequestError::Bad(400, "malformed request")),
+    match app::dispatch(&shared, request) {
+        Action::Respond(response) => Ok(into_hyper(response)),
+        Action::Drop => Err(LostAnswer),
     }
 }
 
-pub fn parse_query(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (
-                percent_decode(&k.replace('+', " ")),
-                percent_decode(&v.replace('+', " ")),
-            )
-        })
-        .collect()
+fn too_large() -> Response<Full<Bytes>> {
+    let body = format!(
+        "{{\"success\":false,\"message\":\"The request body is larger than {MAX_BODY} bytes\",\
+         \"code\":\"PAYLOAD_TOO_LARGE\",\"request_id\":\"-\",\"tier\":\"advanced\"}}"
+    );
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    // The rest of the body is not read: the connection cannot carry another request.
+    headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
-pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        402 => "Payment Required",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        409 => "Conflict",
-        411 => "Length Required",
-        413 => "Payload Too Large",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Status",
-    }
-}
-
-fn write_response(
-    writer: &mut TcpStream,
-    out: &mut Vec<u8>,
-    response: &HttpResponse,
-    close: bool,
-) -> io::Result<()> {
-    out.clear();
-    out.reserve(response.body.len() + 256);
-    out.extend_from_slice(b"HTTP/1.1 ");
-    push_number(out, response.status as usize);
-    out.push(b' ');
-    out.extend_from_slice(reason(response.status).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for (k, v) in &response.headers {
-        out.extend_from_slice(k.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(v.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    if !response.body.is_empty() {
-        out.extend_from_slice(b"Content-Type: application/json\r\n");
-    }
-    out.extend_from_slice(b"Content-Length: ");
-    push_number(out, response.body.len());
-    out.extend_from_slice(b"\r\n");
-    if close {
-        out.extend_from_slice(b"Connection: close\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&response.body);
-    writer.write_all(out)?;
-    writer.flush()
-}
-
-fn push_number(out: &mut Vec<u8>, n: usize) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+fn into_hyper(response: HttpResponse) -> Response<Full<Bytes>> {
+    let has_body = !response.body.is_empty();
+    let mut out = Response::new(Full::new(Bytes::from(response.body)));
+    *out.status_mut() =
+        StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = out.headers_mut();
+    for (name, value) in response.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            headers.append(name, value);
         }
     }
-    out.extend_from_slice(&digits[i..]);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decoding() {
-        assert_eq!(percent_decode("/a%20b/%2F/"), "/a b///");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
-        assert_eq!(
-            parse_query("status=ACTIVE&name=train-%2A&x"),
-            vec![
-                ("status".into(), "ACTIVE".into()),
-                ("name".into(), "train-*".into()),
-                ("x".into(), "".into())
-            ]
-        );
+    if has_body {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
+    out
 }

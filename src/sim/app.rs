@@ -1,0 +1,310 @@
+//! One request through the simulator's layers, moto-style: admin and the OpenAPI document aside,
+//! an API request passes faults (at the edge), auth, the router, the idempotency replay, faults
+//! (in the app), the handler, and on the way out the idempotency memory, the state file and the
+//! lost-answer fault. Transport-free: the HTTP server and `Simulator::answer` both call
+//! [`dispatch`].
+
+use super::clock::{format_millis, format_speed, Clock};
+use super::faults::{FaultPoint, Faults};
+use super::http::{Action, HttpRequest, HttpResponse};
+use super::reply::{Refusal, Reply};
+use super::world::World;
+use super::{admin, auth, handlers, idempotency, openapi, router};
+use crate::api::catalog::Method;
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+pub struct State {
+    pub world: World,
+    pub clock: Clock,
+    pub faults: Faults,
+    pub fault_rng: fastrand::Rng,
+}
+
+#[derive(Default)]
+pub struct Stats {
+    requests: AtomicU64,
+    faults: AtomicU64,
+    drops: AtomicU64,
+    replays: AtomicU64,
+}
+
+impl Stats {
+    pub fn json(&self) -> Value {
+        serde_json::json!({
+            "requests": self.requests.load(Ordering::Relaxed),
+            "faults_injected": self.faults.load(Ordering::Relaxed),
+            "responses_dropped": self.drops.load(Ordering::Relaxed),
+            "idempotent_replays": self.replays.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// Everything a request may touch: the world behind one lock, counters beside it.
+pub struct Shared {
+    state: Mutex<State>,
+    pub stats: Stats,
+    state_file: Option<PathBuf>,
+    api_key: Option<String>,
+    /// The clock's `X-Sim-Speed` text (the speed is fixed for the simulator's life).
+    speed_header: String,
+}
+
+impl Shared {
+    pub fn new(state: State, state_file: Option<PathBuf>, api_key: Option<String>) -> Shared {
+        Shared {
+            speed_header: format_speed(state.clock.speed),
+            state: Mutex::new(state),
+            stats: Stats::default(),
+            state_file,
+            api_key,
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic in one handler must not take the whole simulator down with a poisoned lock.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The latency to add before answering `req`: API requests only, never admin routes.
+    pub fn latency_for(&self, req: &HttpRequest) -> Option<Duration> {
+        if is_api(req) {
+            self.lock().faults.latency()
+        } else {
+            None
+        }
+    }
+
+    /// A JSON answer with the clock's speed, as every answer carries.
+    pub fn json(&self, status: u16, body: &Value) -> Action {
+        Action::Respond(HttpResponse {
+            status,
+            headers: vec![("X-Sim-Speed", self.speed_header.clone())],
+            body: serde_json::to_vec(body).unwrap_or_default(),
+        })
+    }
+
+    fn refusal(&self, refusal: &Refusal, request_id: &str) -> HttpResponse {
+        let mut headers = Vec::with_capacity(4);
+        headers.push(("X-Request-Id", request_id.to_string()));
+        if let Some(after) = refusal.retry_after {
+            headers.push(("Retry-After", after.to_string()));
+        }
+        if let Some(allow) = &refusal.allow {
+            headers.push(("Allow", allow.clone()));
+        }
+        headers.push(("X-Sim-Speed", self.speed_header.clone()));
+        HttpResponse {
+            status: refusal.status,
+            headers,
+            body: serde_json::to_vec(&refusal.envelope(request_id)).unwrap_or_default(),
+        }
+    }
+}
+
+fn is_api(req: &HttpRequest) -> bool {
+    !req.path.starts_with("/_sim/") && req.path != "/openapi.json"
+}
+
+/// Answer one request (or decide to lose the answer).
+pub fn dispatch(shared: &Shared, req: HttpRequest) -> Action {
+    if let Some(rest) = req.path.strip_prefix("/_sim/") {
+        if let Err(refusal) = auth::check_admin(&req, shared.api_key.as_deref()) {
+            return Action::Respond(shared.refusal(&refusal, "-"));
+        }
+        return admin::handle(shared, rest, &req);
+    }
+    if req.path == "/openapi.json" {
+        return shared.json(200, &openapi::document());
+    }
+    shared.stats.requests.fetch_add(1, Ordering::Relaxed);
+    // One lock for the rest of the request: the request id, the handler, the clock it answers at.
+    let mut state = shared.lock();
+    let request_id = state.world.random_alnum(8);
+    let action = match api_request(shared, &mut state, &req, &request_id) {
+        Ok(action) => action,
+        Err(refusal) => Action::Respond(shared.refusal(&refusal, &request_id)),
+    };
+    match action {
+        // Every API answer announces the simulated time, so clients can show the simulator's "now".
+        Action::Respond(mut response) => {
+            let now = state.clock.now();
+            drop(state);
+            response.headers.push(("X-Sim-Time", format_millis(now)));
+            Action::Respond(response)
+        }
+        Action::Drop => Action::Drop,
+    }
+}
+
+/// An injected error, if this request draws one at `point`.
+fn inject(shared: &Shared, state: &mut State, point: FaultPoint) -> Result<(), Refusal> {
+    if state.faults.point != point {
+        return Ok(());
+    }
+    let State {
+        faults, fault_rng, ..
+    } = state;
+    match faults.draw_error(fault_rng) {
+        Some(refusal) => {
+            shared.stats.faults.fetch_add(1, Ordering::Relaxed);
+            Err(refusal)
+        }
+        None => Ok(()),
+    }
+}
+
+/// The operation a request names, or the 404/405 that says why there is none.
+fn route(
+    req: &HttpRequest,
+) -> Result<(Method, &'static crate::api::Op, router::PathParams), Refusal> {
+    let not_allowed = |allowed: Vec<Method>| {
+        if allowed.is_empty() {
+            return Refusal::new(
+                404,
+                "NOT_FOUND",
+                format!("No API route {} {}", req.method, req.path),
+            );
+        }
+        let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+        let mut refusal = Refusal::new(
+            405,
+            "METHOD_NOT_ALLOWED",
+            format!(
+                "{} is not allowed on {}; it takes {}",
+                req.method,
+                req.path,
+                allow.join(", ")
+            ),
+        );
+        refusal.allow = Some(allow.join(", "));
+        refusal
+    };
+    let Some(method) = router::parse_method(&req.method) else {
+        return Err(not_allowed(router::allowed_methods(&req.path)));
+    };
+    match router::route(method, &req.path) {
+        Ok((op, params)) => Ok((method, op, params)),
+        Err(_) => Err(not_allowed(router::allowed_methods(&req.path))),
+    }
+}
+
+fn api_request(
+    shared: &Shared,
+    state: &mut State,
+    req: &HttpRequest,
+    request_id: &str,
+) -> Result<Action, Refusal> {
+    inject(shared, state, FaultPoint::Edge)?;
+    auth::check_api(req, shared.api_key.as_deref())?;
+    let (method, op, params) = route(req)?;
+    let idempotency_key = idempotency::key(op, method, req);
+    if let Some(key) = &idempotency_key {
+        if let Some((status, body)) = idempotency::replay(&state.world, key) {
+            shared.stats.replays.fetch_add(1, Ordering::Relaxed);
+            return Ok(Action::Respond(HttpResponse {
+                status,
+                headers: vec![
+                    ("X-Sim-Speed", shared.speed_header.clone()),
+                    ("Idempotent-Replayed", "true".into()),
+                ],
+                body,
+            }));
+        }
+    }
+    inject(shared, state, FaultPoint::App)?;
+    let body = parse_body(&req.body, method)?;
+    let now = state.clock.now();
+    state.world.tick(now);
+    let request = handlers::Req {
+        op,
+        params,
+        query: &req.query,
+        body,
+    };
+    let outcome = handlers::handle(&mut state.world, &request);
+    let applied = outcome.is_ok();
+    let mut headers = Vec::with_capacity(4);
+    let (status, body_bytes) = match outcome {
+        Ok(reply) => (reply.status, success_body(reply, request_id)),
+        Err(refusal) => {
+            if let Some(after) = refusal.retry_after {
+                headers.push(("Retry-After", after.to_string()));
+            }
+            let envelope = refusal.envelope(request_id);
+            (
+                refusal.status,
+                serde_json::to_vec(&envelope).unwrap_or_default(),
+            )
+        }
+    };
+    if op.mutates && applied {
+        if let Some(key) = idempotency_key {
+            idempotency::remember(&mut state.world, key, status, &body_bytes);
+        }
+        if let Some(path) = &shared.state_file {
+            save_state(path, &state.world);
+        }
+        let State {
+            faults, fault_rng, ..
+        } = state;
+        if faults.draw_drop(fault_rng) {
+            shared.stats.drops.fetch_add(1, Ordering::Relaxed);
+            return Ok(Action::Drop);
+        }
+    }
+    headers.push(("X-Request-Id", request_id.to_string()));
+    headers.push(("X-Sim-Speed", shared.speed_header.clone()));
+    Ok(Action::Respond(HttpResponse {
+        status,
+        headers,
+        body: body_bytes,
+    }))
+}
+
+/// The success envelope, serialised; no body at all when the reply has no data.
+fn success_body(reply: Reply, request_id: &str) -> Vec<u8> {
+    let Some(data) = reply.data else {
+        return Vec::new();
+    };
+    let mut map = Map::new();
+    map.insert("success".into(), true.into());
+    map.insert("data".into(), data);
+    if let Some(p) = reply.pagination {
+        map.insert("pagination".into(), p);
+    }
+    map.insert("request_id".into(), request_id.into());
+    map.insert("tier".into(), reply.tier.into());
+    serde_json::to_vec(&Value::Object(map)).unwrap_or_default()
+}
+
+fn parse_body(bytes: &[u8], method: Method) -> Result<Map<String, Value>, Refusal> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Refusal::field(
+            "body",
+            "The request body must be a JSON object",
+        )),
+        Err(e) if method != Method::Get => Err(Refusal::field(
+            "body",
+            format!("The request body is not valid JSON: {e}"),
+        )),
+        Err(_) => Ok(Map::new()),
+    }
+}
+
+pub fn save_state(path: &std::path::Path, world: &World) {
+    let Ok(text) = serde_json::to_string(world) else {
+        return;
+    };
+    let tmp = path.with_extension("tmp");
+    if std::fs::write(&tmp, text).is_ok() {
+        let _ = std::fs::rename(&tmp, path);
+    }
+}
