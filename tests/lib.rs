@@ -12,6 +12,9 @@ mod core_lifecycle;
 mod core_ops;
 mod core_rules;
 
+// ---- The simulator as a server: HTTP limits, lost answers, fault points, TLS, admin ----
+mod sim_server;
+
 // ---- The Rhai host, the REPL, the stdlib: the `Test` builder runs the real binary ----
 mod test;
 mod transport;

@@ -87,7 +87,8 @@ impl Shared {
         })
     }
 
-    fn refusal(&self, refusal: &Refusal, request_id: &str) -> HttpResponse {
+    /// The error envelope of `refusal` with its headers.
+    pub fn refusal(&self, refusal: &Refusal, request_id: &str) -> HttpResponse {
         let mut headers = Vec::with_capacity(4);
         headers.push(("X-Request-Id", request_id.to_string()));
         if let Some(after) = refusal.retry_after {

@@ -5,6 +5,7 @@
 
 use super::app::{self, Shared};
 use super::http::{Action, HttpRequest, HttpResponse, MAX_BODY};
+use super::reply::Refusal;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -14,17 +15,18 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::io;
-use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 
 /// Largest request head (request line and headers); a larger one gets 431. hyper's floor is 8 KiB.
 const MAX_HEAD: usize = 64 << 10;
 
-/// How long a stop waits for handlers in flight before it leaves them behind.
+/// How long dropping a simulator waits for its listener to close.
 const STOP_GRACE: Duration = Duration::from_secs(1);
 
 /// The error of a request whose answer is lost on purpose (or whose client left mid-body).
@@ -39,53 +41,69 @@ impl std::fmt::Display for LostAnswer {
 
 impl std::error::Error for LostAnswer {}
 
-/// A running server: its runtime, and the task that accepts connections.
+/// One runtime for every simulator of the process, made by the first: two worker threads, so a
+/// handler runs on one while the other keeps accepting and reading (handlers are short and
+/// synchronous behind their world's lock; latency injection is an async sleep that holds no
+/// thread). Sharing it keeps `Simulator::start` to a bind and a spawn, which matters to
+/// `barrack test`, which starts one simulator per test.
+fn runtime() -> io::Result<&'static Runtime> {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    if let Some(runtime) = RUNTIME.get() {
+        return Ok(runtime);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("barrack-sim")
+        .enable_io()
+        .enable_time()
+        .build()?;
+    // Two first starts may race; the loser's runtime is dropped unused.
+    Ok(RUNTIME.get_or_init(|| runtime))
+}
+
+/// A running server: the task that accepts its connections (and owns them).
 pub struct Server {
-    runtime: Option<Runtime>,
-    accept: Option<JoinHandle<()>>,
+    accept: JoinHandle<()>,
+    /// Disconnected once the accept task, its listener and its connections are gone (in a mutex
+    /// only so that a `Simulator` can be shared between threads).
+    stopped: Mutex<Receiver<()>>,
 }
 
 impl Server {
-    /// Serve `listener` on a runtime of two worker threads: a handler runs on one while the other
-    /// keeps accepting and reading (handlers are short and synchronous behind the world's lock;
-    /// latency injection is an async sleep that holds no thread).
     pub fn start(
         listener: std::net::TcpListener,
         tls: Option<TlsAcceptor>,
         shared: Arc<Shared>,
         idle_timeout: Duration,
     ) -> io::Result<Server> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("barrack-sim")
-            .enable_io()
-            .enable_time()
-            .build()?;
+        let runtime = runtime()?;
         listener.set_nonblocking(true)?;
         let listener = {
             let _inside = runtime.enter();
             TcpListener::from_std(listener)?
         };
-        let accept = runtime.spawn(accept_loop(listener, tls, shared, idle_timeout));
+        let (done, stopped) = mpsc::channel();
+        let accept = runtime.spawn(accept_loop(listener, tls, shared, idle_timeout, done));
         Ok(Server {
-            runtime: Some(runtime),
-            accept: Some(accept),
+            accept,
+            stopped: Mutex::new(stopped),
         })
     }
 
     /// Block until the server stops (`barrack sim` runs until interrupted).
     pub fn wait(&mut self) {
-        if let (Some(runtime), Some(accept)) = (&self.runtime, self.accept.take()) {
-            let _ = runtime.block_on(accept);
+        if let Ok(runtime) = runtime() {
+            let _ = runtime.block_on(&mut self.accept);
         }
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            // Dropping the tasks closes the listener and every connection.
-            runtime.shutdown_timeout(STOP_GRACE);
+        self.accept.abort();
+        // Wait for the port to close, so a stopped simulator refuses connections at once.
+        if let Ok(stopped) = self.stopped.get_mut() {
+            let _ = stopped.recv_timeout(STOP_GRACE);
         }
     }
 }
@@ -95,8 +113,14 @@ async fn accept_loop(
     tls: Option<TlsAcceptor>,
     shared: Arc<Shared>,
     idle_timeout: Duration,
+    done: Sender<()>,
 ) {
+    // Locals drop in reverse order: the connections and the listener go before `done` tells
+    // the dropping thread that they have.
+    let _done = done;
+    let mut connections = JoinSet::new();
     loop {
+        while connections.try_join_next().is_some() {}
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(_) => {
@@ -107,7 +131,7 @@ async fn accept_loop(
             }
         };
         let _ = stream.set_nodelay(true);
-        tokio::spawn(connection(
+        connections.spawn(connection(
             stream,
             tls.clone(),
             shared.clone(),
@@ -156,7 +180,7 @@ async fn answer(
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Ok(too_large()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Ok(too_large(&shared)),
         // The client left in the middle of its body: nobody is there to answer.
         Err(_) => return Err(LostAnswer),
     };
@@ -175,17 +199,18 @@ async fn answer(
     }
 }
 
-fn too_large() -> Response<Full<Bytes>> {
-    let body = format!(
-        "{{\"success\":false,\"message\":\"The request body is larger than {MAX_BODY} bytes\",\
-         \"code\":\"PAYLOAD_TOO_LARGE\",\"request_id\":\"-\",\"tier\":\"advanced\"}}"
+/// The 413 of a body over [`MAX_BODY`]; the rest of the body is not read, so the connection
+/// cannot carry another request.
+fn too_large(shared: &Shared) -> Response<Full<Bytes>> {
+    let refusal = Refusal::new(
+        413,
+        "PAYLOAD_TOO_LARGE",
+        format!("The request body is larger than {MAX_BODY} bytes"),
     );
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    // The rest of the body is not read: the connection cannot carry another request.
-    headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    let mut response = into_hyper(shared.refusal(&refusal, "-"));
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
     response
 }
 
