@@ -7,7 +7,8 @@
 //!   `Simulator::start(SimOptions::fast())` on loopback (`balance`, a 100-instance list page);
 //! - `catalog/*`: operation lookup by name and by Rhai name, route resolution with overrides,
 //!   and the simulator's router;
-//! - `sim/*`: the simulator's handler without a socket (`Simulator::answer`).
+//! - `sim/*`: the simulator's handler without a socket (`Simulator::answer`), and starting and
+//!   stopping a simulator (`barrack test` starts one per test).
 //!
 //! `cargo bench --bench inprocess` runs them all; `cargo bench --bench inprocess -- client` one
 //! group.
@@ -183,6 +184,7 @@ fn simulator_handler(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    group.bench_function("start_and_drop", |b| b.iter(simulator));
     group.finish();
 }
 
