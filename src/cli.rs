@@ -137,10 +137,8 @@ pub struct SimOpts {
     /// connections are served meanwhile.
     #[arg(long, value_name = "MS")]
     pub latency_ms: Option<u64>,
-    /// Where injected errors happen: `edge` (default) fails a request before the simulator looks
-    /// at it, as a load balancer does, so a retry of an applied request may fail again before it
-    /// reaches its Idempotency-Key replay; `app` fails only requests the service has not seen,
-    /// after the replay.
+    /// Where injected errors happen, relative to the Idempotency-Key replay [default: edge, the
+    /// harder case a client meets behind a real load balancer].
     #[arg(long, value_name = "POINT")]
     pub fault_point: Option<crate::sim::FaultPoint>,
 }
@@ -231,14 +229,15 @@ pub struct CallArgs {
 /// `barrack sim --help`'s closing section: the admin routes and how a client trusts --tls.
 const SIM_HELP: &str = "\
 Admin routes (never part of the API; with --require-key they need the same key):
-  GET  /_sim/state                  the whole world as JSON
-  GET  /_sim/stats                  requests, faults_injected, responses_dropped, idempotent_replays
-  POST /_sim/advance  {\"seconds\": N}                       move the clock forward
-  POST /_sim/faults   {\"fault_rate\": F, \"fault_status\": [..], \"drop_rate\": F,
-                       \"latency_ms\": N, \"point\": \"edge\"|\"app\"}   replace the fault settings
-  POST /_sim/balance  {\"balance\": X}    POST /_sim/profile {\"complete\": true|false}
-  POST /_sim/stock    {\"region\": R, \"gpu_model\": M, \"available\": N}
-  POST /_sim/error    {\"id\": \"BRK-…\"}                       put an instance in ERROR
+  GET  /_sim/state     the whole world as JSON
+  GET  /_sim/stats     requests, faults_injected, responses_dropped, idempotent_replays
+  POST /_sim/advance   {\"seconds\": N}   move the clock forward
+  POST /_sim/faults    {\"fault_rate\": F, \"fault_status\": [S, ..], \"drop_rate\": F,
+                        \"latency_ms\": N, \"point\": \"edge\"|\"app\"}   replace the fault settings
+  POST /_sim/balance   {\"balance\": X}
+  POST /_sim/profile   {\"complete\": true|false}
+  POST /_sim/stock     {\"region\": R, \"gpu_model\": M, \"available\": N}
+  POST /_sim/error     {\"id\": \"BRK-…\"}   put an instance in ERROR
 
 Examples:
   barrack sim --speed 1000 --fault-rate 0.3 --drop-rate 0.05
