@@ -64,8 +64,9 @@ fn runtime() -> io::Result<&'static Runtime> {
 /// A running server: the task that accepts its connections (and owns them).
 pub struct Server {
     accept: JoinHandle<()>,
-    /// Disconnected once the accept task, its listener and its connections are gone (in a mutex
-    /// only so that a `Simulator` can be shared between threads).
+    /// Disconnected once the accept task has stopped: its listener is closed and each of its
+    /// connections is cancelled (in a mutex only so that a `Simulator` can be shared between
+    /// threads).
     stopped: Mutex<Receiver<()>>,
 }
 
@@ -115,9 +116,11 @@ async fn accept_loop(
     idle_timeout: Duration,
     done: Sender<()>,
 ) {
-    // Locals drop in reverse order: the connections and the listener go before `done` tells
-    // the dropping thread that they have.
+    // Locals drop in reverse order: the connections are cancelled and the listener closed before
+    // `done` tells the dropping thread so.
+    // (Parameters drop after every local, hence the listener's move into one.)
     let _done = done;
+    let listener = listener;
     let mut connections = JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}
