@@ -32,15 +32,6 @@ pub enum FaultPoint {
     App,
 }
 
-impl FaultPoint {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FaultPoint::Edge => "edge",
-            FaultPoint::App => "app",
-        }
-    }
-}
-
 /// The fault settings of a simulator (`barrack sim` flags, `POST /_sim/faults`, `set_faults`).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -92,6 +83,7 @@ impl Faults {
         Ok(())
     }
 
+    /// The delay to add before an API answer, if any (never above [`MAX_LATENCY_MS`]).
     pub fn latency(&self) -> Option<Duration> {
         (self.latency_ms > 0).then(|| Duration::from_millis(self.latency_ms.min(MAX_LATENCY_MS)))
     }

@@ -57,13 +57,16 @@ impl HttpRequest {
     }
 }
 
+/// An answer of the simulator, before the transport writes it.
 pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
+    /// JSON, or empty (no body at all).
     pub body: Vec<u8>,
 }
 
 impl HttpResponse {
+    /// A header's value by name, case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

@@ -42,9 +42,11 @@ pub use world::World;
 /// The simulator's settings (`barrack sim` flags; the same with `--sim`).
 #[derive(Clone)]
 pub struct SimOptions {
+    /// Where to listen; port 0 picks a free one (see [`Simulator::addr`]).
     pub listen: SocketAddr,
     /// Lifecycle clock multiplier: 1 = the documented real durations.
     pub speed: f64,
+    /// Seed of the world (ids, durations) and of the fault draws: the same seed, the same run.
     pub seed: u64,
     /// Load the world from this JSON file if it exists, and save it after every change.
     pub state: Option<PathBuf>,
@@ -173,6 +175,7 @@ impl Simulator {
         })
     }
 
+    /// The address it listens on (the port chosen when [`SimOptions::listen`] had port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
