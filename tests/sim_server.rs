@@ -373,24 +373,33 @@ fn a_huge_latency_is_refused_and_a_slow_answer_does_not_hold_up_others() {
 }
 
 #[test]
-fn the_cli_refuses_a_latency_over_ten_minutes() {
+fn barrack_sim_refuses_bad_flags_clearly() {
     let home = tempfile::tempdir().unwrap();
-    let out = barrack(home.path())
-        .args([
-            "sim",
-            "--listen",
-            "127.0.0.1:0",
-            "--latency-ms",
-            "100000000000",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("--latency-ms must be at most 600000"),
-        "{stderr}"
-    );
+    let unwritable = home.path().join("no-such-dir").join("sim.pem");
+    let unwritable = unwritable.to_str().unwrap();
+    let cases: [(&[&str], i32, &str); 4] = [
+        (
+            &["--latency-ms", "100000000000"],
+            2,
+            "--latency-ms must be at most 600000",
+        ),
+        (&["--fault-point", "middle"], 2, "edge"),
+        (&["--tls"], 2, "--tls-cert"),
+        (&["--tls", "--tls-cert", unwritable], 78, "no-such-dir"),
+    ];
+    for (args, code, says) in cases {
+        let out = barrack(home.path())
+            .args(["sim", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(says),
+            "{args:?}: expected {says:?} in {stderr}"
+        );
+    }
 }
 
 /// A request with exactly these headers (no default key).
