@@ -687,3 +687,19 @@ fn barrack_sim_help_documents_the_admin_routes_and_the_new_flags() {
         );
     }
 }
+
+#[test]
+fn barrack_refuses_a_tls_simulator_it_was_not_told_to_trust() {
+    let sim = tls_sim();
+    let home = tempfile::tempdir().unwrap();
+    let out = barrack(home.path())
+        .env("BARRACK_API_KEY", KEY)
+        .args(["call", "balance", "--retries", "1", "--api-url"])
+        .arg(sim.base_url())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(69), "{stderr}");
+    assert!(stderr.contains("certificate"), "{stderr}");
+    assert_eq!(sim.stats()["requests"], 0, "nothing reached the API");
+}
