@@ -137,8 +137,9 @@ fn two_thousand_idle_connections_cost_no_thread_each_and_a_new_client_is_served(
     last.write_all(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
     assert!(status_line(&read_all(&mut last)).contains(" 200 "));
-    if let (Some(before), Some(after)) = (before, threads()) {
-        // Other tests start threads meanwhile; a thread per connection would add n.
+    // Other tests start up to a few hundred threads meanwhile; a thread per connection would add
+    // n. (With a small descriptor limit the two cannot be told apart, so only the serving counts.)
+    if let (Some(before), Some(after), true) = (before, threads(), n >= 1000) {
         assert!(
             after < before + n / 2,
             "threads went from {before} to {after} for {n} idle connections"
