@@ -13,7 +13,9 @@ mod core_ops;
 mod core_rules;
 
 // ---- The Rhai host, the REPL, the stdlib: the `Test` builder runs the real binary ----
+mod retries;
 mod test;
+mod tls;
 mod transport;
 
 mod ecosystem;
