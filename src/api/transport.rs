@@ -53,7 +53,8 @@ impl Trouble {
     }
 
     fn from_reqwest(err: &reqwest::Error) -> Trouble {
-        if err.is_timeout() {
+        // A connect that timed out sent nothing: it is a connect failure, not a lost answer.
+        if err.is_timeout() && !err.is_connect() {
             return Trouble::Timeout;
         }
         let mut cause: &dyn std::error::Error = err;
