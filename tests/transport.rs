@@ -260,3 +260,27 @@ fn under_sim_the_clock_is_the_simulators_before_the_first_call() {
         .stdout("true\n")
         .success();
 }
+
+/// `X-Sim-Speed` speeds up sleeps and waiters only when it comes from this machine: a server
+/// reached at a non-loopback address (here 0.0.0.0, which Linux routes to this host) that
+/// announces a 1000× clock does not turn `sleep("10s")` into 10 ms, so the run meets --timeout.
+#[test]
+fn only_a_loopback_server_may_speed_up_the_clock() {
+    let server = tiny::http(|stream| {
+        each_request(stream, |_| {
+            format!(
+                "HTTP/1.1 200 OK\r\nX-Sim-Speed: 1000\r\nContent-Length: {}\r\n\r\n{BALANCE}",
+                BALANCE.len()
+            )
+        })
+    });
+    let script = r#"balance(); sleep("10s"); print("slept");"#;
+    run_against(&server.url, script)
+        .args(["--timeout", "5s"])
+        .stdout("slept\n")
+        .success();
+    run_against(&format!("http://0.0.0.0:{}", server.port), script)
+        .args(["--timeout", "1s"])
+        .stdout_lacks("slept")
+        .status(75);
+}

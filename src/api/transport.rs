@@ -85,8 +85,19 @@ pub(crate) struct Transport {
 }
 
 struct Built {
-    runtime: tokio::runtime::Runtime,
+    /// Always `Some` until dropped.
+    runtime: Option<tokio::runtime::Runtime>,
     http: reqwest::Client,
+}
+
+impl Drop for Built {
+    fn drop(&mut self) {
+        // A plain drop waits for blocking work still running, such as a DNS lookup cut short by
+        // the deadline; the run is over, so let it finish (or not) in the background.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 const USER_AGENT: &str = concat!("barrack/", env!("CARGO_PKG_VERSION"));
@@ -135,7 +146,10 @@ impl Transport {
                 let _entered = runtime.enter();
                 let http = builder.build().map_err(|e| e.to_string())?;
                 drop(_entered);
-                Ok(Built { runtime, http })
+                Ok(Built {
+                    runtime: Some(runtime),
+                    http,
+                })
             })
             .as_ref()
             .map_err(|why| Trouble::Setup(why.clone()))
@@ -152,6 +166,9 @@ impl Transport {
         sim_headers: bool,
     ) -> Result<Reply, Trouble> {
         let built = self.get()?;
+        let Some(runtime) = &built.runtime else {
+            return Err(Trouble::Setup("the HTTP runtime has shut down".into()));
+        };
         let mut request = built.http.request(
             match method {
                 Method::Get => reqwest::Method::GET,
@@ -213,7 +230,7 @@ impl Transport {
                 body,
             })
         };
-        built.runtime.block_on(async move {
+        runtime.block_on(async move {
             // Between calls nothing drives the runtime, so a connection the server closed while
             // idle still looks open to the pool. Two yields let the runtime read pending socket
             // events and run the connection tasks that see the close before a connection is
