@@ -119,10 +119,11 @@ printf 'balance();\n' >"$WORK/one-call.rhai"
 printf 'for i in 0..1000 { balance(); }\n' >"$WORK/thousand.rhai"
 
 # --- 1. one-shot run vs curl ------------------------------------------------------------------
-if wanted 1; then
-say ""
 CURL=(curl -s -H "Authorization: Bearer $KEY" "$MAIN_URL/balance/")
 RUN1=("$BIN" run "$WORK/one-call.rhai" --api-url "$MAIN_URL")
+RUN2=("$BIN" run "$WORK/thousand.rhai" --api-url "$MAIN_URL")
+if wanted 1; then
+say ""
 one() {
     local label=$1 out a b r
     shift
@@ -151,7 +152,6 @@ fi
 # --- 2. 1000 calls vs a raw keep-alive loop, and vs a Python requests.Session loop --------------
 if wanted 2; then
 say ""
-RUN2=("$BIN" run "$WORK/thousand.rhai" --api-url "$MAIN_URL")
 RAW=("$LOADGEN" raw "$MAIN_ADDR" 1000 "$KEY")
 two() {
     local label=$1 out a b r
