@@ -6,6 +6,7 @@
 #   CLEAN_BUILD=1 benches/compare.sh   also time a clean release build in a scratch directory
 #                                      (minutes on 2 cores; otherwise the build is incremental)
 #   SKIP_BUILD=1 benches/compare.sh    measure target/release/barrack (or $BIN) as it is
+#   TARGETS="1 2" benches/compare.sh   only these targets (default: all)
 #
 # Every target prints one line: the measured ratio (or number), the target, PASS/FAIL, and the
 # baseline command it was measured against. Timings come from `loadgen alternate` (a std-only
@@ -35,7 +36,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+TARGETS=${TARGETS:-1 2 3 4 5 6}
 say() { printf '%s\n' "$*"; }
+# wanted N: true when target N is to be measured
+wanted() { [[ " $TARGETS " == *" $1 "* ]]; }
 note() { printf '   %s\n' "$*"; }
 
 # ratio VALUE OP LIMIT → "PASS"/"FAIL" (OP is <= or >=)
@@ -115,9 +119,11 @@ printf 'balance();\n' >"$WORK/one-call.rhai"
 printf 'for i in 0..1000 { balance(); }\n' >"$WORK/thousand.rhai"
 
 # --- 1. one-shot run vs curl ------------------------------------------------------------------
-say ""
 CURL=(curl -s -H "Authorization: Bearer $KEY" "$MAIN_URL/balance/")
 RUN1=("$BIN" run "$WORK/one-call.rhai" --api-url "$MAIN_URL")
+RUN2=("$BIN" run "$WORK/thousand.rhai" --api-url "$MAIN_URL")
+if wanted 1; then
+say ""
 one() {
     local label=$1 out a b r
     shift
@@ -141,9 +147,11 @@ else
     say "[1] one balance() run vs curl: skipped (curl is not installed and could not be installed)"
 fi
 
-# --- 2. 1000 calls vs a raw keep-alive loop ---------------------------------------------------
+fi
+
+# --- 2. 1000 calls vs a raw keep-alive loop, and vs a Python requests.Session loop --------------
+if wanted 2; then
 say ""
-RUN2=("$BIN" run "$WORK/thousand.rhai" --api-url "$MAIN_URL")
 RAW=("$LOADGEN" raw "$MAIN_ADDR" 1000 "$KEY")
 two() {
     local label=$1 out a b r
@@ -167,8 +175,34 @@ else
     two "free scheduling" env
 fi
 note "medians of $RUNS2 alternating whole-process runs (start-up included on both sides)"
+# What a user would otherwise write: a requests.Session loop that decodes every answer.
+cat >"$WORK/session.py" <<'EOF'
+import sys, requests
+url, key = sys.argv[1], sys.argv[2]
+session = requests.Session()
+session.headers["Authorization"] = "Bearer " + key
+for _ in range(1000):
+    answer = session.get(url + "/balance/")
+    answer.raise_for_status()
+    answer.json()
+EOF
+if python3 -c 'import requests' 2>/dev/null; then
+    PY=(python3 "$WORK/session.py" "$MAIN_URL" "$KEY")
+    pin "$MAIN_PID" 1
+    out=$(taskset -c 0 "$LOADGEN" alternate "$RUNS2" 2 "${RUN2[@]}" ::: "${PY[@]}")
+    pin "$MAIN_PID" "$ALL_CPUS"
+    a=$(field a_median "$out")
+    b=$(field b_median "$out")
+    r=$(div "$a" "$b")
+    say "[2b] 1000 balance() calls vs a Python requests.Session loop: ${r}x (target <= 0.50x) $(verdict "$r" "<=" 0.5)"
+    note "barrack run thousand.rhai: $a ms; baseline \`python3 session.py URL KEY\` (requests $(python3 -c 'import requests; print(requests.__version__)'), one Session, .json() per answer): $b ms; simulator on another core"
+else
+    say "[2b] vs Python requests: skipped (python3 with requests is not installed; pip install requests)"
+fi
+fi
 
 # --- 3. fleet: hibernate 200 at 50 ms latency, default --parallel vs --parallel 1 ---------------
+if wanted 3; then
 say ""
 start_sim fleet --seed 3 --latency-ms 50
 FLEET_URL=$SIM_URL
@@ -203,7 +237,10 @@ else
     say "[3] fleet: skipped (needs curl for the simulator's admin routes)"
 fi
 
+fi
+
 # --- 4. waiter: requests and detection delay vs botocore's InstanceRunning waiter ---------------
+if wanted 4; then
 say ""
 SPEED=50
 start_sim waiter --seed 4 --speed "$SPEED"
@@ -227,7 +264,10 @@ ok=$(verdict "$polls" "<=" "$boto")
 say "[4] wait_active on a deploy that took ${took} s of simulated time: $polls requests vs $boto (target <= botocore), detected ${lag} s after the change (target <= 15 s) $ok"
 note "baseline: botocore's InstanceRunning waiter (delay 15 s, first describe at once) on the same transition; simulator --speed $SPEED"
 
+fi
+
 # --- 5. simulator throughput and a mixed load at 64 connections --------------------------------
+if wanted 5; then
 say ""
 if want wrk wrk; then
     out=$(wrk -t2 -c64 -d5s -H "Authorization: Bearer $KEY" "$MAIN_URL/balance/" 2>&1)
@@ -250,7 +290,10 @@ say "[5b] mixed workload, 64 connections for 5 s: $errors errors, $(field rps "$
 note "\`loadgen mixed ADDR 64 5\`: balance, lists, one instance, hibernate, 404s, refused deploys"
 grep 'error:' <<<"$out" | sed 's/^/   /' || true
 
+fi
+
 # --- 6. peak RSS, binary size, build time -------------------------------------------------------
+if wanted 6; then
 say ""
 if want /usr/bin/time time; then
     rss=$(/usr/bin/time -f '%M' "${RUN1[@]}" 2>&1 >/dev/null | tail -1)
@@ -271,4 +314,5 @@ if [ "${CLEAN_BUILD:-0}" = 1 ]; then
     say "[6c] clean release build: $secs s (target <= 240 s) $(verdict "$secs" "<=" 240), load during it $(cut -d' ' -f1-3 /proc/loadavg)"
 else
     say "[6c] clean release build: not measured (CLEAN_BUILD=1 times one in a scratch directory)"
+fi
 fi

@@ -47,6 +47,10 @@ pub struct GlobalOpts {
     /// Override operation paths from a JSON file in the form `barrack ops --json` prints.
     #[arg(long, global = true, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
+    /// Also trust the CA certificates (PEM) in FILE (repeatable; also `ca_cert` in a profile,
+    /// SSL_CERT_FILE, SSL_CERT_DIR). The bundled roots stay trusted.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -102,11 +106,19 @@ pub struct ConnectOpts {
     /// Start the simulator in-process (seeded, fast clock) and use it over loopback HTTP.
     #[arg(long)]
     pub sim: bool,
+    /// With --sim: serve the in-process simulator over HTTPS with a certificate made at start,
+    /// trusted by this run only, so the run takes the TLS path a run against the service takes.
+    #[arg(long, requires = "sim")]
+    pub sim_tls: bool,
     #[command(flatten)]
     pub sim_opts: SimOpts,
-    /// Tries per request for transient failures (429, 5xx, connection errors); 1 = no retry.
-    #[arg(long, value_name = "N", default_value_t = 3)]
-    pub retries: u32,
+    /// Time budget for retrying one request's transient failures (429, 5xx, connection
+    /// errors), with full-jitter backoff; never past --timeout.
+    #[arg(long, value_name = "DUR", default_value = "2m")]
+    pub retry_for: Dur,
+    /// A hard cap on tries per request, the first included (1 = no retry); only when given.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub retries: Option<u32>,
     /// Time limit of each HTTP request.
     #[arg(long, value_name = "DUR", default_value = "60s")]
     pub request_timeout: Dur,
@@ -399,6 +411,36 @@ mod tests {
         assert!(parse(&["run", "--timeout", "soon", "x.rhai"]).is_err());
         assert!(parse(&["run", "--set", "novalue", "x.rhai"]).is_err());
         assert!(parse(&["completions", "tcsh"]).is_err());
+    }
+
+    #[test]
+    fn retries_are_a_time_budget_with_an_optional_cap() {
+        let cli = parse(&["call", "balance"]).unwrap();
+        let Command::Call(call) = cli.command else {
+            panic!()
+        };
+        assert_eq!(call.connect.retries, None);
+        assert_eq!(call.connect.retry_for, Dur(Duration::from_secs(120)));
+        let cli = parse(&[
+            "call",
+            "balance",
+            "--retries",
+            "2",
+            "--retry-for",
+            "10s",
+            "--ca-cert",
+            "a.pem",
+            "--ca-cert",
+            "b.pem",
+        ])
+        .unwrap();
+        let Command::Call(call) = cli.command else {
+            panic!()
+        };
+        assert_eq!(call.connect.retries, Some(2));
+        assert_eq!(call.connect.retry_for, Dur(Duration::from_secs(10)));
+        assert_eq!(cli.global.ca_cert.len(), 2);
+        assert!(parse(&["call", "balance", "--retries", "0"]).is_err());
     }
 
     #[test]

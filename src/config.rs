@@ -53,6 +53,8 @@ pub struct Profile {
     pub api_key: Option<String>,
     pub api_key_command: Option<String>,
     pub catalog: Option<PathBuf>,
+    /// A PEM file of extra trusted roots (a corporate proxy's CA, a self-signed simulator).
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -69,6 +71,8 @@ pub struct ConfigFlags {
     pub api_url: Option<String>,
     pub profile: Option<String>,
     pub catalog: Option<PathBuf>,
+    /// `--ca-cert FILE`, repeatable.
+    pub ca_certs: Vec<PathBuf>,
 }
 
 /// The settings in force.
@@ -79,6 +83,11 @@ pub struct Config {
     pub api_url: Sourced<String>,
     pub api_key: Option<Sourced<KeySetting>>,
     pub catalog: Option<Sourced<PathBuf>>,
+    /// PEM files of roots trusted on top of the bundled ones: every `--ca-cert`, the profile's
+    /// `ca_cert`, and `SSL_CERT_FILE`. They add up; none replaces another.
+    pub ca_certs: Vec<Sourced<PathBuf>>,
+    /// Directories of PEM files (`SSL_CERT_DIR`, colon-separated, as OpenSSL reads it).
+    pub ca_cert_dirs: Vec<Sourced<PathBuf>>,
 }
 
 /// `$XDG_CONFIG_HOME/barrack/config.toml`, default `~/.config/barrack/config.toml`.
@@ -221,13 +230,91 @@ impl Config {
             }),
             _ => None,
         };
+        let mut ca_certs: Vec<Sourced<PathBuf>> = flags
+            .ca_certs
+            .iter()
+            .map(|p| Sourced {
+                value: p.clone(),
+                source: Source::Flag("--ca-cert"),
+            })
+            .collect();
+        if let Some(p) = &selected.ca_cert {
+            ca_certs.push(Sourced {
+                value: p.clone(),
+                source: profile_source(),
+            });
+        }
+        // curl's and OpenSSL's conventions: a bundle file, and directories of certificates.
+        if let Some(p) = env("SSL_CERT_FILE") {
+            ca_certs.push(Sourced {
+                value: PathBuf::from(p),
+                source: Source::Env("SSL_CERT_FILE"),
+            });
+        }
+        let ca_cert_dirs = env("SSL_CERT_DIR")
+            .map(|dirs| {
+                std::env::split_paths(&dirs)
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .map(|d| Sourced {
+                        value: d,
+                        source: Source::Env("SSL_CERT_DIR"),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Config {
             file: path.filter(|p| p.exists()),
             profile,
             api_url,
             api_key,
             catalog,
+            ca_certs,
+            ca_cert_dirs,
         })
+    }
+
+    /// The PEM bytes of every extra trusted root. A file that cannot be read or holds no
+    /// certificate is a configuration error naming it; in an `SSL_CERT_DIR` directory, files
+    /// that are not PEM certificates are skipped (such directories hold other things too).
+    pub fn trusted_roots(&self) -> Result<Vec<Vec<u8>>> {
+        let mut roots = Vec::new();
+        for file in &self.ca_certs {
+            let path = &file.value;
+            let pem = std::fs::read(path).map_err(|e| {
+                Error::config(format!(
+                    "trusted root {} (from {}) cannot be read: {e}; give the PEM file of the CA to trust",
+                    path.display(),
+                    file.source
+                ))
+            })?;
+            crate::api::transport::parse_pem(&pem).map_err(|why| {
+                Error::config(format!(
+                    "trusted root {} (from {}) {why}",
+                    path.display(),
+                    file.source
+                ))
+            })?;
+            roots.push(pem);
+        }
+        for dir in &self.ca_cert_dirs {
+            let entries = std::fs::read_dir(&dir.value).map_err(|e| {
+                Error::config(format!(
+                    "certificate directory {} (from {}) cannot be read: {e}",
+                    dir.value.display(),
+                    dir.source
+                ))
+            })?;
+            let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+            files.sort();
+            for path in files.into_iter().filter(|p| p.is_file()) {
+                if let Ok(pem) = std::fs::read(&path) {
+                    if crate::api::transport::parse_pem(&pem).is_ok() {
+                        roots.push(pem);
+                    }
+                }
+            }
+        }
+        Ok(roots)
     }
 
     /// The key itself, running `api_key_command` if that is where it comes from.

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::secret::ApiKey;
 use crate::sim::{SimOptions, Simulator};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The key the in-process simulator is called with when none is configured.
 pub const SIM_KEY: &str = "sim-local-key";
@@ -122,15 +122,34 @@ pub fn connect(
     opts: &ConnectOpts,
     observers: Vec<Observer>,
 ) -> Result<Connection> {
+    connect_until(global, opts, observers, None)
+}
+
+/// The run's end (`--timeout`): when it is, and the limit it came from (for the message).
+#[derive(Clone, Copy, Debug)]
+pub struct RunLimit {
+    pub deadline: Instant,
+    pub limit: Duration,
+}
+
+/// [`connect`] for a run with a deadline: every request and every backoff stops at it.
+pub fn connect_until(
+    global: &GlobalOpts,
+    opts: &ConnectOpts,
+    observers: Vec<Observer>,
+    run_limit: Option<RunLimit>,
+) -> Result<Connection> {
     let flags = ConfigFlags {
         api_url: global.api_url.clone(),
         profile: global.profile.clone(),
         catalog: global.catalog.clone(),
+        ca_certs: global.ca_cert.clone(),
     };
     let mut config = Config::load(&flags, &process_env)?;
     let catalog = load_catalog(&config)?;
     let (sim, base_url, key) = if opts.sim {
-        let options = sim_options(SimOptions::fast(), &opts.sim_opts)?;
+        let mut options = sim_options(SimOptions::fast(), &opts.sim_opts)?;
+        options.tls = opts.sim_tls;
         let sim = Simulator::start(options)
             .map_err(|e| Error::config(format!("the in-process simulator could not start: {e}")))?;
         let url = sim.base_url();
@@ -152,10 +171,22 @@ pub fn connect(
     };
     let mut settings = ClientSettings::new(base_url, key);
     settings.catalog = catalog;
+    // Roots matter only to TLS: a plain http:// run (the simulator) reads no certificate files,
+    // so an SSL_CERT_DIR of hundreds of files costs it nothing.
+    if settings.base_url.starts_with("https://") {
+        settings.ca_certs = config.trusted_roots()?;
+    }
+    // `--sim-tls`: this run, and nothing else, trusts the certificate its simulator just made.
+    if let Some(pem) = sim.as_ref().and_then(|s| s.ca_cert_pem()) {
+        settings.ca_certs.push(pem.as_bytes().to_vec());
+    }
     settings.retry = RetryPolicy {
-        attempts: opts.retries.max(1),
+        max_tries: opts.retries,
+        budget: opts.retry_for.0,
         ..RetryPolicy::default()
     };
+    settings.deadline = run_limit.map(|r| r.deadline);
+    settings.time_limit = run_limit.map(|r| r.limit);
     // A request that may take longer than a day is a typo, not a wish (and would overflow).
     settings.timeout = if opts.request_timeout.0.is_zero() {
         ClientSettings::new("", None).timeout
@@ -163,6 +194,14 @@ pub fn connect(
         opts.request_timeout.0.min(Duration::from_secs(86_400))
     };
     let mut client = Client::new(settings)?;
+    if let Some(sim) = &sim {
+        // The script's clock is the simulator's from its first line: `now()` and `sleep()`
+        // follow it before any request has announced it.
+        client.set_server_clock(
+            sim_options(SimOptions::fast(), &opts.sim_opts)?.speed,
+            sim.world().clock,
+        );
+    }
     if global.verbose > 0 {
         client = client.with_observer(verbose_observer());
     }

@@ -132,10 +132,15 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Exit code of an API failure: 69 unreachable, 77 authentication refused, 75 rate limited, else 1.
+/// Exit code of an API failure: 69 unreachable, 77 authentication refused, 75 rate limited or
+/// `--timeout` reached, 78 an untrusted certificate, else 1.
 pub fn api_exit_code(status: u16, code: &str) -> u8 {
     match (status, code) {
         (0, "UNREACHABLE" | "TIMEOUT") => 69,
+        // --timeout reached during a request: like the interpreter's own deadline.
+        (0, "RUN_TIMEOUT") => 75,
+        // An untrusted certificate is fixed by configuration (--ca-cert), not by retrying later.
+        (0, "TLS_UNTRUSTED") => 78,
         (401 | 403, _) => 77,
         (429, _) => 75,
         _ => 1,

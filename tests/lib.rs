@@ -16,7 +16,9 @@ mod core_rules;
 mod sim_server;
 
 // ---- The Rhai host, the REPL, the stdlib: the `Test` builder runs the real binary ----
+mod retries;
 mod test;
+mod tls;
 mod transport;
 
 mod ecosystem;

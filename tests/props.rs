@@ -355,9 +355,10 @@ fn garbage() -> &'static Garbage {
 fn garbage_client(timeout: Duration) -> Client {
     let mut settings = ClientSettings::new(garbage().url(), ApiKey::new("sk-test-SECRET"));
     settings.retry = RetryPolicy {
-        attempts: 2,
+        max_tries: Some(2),
         base: Duration::from_millis(1),
         cap: Duration::from_millis(5),
+        ..RetryPolicy::default()
     };
     settings.timeout = timeout;
     Client::new(settings).expect("the client builds")

@@ -700,7 +700,33 @@ fn barrack_refuses_a_tls_simulator_it_was_not_told_to_trust() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(69), "{stderr}");
+    // 78: trusting a server is configuration (--ca-cert), not something a retry fixes.
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
     assert!(stderr.contains("certificate"), "{stderr}");
+    assert!(stderr.contains("--ca-cert"), "{stderr}");
     assert_eq!(sim.stats()["requests"], 0, "nothing reached the API");
+
+    // The same call, told to trust the simulator's certificate, goes through.
+    let cert = home.path().join("sim.pem");
+    std::fs::write(
+        &cert,
+        sim.ca_cert_pem()
+            .expect("a TLS simulator has a certificate"),
+    )
+    .unwrap();
+    let out = barrack(home.path())
+        .env("BARRACK_API_KEY", KEY)
+        .args(["call", "balance", "--api-url"])
+        .arg(sim.base_url())
+        .arg("--ca-cert")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("balance"));
 }

@@ -5,16 +5,20 @@
 //! exited 0 and the world must hold exactly what is expected: no duplicate instance or snapshot
 //! ever created, nothing left behind, every GPU back in stock.
 //!
+//! It runs with the DEFAULT retry settings (no `--retries`): each request may be retried for
+//! `--retry-for`'s default 2 minutes of server time, with full-jitter backoff.
+//!
 //! Why it cannot flake: a try fails with probability at most 0.3 + 0.7 × 0.05 = 0.335 (an
 //! injected fault, or an applied request whose answer is dropped; a replayed answer is never
-//! dropped). With `--retries 20` a request fails for good with probability ≤ 0.335²⁰ ≈ 3·10⁻¹⁰.
-//! The N = 200 soak sends about 2 500 requests (its figures print with `--nocapture`), so the
-//! chance that any of them exhausts its tries is below 10⁻⁶; the small soaks send about 450 and
-//! 250, below 2·10⁻⁷. Retries cost little: backoff is divided by the simulator's 1000× clock
-//! (10–20 ms each). Waits get 12 h of simulated time (43 s of wall time), far more than the 2–5
-//! minute transitions need. The simulator is seeded, so its fault draws are reproducible; thread
-//! interleaving in the fleets still varies which request gets which draw, hence the bound
-//! rather than a fixed outcome.
+//! dropped). Waits average half of min(20 s, 2ⁿ s), so a 2-minute budget holds about 15 tries
+//! (at least 9 even if every wait drew its ceiling): a request fails for good with probability
+//! ≤ 0.335⁹ ≈ 5·10⁻⁵ in the worst draw and ≈ 10⁻⁷ typically; and a mutation that ends with its
+//! outcome unknown is then looked up by name, not reported failed. The N = 200 soak sends
+//! about 2 500 requests (its figures print with `--nocapture`). Retries cost little: backoff is
+//! divided by the simulator's 1000× clock (10–20 ms each). Waits get 12 h of simulated time,
+//! far more than the 2–5 minute transitions need. The simulator is seeded, so its fault draws
+//! are reproducible; thread interleaving in the fleets still varies which request gets which
+//! draw, hence the bound rather than a fixed outcome.
 //!
 //! Run the big one with `cargo test --test integration soak_200 -- --ignored --nocapture`.
 
@@ -25,9 +29,6 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-
-/// Tries per request (see the module comment for the arithmetic).
-const RETRIES: u32 = 20;
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/soak.rhai")
@@ -153,19 +154,29 @@ fn check(n: u64, out: &Output, world: &World) -> Figures {
 
 /// The real binary against an in-process faulty simulator, whose counters and world the test
 /// reads directly.
-fn soak_against_sim(n: u64, fleet: u64, seed: u64) -> Figures {
+/// With `tls`, the simulator serves HTTPS and the run trusts its certificate through `--ca-cert`:
+/// the path a run against the real service takes.
+fn soak_against_sim(n: u64, fleet: u64, seed: u64, tls: bool) -> Figures {
     let sim = Simulator::start(SimOptions {
         seed,
         faults: faults(),
+        tls,
         ..SimOptions::fast()
     })
     .expect("the simulator starts");
     let home = tempfile::tempdir().expect("a temporary directory");
+    let cert = home.path().join("sim.pem");
+    std::fs::write(&cert, sim.ca_cert_pem().unwrap_or_default()).expect("the certificate");
     let started = std::time::Instant::now();
-    let out = barrack(home.path())
+    let mut command = barrack(home.path());
+    if tls {
+        assert!(sim.base_url().starts_with("https://"));
+        command.arg("--ca-cert").arg(&cert);
+    }
+    let out = command
         .env("BARRACK_API_KEY", KEY)
         .args(["-v", "run", "--api-url", &sim.base_url()])
-        .args(["--retries", &RETRIES.to_string(), "--parallel", "32"])
+        .args(["--parallel", "32"])
         .args([
             "--set",
             &format!("n={n}"),
@@ -191,10 +202,18 @@ fn soak_against_sim(n: u64, fleet: u64, seed: u64) -> Figures {
     figures
 }
 
+/// The run: 40 instances, faults 0.3, drops 0.05, default retry settings.
 #[test]
-fn soak_small_fleet_through_faults_and_lost_responses() {
-    let figures = soak_against_sim(16, 5, 7);
-    figures.print("(small)");
+fn soak_40_through_faults_and_lost_responses_with_default_retries() {
+    let figures = soak_against_sim(40, 10, 7, false);
+    figures.print("(N = 40, default retries)");
+}
+
+/// The same soak over TLS: faults and lost answers on HTTPS connections.
+#[test]
+fn soak_40_over_tls() {
+    let figures = soak_against_sim(40, 10, 8, true);
+    figures.print("(N = 40, TLS, default retries)");
 }
 
 /// The user-facing flags themselves: `barrack run --sim --fault-rate 0.3 --drop-rate 0.05`, the
@@ -208,7 +227,6 @@ fn soak_with_the_sim_flags() {
     let out = barrack(home.path())
         .args(["-v", "run", "--sim", "--seed", "3"])
         .args(["--fault-rate", "0.3", "--drop-rate", "0.05"])
-        .args(["--retries", &RETRIES.to_string()])
         .arg("--state")
         .arg(&state)
         .args(["--set", &format!("n={n}"), "--set", "fleet=3"])
@@ -250,7 +268,7 @@ fn soak_with_the_sim_flags() {
 #[test]
 #[ignore = "N = 200: about 2 500 requests; run with --ignored"]
 fn soak_200() {
-    let figures = soak_against_sim(200, 25, 11);
+    let figures = soak_against_sim(200, 25, 11, false);
     figures.print("(N = 200)");
 }
 

@@ -397,6 +397,42 @@ pub static OPS: &[Op] = ops! {
         "Get the AI usage history."
 };
 
+/// Creations whose outcome can be found out by name when it is unknown (a lost answer, then
+/// failed retries): the operation, the kind it makes, and the request field holding the name.
+/// The list to search is the kind's list operation ([`list_op`]).
+pub static CREATED_BY_NAME: &[(&str, Kind, &str)] = &[
+    ("deploy", Vm, "name"),
+    ("restore_snapshot", Vm, "name"),
+    ("create_volume", Volume, "name"),
+    ("create_firewall", Firewall, "name"),
+    ("create_ssh_key", SshKey, "name"),
+    ("create_script", Script, "name"),
+    ("snapshot", Snapshot, "name"),
+    ("create_image", Image, "name"),
+];
+
+/// The kind an operation creates and the field naming it, if it is in [`CREATED_BY_NAME`].
+pub fn created_by_name(op: &Op) -> Option<(Kind, &'static str)> {
+    CREATED_BY_NAME
+        .iter()
+        .find(|(name, _, _)| *name == op.name)
+        .map(|(_, kind, field)| (*kind, *field))
+}
+
+/// The operation listing every object of a kind (every page).
+pub fn list_op(kind: Kind) -> Option<&'static Op> {
+    OPS.iter().find(|op| {
+        op.method == Method::Get && op.returns == Returns::List(kind) && op.path_params().is_empty()
+    })
+}
+
+/// The operation reading one object of a kind by its id.
+pub fn get_op(kind: Kind) -> Option<&'static Op> {
+    OPS.iter().find(|op| {
+        op.method == Method::Get && op.returns == Returns::One(kind) && op.path_params() == ["id"]
+    })
+}
+
 /// Look an operation up by its unique name.
 pub fn find(name: &str) -> Option<&'static Op> {
     OPS.iter().find(|op| op.name == name)
@@ -519,6 +555,21 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn every_creation_checked_by_name_has_a_list_and_takes_a_name() {
+        for (name, kind, field) in CREATED_BY_NAME {
+            let op = find(name).unwrap_or_else(|| panic!("{name}: no such operation"));
+            assert!(op.mutates && op.method == Method::Post, "{name}");
+            assert!(list_op(*kind).is_some(), "{name}: nothing lists {kind:?}");
+            assert!(get_op(*kind).is_some(), "{name}: nothing reads {kind:?}");
+            let named = op
+                .args
+                .iter()
+                .any(|a| a.field == *field || a.ty == ArgType::Map);
+            assert!(named, "{name}: no argument carries {field}");
         }
     }
 

@@ -18,6 +18,11 @@ pub enum Failure {
     Decode,
     /// The call was refused before sending (bad argument).
     Invalid,
+    /// The run's deadline (`--timeout`) was reached while the request was in flight or waiting
+    /// to be retried.
+    Deadline,
+    /// The server's TLS certificate is not trusted (a configuration matter, never retried).
+    Untrusted,
 }
 
 /// A failed API call. `Display` is one paragraph: what was asked, what the server said,
@@ -52,6 +57,8 @@ impl ApiError {
                 Failure::Timeout => "TIMEOUT",
                 Failure::Decode => "BAD_RESPONSE",
                 Failure::Invalid => "INVALID_ARGUMENT",
+                Failure::Deadline => "RUN_TIMEOUT",
+                Failure::Untrusted => "TLS_UNTRUSTED",
             }
             .to_string(),
             message: message.into(),
@@ -180,6 +187,10 @@ fn truncate(text: &str, max: usize) -> String {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.failure == Failure::Deadline {
+            // One line that says what was in flight: the message is the whole story.
+            return write!(f, "{}", self.message);
+        }
         write!(f, "{}", self.op)?;
         if !self.request.is_empty() {
             write!(f, " ({})", self.request)?;
@@ -194,6 +205,8 @@ impl fmt::Display for ApiError {
             Failure::Unreachable => write!(f, " failed: the API could not be reached")?,
             Failure::Timeout => write!(f, " failed: the request timed out")?,
             Failure::Decode => write!(f, " failed: the answer could not be read")?,
+            Failure::Untrusted => write!(f, " was refused: the server is not trusted")?,
+            Failure::Deadline => {}
         }
         if !self.message.is_empty() {
             write!(f, ": {}", self.message.trim_end_matches('.'))?;

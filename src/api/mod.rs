@@ -2,11 +2,19 @@
 
 pub mod catalog;
 pub mod client;
+mod envelope;
 pub mod error;
 pub mod facts;
 pub mod lifecycle;
+pub mod outcome;
+mod paginate;
+mod request;
+pub mod retry;
 pub mod rules;
+pub mod transport;
 
 pub use catalog::{Catalog, Kind, Method, Op, OPS};
-pub use client::{Answer, Args, Client, ClientSettings, Exchange, Observer, RetryPolicy};
+pub use client::{Answer, Args, Client, ClientSettings, Exchange, Observer, Sleep};
 pub use error::{ApiError, Failure};
+pub use request::encode_component;
+pub use retry::{parse_retry_after, RetryPolicy};

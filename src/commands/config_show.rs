@@ -12,6 +12,7 @@ pub fn run(global: &GlobalOpts, printer: Printer) -> Result<ExitCode> {
         api_url: global.api_url.clone(),
         profile: global.profile.clone(),
         catalog: global.catalog.clone(),
+        ca_certs: global.ca_cert.clone(),
     };
     let config = Config::load(&flags, &process_env)?;
     let key = match &config.api_key {
@@ -30,6 +31,9 @@ pub fn run(global: &GlobalOpts, printer: Printer) -> Result<ExitCode> {
         "api_url": {"value": config.api_url.value, "source": config.api_url.source.to_string()},
         "api_key": key,
         "catalog": config.catalog.as_ref().map(|c| json!({"value": c.value.display().to_string(), "source": c.source.to_string()})),
+        "ca_certs": config.ca_certs.iter().chain(&config.ca_cert_dirs)
+            .map(|c| json!({"value": c.value.display().to_string(), "source": c.source.to_string()}))
+            .collect::<Vec<_>>(),
     });
     let mut out = std::io::stdout().lock();
     let result = if printer.format == Format::Json {
@@ -56,6 +60,13 @@ pub fn run(global: &GlobalOpts, printer: Printer) -> Result<ExitCode> {
             line("api_key", &value["api_key"]),
             line("catalog", &value["catalog"]),
         )
+        .and_then(|()| {
+            value["ca_certs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .try_for_each(|c| writeln!(out, "{}", line("ca_cert", c)))
+        })
     };
     result.map_err(|e| Error::io("stdout", e))?;
     Ok(ExitCode::SUCCESS)

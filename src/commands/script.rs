@@ -1,7 +1,7 @@
 //! `barrack run`, `eval` and `check`: scripts against the API (or the simulator).
 
 use crate::cli::{CheckArgs, EvalArgs, Format, GlobalOpts, RunArgs, ScriptOpts};
-use crate::connect::{connect, Connection};
+use crate::connect::{connect_until, Connection, RunLimit};
 use crate::error::{Error, Result};
 use crate::output::Printer;
 use crate::script::{self, AuditLog, Host, Runtime, Source};
@@ -38,7 +38,13 @@ pub fn host(
     planning: bool,
 ) -> Result<(Host, Connection)> {
     let started = Instant::now();
-    let connection = connect(global, &opts.connect, observers)?;
+    let run_limit = opts.timeout.and_then(|t| {
+        started.checked_add(t.0).map(|deadline| RunLimit {
+            deadline,
+            limit: t.0,
+        })
+    });
+    let connection = connect_until(global, &opts.connect, observers, run_limit)?;
     let mut runtime = Runtime::new(connection.client.clone());
     runtime.parallel = opts.parallel as usize;
     runtime.deadline = opts.timeout.and_then(|t| started.checked_add(t.0));

@@ -3,6 +3,8 @@
 //! for what the client hides (status, headers, exact bodies), and the built binary for CLI tests.
 #![allow(dead_code)]
 
+pub mod tiny;
+
 use barrack::api::{catalog, ApiError, Args, Client, ClientSettings, RetryPolicy};
 use barrack::secret::ApiKey;
 use barrack::sim::{SimOptions, Simulator};
@@ -50,9 +52,10 @@ pub fn sim_with(options: SimOptions) -> (Simulator, Client) {
 pub fn client_for(sim: &Simulator, key: Option<&str>) -> Client {
     let mut settings = ClientSettings::new(sim.base_url(), key.and_then(ApiKey::new));
     settings.retry = RetryPolicy {
-        attempts: 3,
+        max_tries: Some(3),
         base: Duration::from_millis(5),
         cap: Duration::from_millis(50),
+        ..RetryPolicy::default()
     };
     settings.timeout = Duration::from_secs(20);
     Client::new(settings).expect("the client builds")
