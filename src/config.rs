@@ -420,6 +420,58 @@ mod tests {
     }
 
     #[test]
+    fn a_hanging_api_key_command_is_killed_at_its_limit_naming_the_profile() {
+        // Were it not killed, the test would wait 1000 s (and the reader would hold the pipe).
+        let err = run_key_command(
+            "sleep 1000; echo k",
+            "profile vault",
+            Duration::from_millis(200),
+        )
+        .expect_err("stopped");
+        let text = err.to_string();
+        assert!(
+            text.contains("api_key_command of profile vault did not finish"),
+            "{text}"
+        );
+        assert_eq!(err.exit_code(), 78);
+        let key = run_key_command("echo sk-from-vault", "profile vault", KEY_COMMAND_LIMIT)
+            .expect("a key");
+        assert_eq!(key.expose(), "sk-from-vault");
+    }
+
+    #[test]
+    fn keys_from_a_profile_and_a_command_are_redacted_from_crash_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        write_config(
+            dir.path(),
+            "default_profile = \"p\"\n[profiles.p]\napi_key = \"sk-profile-SECRET-1\"\n[profiles.c]\napi_key_command = \"echo sk-command-SECRET-2\"\n",
+            0o600,
+        );
+        let home = dir.path().to_string_lossy().to_string();
+        let env = env_of(&[("XDG_CONFIG_HOME", home.as_str())]);
+        for profile in [None, Some("c".to_string())] {
+            let flags = ConfigFlags {
+                profile,
+                ..ConfigFlags::default()
+            };
+            Config::load(&flags, &env).unwrap().resolve_key().unwrap();
+        }
+        // What the panic hook prints: the hook reads `crate::secrets()`.
+        let secrets = crate::secrets();
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        let line = crate::panic_message(
+            "request failed with key sk-profile-SECRET-1, then sk-command-SECRET-2",
+            None,
+            &secrets,
+        );
+        assert!(!line.contains("SECRET"), "{line}");
+        assert!(
+            line.contains("with key (redacted), then (redacted)"),
+            "{line}"
+        );
+    }
+
+    #[test]
     fn precedence_is_flag_env_profile_default() {
         let dir = tempfile::tempdir().unwrap();
         write_config(

@@ -33,8 +33,8 @@ fn a_timeout_stops_a_fleet_wait_and_names_it() {
         wait_active(vms);
         "#,
     )
-    .args(["--timeout", "3s"])
-    .stderr_has("stopped by --timeout after 3s while")
+    .args(["--timeout", "6s"])
+    .stderr_has("stopped by --timeout after 6s while")
     .stderr_has("wait_status BRK-")
     .status(75);
 }
@@ -88,10 +88,10 @@ fn ctrl_c_stops_a_run_with_130_and_reports_the_mutation_in_flight() {
         "print(\"ready\");\ntry { delete(\"BRK-000000VM\"); } catch (e) { print(e.code); }\nsleep(\"5h\");\n",
     )
     .expect("script written");
-    // Every request takes 1.5 s: the delete is in flight when Ctrl-C comes.
+    // Every request takes 3 s: the delete is in flight when Ctrl-C comes.
     let mut child = spawn(
         dir.path(),
-        &["run", "--sim", "--latency-ms", "1500", "s.rhai"],
+        &["run", "--sim", "--latency-ms", "3000", "s.rhai"],
     );
     let mut out = BufReader::new(child.stdout.take().expect("stdout"));
     read_until(&mut out, "ready");

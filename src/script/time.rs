@@ -96,7 +96,7 @@ impl Time {
 
 fn out_of_range(t: Time, op: &str, secs: i64) -> String {
     format!(
-        "{t} {op} {secs} seconds is outside the times barrack can represent (years -9999 to 9999)"
+        "{t} {op} {secs} seconds would overflow: it is outside the times barrack can represent (years -9999 to 9999)"
     )
 }
 
