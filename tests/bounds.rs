@@ -167,6 +167,41 @@ fn ctrl_c_in_the_repl_stops_the_evaluation_and_keeps_the_scope() {
     assert_ne!(code, -1, "the REPL was not killed by the signal: {stderr}");
 }
 
+/// A crash that is not a panic (a stack overflow is a SIGSEGV on the guard page; here the signal
+/// is sent) ends with barrack's one fixed line and exit 70, never Rust's abort (134) or the key.
+#[test]
+fn a_crash_prints_one_line_without_the_key_and_exits_70() {
+    let dir = tempfile::tempdir().expect("a directory");
+    std::fs::write(
+        dir.path().join("s.rhai"),
+        "print(\"ready\");\nsleep(\"5h\");\n",
+    )
+    .expect("script written");
+    let mut child = support::barrack(dir.path())
+        .args(["run", "--sim", "s.rhai"])
+        .env("BARRACK_API_KEY", "sk-crash-SECRET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("barrack starts");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    read_until(&mut out, "ready");
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+    // SAFETY: kill(2) of our own child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSEGV) }, 0);
+    let (code, _, stderr) = finish(child);
+    assert_eq!(code, 70, "{stderr}");
+    assert!(
+        stderr.starts_with("barrack: internal error: a crash") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("SECRET") && !stderr.contains("overflowed"),
+        "{stderr}"
+    );
+}
+
 // ---- durations never wrap ----
 
 #[test]

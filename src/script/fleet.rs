@@ -67,20 +67,12 @@ where
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<RhaiResult>>> = items.iter().map(|_| Mutex::new(None)).collect();
     let work = || loop {
-        // A stop (`--timeout`, Ctrl-C) lets calls in flight finish and starts no new one.
-        if let Err(stopped) = rt.check_stop() {
-            let i = next.fetch_add(1, Ordering::SeqCst);
-            if i >= items.len() {
-                break;
-            }
-            *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(Err(stopped));
-            continue;
-        }
         let i = next.fetch_add(1, Ordering::SeqCst);
         if i >= items.len() {
             break;
         }
-        let outcome = f(&items[i]);
+        // A stop (`--timeout`, Ctrl-C) lets calls in flight finish and starts no new one.
+        let outcome = rt.check_stop().and_then(|()| f(&items[i]));
         *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
     };
     std::thread::scope(|scope| {
