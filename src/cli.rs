@@ -18,7 +18,7 @@ use std::time::Duration;
     after_help = "Exit codes: 0 ok · 1 script error (uncaught throw or API error, failed wait) · 2 usage \
                   error, or plan with changes · 65 does not compile · 69 API unreachable · 70 internal \
                   error · 75 try again later (lock held, rate limited, --timeout) · 77 authentication \
-                  refused · 78 bad configuration"
+                  refused · 78 bad configuration · 130 interrupted (Ctrl-C)"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -174,6 +174,21 @@ pub struct ScriptOpts {
     /// How many calls of a fleet action run at once.
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub parallel: u32,
+    /// Stop the script (exit 1) once the process holds more than SIZE of memory, e.g. 2GiB
+    /// [default: half the physical memory, at most 4 GiB].
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory: Option<Size>,
+}
+
+/// A memory size such as `512MiB`, `2GiB`, `1.5G` or bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Size(pub usize);
+
+impl FromStr for Size {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        crate::memory::parse_size(s).map(Size)
+    }
 }
 
 #[derive(Debug, Args)]

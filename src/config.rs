@@ -7,6 +7,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 pub const DEFAULT_API_URL: &str = "https://barrack.ai/api";
 
@@ -321,28 +322,120 @@ impl Config {
     pub fn resolve_key(&self) -> Result<Option<ApiKey>> {
         match self.api_key.as_ref().map(|k| &k.value) {
             None => Ok(None),
-            Some(KeySetting::Key(key)) => Ok(Some(key.clone())),
+            Some(KeySetting::Key(key)) => {
+                crate::remember_key(key.expose());
+                Ok(Some(key.clone()))
+            }
             Some(KeySetting::Command(cmd)) => {
-                let output = std::process::Command::new("sh")
-                    .arg("-c")
-                    .arg(cmd)
-                    .stderr(std::process::Stdio::inherit())
-                    .output()
-                    .map_err(|e| Error::config(format!("api_key_command could not run: {e}")))?;
-                if !output.status.success() {
-                    return Err(Error::config(format!(
-                        "api_key_command {cmd:?} failed ({})",
-                        output.status
-                    )));
-                }
-                let text = String::from_utf8_lossy(&output.stdout);
-                let key = text.lines().next().unwrap_or("").trim().to_string();
-                ApiKey::new(key)
-                    .map(Some)
-                    .ok_or_else(|| Error::config(format!("api_key_command {cmd:?} printed no key")))
+                let whose = self
+                    .api_key
+                    .as_ref()
+                    .map(|k| k.source.to_string())
+                    .unwrap_or_default();
+                let key = run_key_command(cmd, &whose, key_command_limit())?;
+                crate::remember_key(key.expose());
+                Ok(Some(key))
             }
         }
     }
+}
+
+/// How long `api_key_command` may take: a password manager asking for a touch or a network
+/// vault answers in seconds; a command that has not answered in 30 s is stuck, not slow.
+pub const KEY_COMMAND_LIMIT: Duration = Duration::from_secs(30);
+
+thread_local! {
+    static RUN_DEADLINE: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// Run `f` (which connects) with the run's deadline in force: `api_key_command` gets at most the
+/// time left before it, and never more than [`KEY_COMMAND_LIMIT`].
+pub fn within_deadline<T>(deadline: Option<Instant>, f: impl FnOnce() -> T) -> T {
+    let before = RUN_DEADLINE.with(|d| d.replace(deadline));
+    let result = f();
+    RUN_DEADLINE.with(|d| d.set(before));
+    result
+}
+
+fn key_command_limit() -> Duration {
+    let left = RUN_DEADLINE
+        .with(|d| d.get())
+        .map(|d| d.saturating_duration_since(Instant::now()));
+    left.map_or(KEY_COMMAND_LIMIT, |left| left.min(KEY_COMMAND_LIMIT))
+}
+
+/// Run `api_key_command` in its own process group; past `limit` the whole group is killed and
+/// the run ends with a configuration error naming the profile (never a hang).
+fn run_key_command(cmd: &str, whose: &str, limit: Duration) -> Result<ApiKey> {
+    use std::io::Read;
+    let mut command = std::process::Command::new("sh");
+    command
+        .arg("-c")
+        .arg(cmd)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| Error::config(format!("api_key_command of {whose} could not run: {e}")))?;
+    // Read on a thread: a command that prints a lot must not block on a full pipe while we wait.
+    let mut stdout = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        if let Some(out) = stdout.as_mut() {
+            let _ = out.take(64 * 1024).read_to_end(&mut text);
+        }
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() >= limit => {
+                kill_group(&mut child);
+                return Err(Error::config(format!(
+                    "api_key_command of {whose} did not finish within {} and was stopped; \
+                     check that {cmd:?} prints the key without waiting for input",
+                    humantime::format_duration(Duration::from_secs(limit.as_secs().max(1)))
+                )));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => {
+                kill_group(&mut child);
+                return Err(Error::config(format!(
+                    "api_key_command of {whose} could not be waited for: {e}"
+                )));
+            }
+        }
+    };
+    let output = reader.join().unwrap_or_default();
+    if !status.success() {
+        return Err(Error::config(format!(
+            "api_key_command {cmd:?} of {whose} failed ({status})"
+        )));
+    }
+    let text = String::from_utf8_lossy(&output);
+    let key = text.lines().next().unwrap_or("").trim().to_string();
+    ApiKey::new(key)
+        .ok_or_else(|| Error::config(format!("api_key_command {cmd:?} of {whose} printed no key")))
+}
+
+/// Kill the command and everything it started (`sh -c 'sleep 100; …'` leaves a child).
+fn kill_group(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: kill(2) on the process group the child leads (process_group(0) above).
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn check_url(url: &Sourced<String>) -> Result<()> {
@@ -411,6 +504,58 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
         }
+    }
+
+    #[test]
+    fn a_hanging_api_key_command_is_killed_at_its_limit_naming_the_profile() {
+        // Were it not killed, the test would wait 1000 s (and the reader would hold the pipe).
+        let err = run_key_command(
+            "sleep 1000; echo k",
+            "profile vault",
+            Duration::from_millis(200),
+        )
+        .expect_err("stopped");
+        let text = err.to_string();
+        assert!(
+            text.contains("api_key_command of profile vault did not finish"),
+            "{text}"
+        );
+        assert_eq!(err.exit_code(), 78);
+        let key = run_key_command("echo sk-from-vault", "profile vault", KEY_COMMAND_LIMIT)
+            .expect("a key");
+        assert_eq!(key.expose(), "sk-from-vault");
+    }
+
+    #[test]
+    fn keys_from_a_profile_and_a_command_are_redacted_from_crash_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        write_config(
+            dir.path(),
+            "default_profile = \"p\"\n[profiles.p]\napi_key = \"sk-profile-SECRET-1\"\n[profiles.c]\napi_key_command = \"echo sk-command-SECRET-2\"\n",
+            0o600,
+        );
+        let home = dir.path().to_string_lossy().to_string();
+        let env = env_of(&[("XDG_CONFIG_HOME", home.as_str())]);
+        for profile in [None, Some("c".to_string())] {
+            let flags = ConfigFlags {
+                profile,
+                ..ConfigFlags::default()
+            };
+            Config::load(&flags, &env).unwrap().resolve_key().unwrap();
+        }
+        // What the panic hook prints: the hook reads `crate::secrets()`.
+        let secrets = crate::secrets();
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        let line = crate::panic_message(
+            "request failed with key sk-profile-SECRET-1, then sk-command-SECRET-2",
+            None,
+            &secrets,
+        );
+        assert!(!line.contains("SECRET"), "{line}");
+        assert!(
+            line.contains("with key (redacted), then (redacted)"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -42,8 +42,13 @@ pub enum Error {
     Config { message: String },
     /// `--lock` is held by another run.
     LockHeld { path: PathBuf },
-    /// `--timeout` expired.
-    Timeout { after: Duration },
+    /// `--timeout` expired; `in_flight` says what was running then ("" when nothing was).
+    Timeout { after: Duration, in_flight: String },
+    /// Ctrl-C stopped the run: what was in flight, and the mutations sent before the stop that
+    /// finished after it (with their outcome).
+    Interrupted { in_flight: String, finished: String },
+    /// The live heap passed `--max-memory`.
+    Memory { limit: usize },
     /// Reading or writing a file.
     Io {
         path: PathBuf,
@@ -86,11 +91,12 @@ impl Error {
                 api: Some((status, code)),
                 ..
             } => api_exit_code(*status, code),
-            Error::Script { .. } | Error::Io { .. } => 1,
+            Error::Script { .. } | Error::Io { .. } | Error::Memory { .. } => 1,
             Error::Usage { .. } => 2,
             Error::Compile { .. } => 65,
             Error::LockHeld { .. } | Error::Timeout { .. } => 75,
             Error::Config { .. } => 78,
+            Error::Interrupted { .. } => EXIT_INTERRUPTED,
         }
     }
 }
@@ -120,10 +126,35 @@ impl fmt::Display for Error {
                 "another run holds the lock {}; not starting (exit 75: try again later)",
                 path.display()
             ),
-            Error::Timeout { after } => write!(
+            Error::Timeout { after, in_flight } => {
+                write!(
+                    f,
+                    "the run was stopped by --timeout after {}",
+                    humantime::format_duration(*after)
+                )?;
+                if !in_flight.is_empty() {
+                    write!(f, " while {in_flight} was in flight")?;
+                }
+                Ok(())
+            }
+            Error::Interrupted {
+                in_flight,
+                finished,
+            } => {
+                write!(f, "interrupted (Ctrl-C)")?;
+                if !in_flight.is_empty() {
+                    write!(f, " while {in_flight} was in flight")?;
+                }
+                if !finished.is_empty() {
+                    write!(f, "; requests already sent were let finish: {finished}")?;
+                }
+                Ok(())
+            }
+            Error::Memory { limit } => write!(
                 f,
-                "the run was stopped by --timeout after {}",
-                humantime::format_duration(*after)
+                "the script used more than {} of memory (--max-memory); free values it no \
+                 longer needs, or raise the limit with --max-memory SIZE",
+                crate::memory::format_size(*limit)
             ),
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
         }
@@ -131,6 +162,9 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// Exit code of a run stopped by Ctrl-C: 128 + SIGINT, as shells report it.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Exit code of an API failure: 69 unreachable, 77 authentication refused, 75 rate limited or
 /// `--timeout` reached, 78 an untrusted certificate, else 1.

@@ -13,7 +13,10 @@ pub mod cli;
 mod commands;
 pub mod config;
 pub mod connect;
+mod crash;
 pub mod error;
+mod interrupt;
+pub mod memory;
 pub mod ops_doc;
 pub mod output;
 pub mod repl;
@@ -29,12 +32,64 @@ use std::process::ExitCode;
 /// Exit code of an internal error (a panic): EX_SOFTWARE.
 pub const EXIT_INTERNAL: u8 = 70;
 
+/// The stack of the thread that runs a command, and of fleet workers: 256 MiB of address space
+/// (touched only as deep as the work goes), so Rhai's recursion on deeply nested values — clone,
+/// drop, printing, barrack's depth-checked comparisons and conversions — ends in an error or a
+/// result, not a stack overflow (the default 8 MiB main stack overflowed at 4,600 levels).
+pub const STACK_SIZE: usize = 256 << 20;
+
 /// Parse, run, print the error once, and turn it into the exit code of design.md. A panic — a
-/// bug — is the last resort: one short line on stderr (see [`panic_message`]) and exit 70.
+/// bug — is the last resort: one short line on stderr (see [`panic_message`]) and exit 70. The
+/// command runs on a thread with a [`STACK_SIZE`] stack.
 pub fn main_entry(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     install_panic_hook();
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_main(args)))
-        .unwrap_or(ExitCode::from(EXIT_INTERNAL))
+    crash::install();
+    let args: Vec<OsString> = args.into_iter().collect();
+    let run = move || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_main(args)))
+            .unwrap_or(ExitCode::from(EXIT_INTERNAL))
+    };
+    match std::thread::Builder::new()
+        .name("barrack".into())
+        .stack_size(STACK_SIZE)
+        .spawn(run)
+    {
+        Ok(thread) => thread.join().unwrap_or(ExitCode::from(EXIT_INTERNAL)),
+        Err(_) => {
+            eprintln!(
+                "{}could not start the script thread (256 MiB of address space); \
+                 raise `ulimit -v` (exit {EXIT_INTERNAL})",
+                output::error_prefix()
+            );
+            ExitCode::from(EXIT_INTERNAL)
+        }
+    }
+}
+
+/// Keys loaded for this process (a profile's `api_key`, `api_key_command`'s output): the panic
+/// hook and the crash handler redact them wherever they appear.
+static LOADED_KEYS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Note a key that was loaded, so a crash report never shows it.
+pub fn remember_key(key: &str) {
+    let key = key.trim();
+    if key.is_empty() {
+        return;
+    }
+    let mut keys = LOADED_KEYS.lock().unwrap_or_else(|e| e.into_inner());
+    if !keys.iter().any(|k| k == key) {
+        keys.push(key.to_string());
+    }
+}
+
+/// Every text a crash report must not contain: the environment's key and every loaded key.
+pub fn secrets() -> Vec<String> {
+    let mut all = vec![std::env::var("BARRACK_API_KEY").unwrap_or_default()];
+    // `try_lock`: a panic while the list is held must not deadlock the hook.
+    if let Ok(keys) = LOADED_KEYS.try_lock() {
+        all.extend(keys.iter().cloned());
+    }
+    all
 }
 
 fn run_main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
@@ -73,11 +128,12 @@ fn install_panic_hook() {
                 .or_else(|| info.payload().downcast_ref::<String>().cloned())
                 .unwrap_or_default();
             let location = info.location().map(|l| (l.file(), l.line()));
-            let key = std::env::var("BARRACK_API_KEY").unwrap_or_default();
+            let secrets = secrets();
+            let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
             let mut err = std::io::stderr().lock();
             let _ = std::io::Write::write_fmt(
                 &mut err,
-                format_args!("{}\n", panic_message(&payload, location, &[key.as_str()])),
+                format_args!("{}\n", panic_message(&payload, location, &secrets)),
             );
             if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
                 let _ = std::io::Write::write_fmt(

@@ -34,3 +34,6 @@ mod bad_input;
 mod props;
 mod secrets;
 mod soak;
+
+// ---- Run control and engine bounds (issue 13; Ctrl-C of 17; --timeout cost of 18) ----
+mod bounds;

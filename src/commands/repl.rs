@@ -46,6 +46,7 @@ pub fn run(args: ReplArgs, global: &GlobalOpts, printer: Printer) -> Result<Exit
     )?;
     let history = state_dir(&process_env)
         .map(|dir| History::open(dir.join("history"), connection.client.api_key().cloned()));
+    crate::interrupt::watch(&host.runtime.stop, false);
     let session = Session::new(host, printer, explain, history);
     repl::run(session).map_err(|e| Error::io("the terminal", e))?;
     drop(connection);

@@ -38,16 +38,18 @@ pub fn host(
     planning: bool,
 ) -> Result<(Host, Connection)> {
     let started = Instant::now();
-    let run_limit = opts.timeout.and_then(|t| {
-        started.checked_add(t.0).map(|deadline| RunLimit {
-            deadline,
-            limit: t.0,
-        })
+    let deadline = opts.timeout.and_then(|t| started.checked_add(t.0));
+    let run_limit = opts.timeout.zip(deadline).map(|(t, deadline)| RunLimit {
+        deadline,
+        limit: t.0,
     });
-    let connection = connect_until(global, &opts.connect, observers, run_limit)?;
+    // The key command and the connection share the run's deadline.
+    let connection = crate::config::within_deadline(deadline, || {
+        connect_until(global, &opts.connect, observers, run_limit)
+    })?;
     let mut runtime = Runtime::new(connection.client.clone());
     runtime.parallel = opts.parallel as usize;
-    runtime.deadline = opts.timeout.and_then(|t| started.checked_add(t.0));
+    runtime.deadline = deadline;
     runtime.time_limit = opts.timeout.map(|t| t.0);
     runtime.quiet = global.quiet;
     runtime.progress = std::io::stderr().is_terminal();
@@ -60,6 +62,9 @@ pub fn host(
         runtime.audit = Some(AuditLog::open(path).map_err(|e| Error::io(path, e))?);
     }
     let mut host = Host::new(runtime);
+    if let Some(size) = opts.max_memory {
+        host.limits.max_memory = size.0;
+    }
     for kv in &opts.set {
         host.params
             .insert(kv.key.as_str().into(), script::param_value(&kv.value));
@@ -71,6 +76,7 @@ pub fn host(
 pub fn run(args: RunArgs, global: &GlobalOpts) -> Result<ExitCode> {
     let _lock = args.opts.lock.as_deref().map(lock).transpose()?;
     let (host, _connection) = host(global, &args.opts, args.args.clone(), Vec::new(), false)?;
+    crate::interrupt::watch(&host.runtime.stop, true);
     let source = Source::load(&args.script)?;
     let _ = host.run(&source)?;
     Ok(ExitCode::SUCCESS)
@@ -79,6 +85,7 @@ pub fn run(args: RunArgs, global: &GlobalOpts) -> Result<ExitCode> {
 pub fn eval(args: EvalArgs, global: &GlobalOpts, printer: Printer) -> Result<ExitCode> {
     let _lock = args.opts.lock.as_deref().map(lock).transpose()?;
     let (host, _connection) = host(global, &args.opts, Vec::new(), Vec::new(), false)?;
+    crate::interrupt::watch(&host.runtime.stop, true);
     let value = host.run(&Source::snippet("<eval>", &args.code))?;
     print_value(&value, printer)?;
     Ok(ExitCode::SUCCESS)

@@ -140,6 +140,8 @@ impl Session {
         };
         self.last = Some(ast.clone());
         self.ast += ast;
+        // A Ctrl-C (or memory stop) ended the previous entry only; this one starts afresh.
+        self.host.runtime.stop.clear();
         let result = self
             .engine
             .eval_ast_with_scope::<Dynamic>(&mut self.scope, &self.ast);

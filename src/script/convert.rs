@@ -26,8 +26,22 @@ pub fn to_map(map: serde_json::Map<String, Value>) -> Map {
         .collect()
 }
 
+/// How deep [`to_json`] follows arrays in arrays and maps in maps. Far beyond any API body or
+/// printed value; what is deeper was built by a runaway loop, and converting it would recurse
+/// until the stack overflows.
+pub const MAX_JSON_DEPTH: usize = 512;
+
 /// A script value as JSON. Handles become their server JSON; times their RFC 3339 text.
 pub fn to_json(value: &Dynamic) -> Result<Value, String> {
+    to_json_at(value, 0)
+}
+
+fn to_json_at(value: &Dynamic, depth: usize) -> Result<Value, String> {
+    if depth > MAX_JSON_DEPTH {
+        return Err(format!(
+            "a value nested deeper than {MAX_JSON_DEPTH} levels cannot be turned into JSON"
+        ));
+    }
     if value.is_unit() {
         return Ok(Value::Null);
     }
@@ -51,15 +65,15 @@ pub fn to_json(value: &Dynamic) -> Result<Value, String> {
     if let Some(array) = value.read_lock::<Array>() {
         return array
             .iter()
-            .map(to_json)
+            .map(|item| to_json_at(item, depth + 1))
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array);
     }
     if let Some(map) = value.read_lock::<Map>() {
-        return map_to_json(&map).map(Value::Object);
+        return map_to_json_at(&map, depth + 1).map(Value::Object);
     }
     if let Some(handle) = handles::as_handle(value) {
-        return map_to_json(&handle.raw).map(Value::Object);
+        return map_to_json_at(&handle.raw, depth + 1).map(Value::Object);
     }
     if let Some(time) = value.read_lock::<Time>() {
         return Ok(Value::String(time.to_string()));
@@ -71,8 +85,12 @@ pub fn to_json(value: &Dynamic) -> Result<Value, String> {
 }
 
 pub fn map_to_json(map: &Map) -> Result<serde_json::Map<String, Value>, String> {
+    map_to_json_at(map, 0)
+}
+
+fn map_to_json_at(map: &Map, depth: usize) -> Result<serde_json::Map<String, Value>, String> {
     map.iter()
-        .map(|(k, v)| to_json(v).map(|j| (k.to_string(), j)))
+        .map(|(k, v)| to_json_at(v, depth).map(|j| (k.to_string(), j)))
         .collect()
 }
 
@@ -143,6 +161,16 @@ pub fn describe_value(value: &Dynamic) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn deep_values_are_refused_not_a_stack_overflow() {
+        let mut value = Dynamic::from(Array::new());
+        for _ in 0..MAX_JSON_DEPTH + 10 {
+            value = vec![value].into();
+        }
+        let err = to_json(&value).expect_err("too deep");
+        assert!(err.contains("nested deeper than 512 levels"), "{err}");
+    }
 
     #[test]
     fn json_round_trips() {

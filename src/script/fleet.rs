@@ -66,16 +66,28 @@ where
     }
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<RhaiResult>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::SeqCst);
+        if i >= items.len() {
+            break;
+        }
+        // A stop (`--timeout`, Ctrl-C) lets calls in flight finish and starts no new one.
+        let outcome = rt.check_stop().and_then(|()| f(&items[i]));
+        *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+    };
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= items.len() {
-                    break;
-                }
-                let outcome = f(&items[i]);
-                *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
-            });
+            // Values handed to a worker may be deeply nested; their clones, drops and JSON
+            // conversion recurse, so workers get the stack a script thread has (virtual memory,
+            // touched only as deep as a value goes).
+            let spawned = std::thread::Builder::new()
+                .name("barrack-fleet".into())
+                .stack_size(crate::STACK_SIZE)
+                .spawn_scoped(scope, work);
+            if spawned.is_err() {
+                // No thread to be had: this (calling) thread does the remaining work itself.
+                work();
+            }
         }
     });
     slots
@@ -93,6 +105,8 @@ pub fn collect(name: &str, items: &[Dynamic], results: Vec<RhaiResult>) -> RhaiR
     let mut values = Array::with_capacity(results.len());
     let mut failures = Array::new();
     let mut lines = Vec::new();
+    // (status, code) of each failure: one shared cause gives the fleet error its exit code.
+    let mut causes: Vec<(i64, String)> = Vec::new();
     for (index, (item, result)) in items.iter().zip(results).enumerate() {
         match result {
             Ok(value) => values.push(value),
@@ -103,6 +117,7 @@ pub fn collect(name: &str, items: &[Dynamic], results: Vec<RhaiResult>) -> RhaiR
                 }
                 let id = describe_target(item);
                 let (why, detail) = describe_error(&err);
+                causes.push(cause_of(&detail));
                 lines.push(format!("{id}: {why}"));
                 let mut failure = Map::new();
                 failure.insert("index".into(), (index as i64).into());
@@ -121,8 +136,29 @@ pub fn collect(name: &str, items: &[Dynamic], results: Vec<RhaiResult>) -> RhaiR
     error.insert("code".into(), "FLEET_FAILED".into());
     error.insert("status".into(), 0_i64.into());
     error.insert("op".into(), name.into());
+    let mut distinct = causes.clone();
+    distinct.sort();
+    distinct.dedup();
+    let mixed = if distinct.len() > 1 {
+        let list: Vec<String> = distinct
+            .iter()
+            .map(|cause| {
+                let n = causes.iter().filter(|c| *c == cause).count();
+                format!("{} ×{n}", cause.1)
+            })
+            .collect();
+        format!(" (mixed causes: {})", list.join(", "))
+    } else {
+        String::new()
+    };
+    if let [(status, code)] = distinct.as_slice() {
+        let mut cause = Map::new();
+        cause.insert("status".into(), (*status).into());
+        cause.insert("code".into(), code.as_str().into());
+        error.insert("cause".into(), cause.into());
+    }
     let summary = format!(
-        "{name}: {} of {} failed after all were tried: {}",
+        "{name}: {} of {} failed after all were tried{mixed}: {}",
         failures.len(),
         items.len(),
         lines.join("; ")
@@ -132,6 +168,25 @@ pub fn collect(name: &str, items: &[Dynamic], results: Vec<RhaiResult>) -> RhaiR
     error.insert("failures".into(), failures.into());
     error.insert("results".into(), values.into());
     Err(EvalAltResult::ErrorRuntime(error.into(), Position::NONE).into())
+}
+
+/// The (status, code) of a failure's error map; `(0, "ERROR")` for a plain thrown value.
+fn cause_of(detail: &Dynamic) -> (i64, String) {
+    detail
+        .read_lock::<Map>()
+        .map(|map| {
+            let map = map
+                .get("cause")
+                .and_then(|c| c.read_lock::<Map>().map(|c| c.clone()))
+                .unwrap_or_else(|| map.clone());
+            (
+                map.get("status").and_then(|s| s.as_int().ok()).unwrap_or(0),
+                map.get("code")
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "ERROR".into()),
+            )
+        })
+        .unwrap_or((0, "ERROR".into()))
 }
 
 fn describe_error(err: &EvalAltResult) -> (String, Dynamic) {

@@ -2,11 +2,12 @@
 
 use super::convert;
 use super::runtime::Runtime;
-use super::time::{duration, Time};
+use super::time::{duration, seconds_i64, Time};
 use super::wait::pause;
 use super::RhaiResult;
 use rhai::{Array, Dynamic, EvalAltResult, FuncRegistration, ImmutableString, Map, Module};
 use std::sync::Arc;
+use std::time::Duration;
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
 
@@ -63,7 +64,7 @@ pub fn register(module: &mut Module, runtime: &Arc<Runtime>) {
         .in_global_namespace()
         .with_comments(["/// Seconds in a duration such as \"90s\", \"15m\", \"2h\", \"7d\"."])
         .set_into_module(module, |d: Dynamic| -> Res<i64> {
-            Ok(duration(&d)?.as_secs() as i64)
+            seconds_i64(duration(&d)?)
         });
     FuncRegistration::new("table")
         .in_global_namespace()
@@ -102,6 +103,10 @@ fn sleep(rt: &Runtime, d: &Dynamic) -> Res<()> {
         planner.settle_all();
         return Ok(());
     }
+    let _doing = rt.stop.doing(format!(
+        "sleep({})",
+        humantime::format_duration(Duration::from_secs(d.as_secs()))
+    ));
     pause(rt, rt.client.scaled(d))
 }
 
@@ -163,7 +168,7 @@ fn register_time(module: &mut Module, runtime: &Arc<Runtime>) {
         .with_volatility(true)
         .with_comments(["/// Seconds since an object's created_at (or since a time)."])
         .set_into_module(module, move |value: Dynamic| -> Res<i64> {
-            Ok(rt.now().as_second() - created_at(&value)?.epoch())
+            Ok(Time(rt.now()).seconds_since(created_at(&value)?))
         });
     FuncRegistration::new("to_string")
         .in_global_namespace()
@@ -178,7 +183,7 @@ fn register_time(module: &mut Module, runtime: &Arc<Runtime>) {
         .set_into_module(module, |t: &mut Time, zone: &str| -> Res<Map> { t.local(zone).map_err(Into::into) });
     FuncRegistration::new("-")
         .in_global_namespace()
-        .set_into_module(module, |a: Time, b: Time| a.epoch() - b.epoch());
+        .set_into_module(module, |a: Time, b: Time| a.seconds_since(b));
     FuncRegistration::new("+")
         .in_global_namespace()
         .set_into_module(module, |a: Time, secs: i64| -> Res<Time> {
@@ -187,18 +192,18 @@ fn register_time(module: &mut Module, runtime: &Arc<Runtime>) {
     FuncRegistration::new("-")
         .in_global_namespace()
         .set_into_module(module, |a: Time, secs: i64| -> Res<Time> {
-            a.plus_seconds(-secs).map_err(Into::into)
+            a.minus_seconds(secs).map_err(Into::into)
         });
     FuncRegistration::new("+")
         .in_global_namespace()
         .set_into_module(module, |a: Time, d: ImmutableString| -> Res<Time> {
-            a.plus_seconds(duration(&d.into())?.as_secs() as i64)
+            a.plus_seconds(seconds_i64(duration(&d.into())?)?)
                 .map_err(Into::into)
         });
     FuncRegistration::new("-")
         .in_global_namespace()
         .set_into_module(module, |a: Time, d: ImmutableString| -> Res<Time> {
-            a.plus_seconds(-(duration(&d.into())?.as_secs() as i64))
+            a.minus_seconds(seconds_i64(duration(&d.into())?)?)
                 .map_err(Into::into)
         });
     FuncRegistration::new("==")

@@ -13,6 +13,7 @@
 //! let balance: rhai::Map = engine.eval("balance()").unwrap();
 //! ```
 
+mod bounds;
 pub mod convert;
 mod deploy;
 mod fleet;
@@ -23,6 +24,7 @@ pub mod plan;
 mod resolver;
 pub mod runtime;
 pub mod stdlib;
+pub mod stop;
 pub mod time;
 mod wait;
 
@@ -31,13 +33,13 @@ use rhai::packages::{Package, StandardPackage};
 use rhai::{Dynamic, Engine, EvalAltResult, Map, Module, ParseError, Position, Scope, Shared, AST};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
 pub use helpers::display;
 
 /// What a native function returns to a script.
 pub type RhaiResult = Result<Dynamic, Box<EvalAltResult>>;
 pub use runtime::{AuditLog, Runtime};
+pub use stop::{Stop, StopReason};
 
 /// The Barrack API as a Rhai package: register it into any engine.
 #[derive(Clone)]
@@ -50,6 +52,7 @@ impl BarrackPackage {
         ops::register(&mut module, &runtime);
         wait::register(&mut module, &runtime);
         helpers::register(&mut module, &runtime);
+        bounds::register(&mut module, &runtime);
         // No `build_index()`: an engine looks functions of a global module up in the module
         // itself (the index serves namespaced access, and `register_static_module` builds it
         // when needed), and indexing some 700 functions is a measurable part of a one-shot run.
@@ -66,6 +69,13 @@ impl Package for BarrackPackage {
 }
 
 /// Sandbox limits for scripts (cron runs must not run away).
+///
+/// Memory is bounded by `max_memory`, checked against the counting allocator
+/// ([`crate::memory`]) from the progress callback. Rhai's own container limits
+/// (`max_string_size`, `max_array_size`, `max_map_size`) are off (0) by default: with any of
+/// them set Rhai re-measures a whole container after every change (a million pushes take
+/// minutes instead of 0.6 s) and never checks `m[k] = v`. An embedder that does not install the
+/// counting allocator may set them.
 #[derive(Clone, Debug)]
 pub struct Limits {
     pub max_operations: u64,
@@ -75,6 +85,8 @@ pub struct Limits {
     pub max_array_size: usize,
     pub max_map_size: usize,
     pub max_modules: usize,
+    /// Live heap bytes of the process (`--max-memory`); needs [`crate::memory::CountingAlloc`].
+    pub max_memory: usize,
 }
 
 impl Limits {
@@ -84,6 +96,7 @@ impl Limits {
             .set_max_operations(self.max_operations)
             .set_max_call_levels(self.max_call_levels)
             .set_max_expr_depths(self.max_expr_depth.0, self.max_expr_depth.1)
+            // 0 = unlimited, as in Rhai; see the type's documentation.
             .set_max_string_size(self.max_string_size)
             .set_max_array_size(self.max_array_size)
             .set_max_map_size(self.max_map_size)
@@ -97,10 +110,11 @@ impl Default for Limits {
             max_operations: 500_000_000,
             max_call_levels: 64,
             max_expr_depth: (64, 32),
-            max_string_size: 16 << 20,
-            max_array_size: 1_000_000,
-            max_map_size: 100_000,
+            max_string_size: 0,
+            max_array_size: 0,
+            max_map_size: 0,
             max_modules: 64,
+            max_memory: crate::memory::default_limit(),
         }
     }
 }
@@ -180,6 +194,7 @@ fn standard_package() -> &'static StandardPackage {
 
 impl Host {
     pub fn new(runtime: Runtime) -> Host {
+        runtime.arm();
         let runtime = Arc::new(runtime);
         Host {
             package: BarrackPackage::new(runtime.clone()),
@@ -211,11 +226,20 @@ impl Host {
                 source.map(|s| format!("{s}:")).unwrap_or_default()
             ));
         });
-        if let Some(deadline) = self.runtime.deadline {
-            engine.on_progress(move |_| {
-                (Instant::now() >= deadline).then(|| Dynamic::from("timeout"))
-            });
-        }
+        // The only per-operation cost of the bounds: one load of the stop flag and two of the
+        // memory counter and limit.
+        let stop = self.runtime.stop.clone();
+        crate::memory::set_limit(self.limits.max_memory);
+        engine.on_progress(move |_| {
+            if let Some(reason) = stop.reason() {
+                return Some(reason.token().into());
+            }
+            if crate::memory::over_limit() {
+                stop.request(StopReason::Memory);
+                return Some(StopReason::Memory.token().into());
+            }
+            None
+        });
         engine
     }
 
@@ -241,7 +265,32 @@ impl Host {
 
     /// Turn an uncaught Rhai error into barrack's error, worded for a person.
     pub fn runtime_error(&self, file: &str, err: EvalAltResult) -> Error {
+        // A stop that was asked for explains the end of the run, whatever error the script
+        // last saw (a fleet whose remaining items were not sent ends in a fleet error).
+        if let Some(reason) = stopped_by(&err).or_else(|| self.runtime.stop.reason()) {
+            return self.stop_error(reason);
+        }
         script_error(file, err, self.runtime.time_limit)
+    }
+
+    /// The error of a run ended by `--timeout`, Ctrl-C or `--max-memory`, saying what was in
+    /// flight and which mutations sent before the stop finished after it.
+    pub fn stop_error(&self, reason: StopReason) -> Error {
+        let stop = &self.runtime.stop;
+        let in_flight = stop.in_flight_phrase();
+        match reason {
+            StopReason::Timeout => Error::Timeout {
+                after: self.runtime.time_limit.unwrap_or_default(),
+                in_flight,
+            },
+            StopReason::Interrupted => Error::Interrupted {
+                in_flight,
+                finished: stop.after_stop_phrase(),
+            },
+            StopReason::Memory => Error::Memory {
+                limit: self.limits.max_memory,
+            },
+        }
     }
 }
 
@@ -306,6 +355,21 @@ fn location(file: &str, pos: Position) -> String {
     }
 }
 
+/// Which stop ended a run, if one did: Rhai's `ErrorTerminated`, possibly inside a function
+/// call or a module.
+pub fn stopped_by(err: &EvalAltResult) -> Option<StopReason> {
+    match err {
+        EvalAltResult::ErrorTerminated(token, _) => Some(match token.to_string().as_str() {
+            "interrupted" => StopReason::Interrupted,
+            "memory" => StopReason::Memory,
+            _ => StopReason::Timeout,
+        }),
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _)
+        | EvalAltResult::ErrorInModule(_, inner, _) => stopped_by(inner),
+        _ => None,
+    }
+}
+
 /// The error a script run ends with, as barrack reports it.
 pub fn script_error(
     file: &str,
@@ -316,6 +380,7 @@ pub fn script_error(
     match err {
         EvalAltResult::ErrorTerminated(..) => Error::Timeout {
             after: time_limit.unwrap_or_default(),
+            in_flight: String::new(),
         },
         EvalAltResult::ErrorParsing(kind, pos) => Error::Compile {
             diagnostics: vec![Diagnostic {
@@ -359,8 +424,14 @@ pub fn script_error(
                         .or_else(|| map.get("message"))
                         .map(|v| v.to_string())
                         .unwrap_or_else(|| display(&value));
-                    let status = map.get("status").and_then(|s| s.as_int().ok());
-                    let code = map.get("code").map(|c| c.to_string());
+                    // A fleet whose failures share one cause carries it as `cause`: the exit
+                    // code is that cause's (69 when every call found the API unreachable).
+                    let cause = map
+                        .get("cause")
+                        .and_then(|c| c.read_lock::<Map>().map(|c| c.clone()));
+                    let source: &Map = cause.as_ref().unwrap_or(&*map);
+                    let status = source.get("status").and_then(|s| s.as_int().ok());
+                    let code = source.get("code").map(|c| c.to_string());
                     let api = match (status, code) {
                         (Some(s), Some(c)) if map.contains_key("op") => Some((s as u16, c)),
                         _ => None,

@@ -223,9 +223,12 @@ pub fn choose(
 
 /// One call of one operation with Rhai arguments.
 pub fn invoke(rt: &Runtime, op: &'static Op, args: Vec<Dynamic>) -> RhaiResult {
+    // Nothing new is sent once the run is stopping (`--timeout`, Ctrl-C).
+    rt.check_stop()?;
     let (mut request, filter) = build_args(op, args)?;
     if op.name == "deploy" {
         deploy::prepare(rt, &mut request).map_err(|e| convert::api_error(&e))?;
+        rt.check_stop()?;
     }
     let value = rt.call(op, &request).map_err(|e| convert::api_error(&e))?;
     let value = match (&filter, value) {

@@ -11,6 +11,9 @@ pub struct Resolver {
     /// The directory of the running script; `None` for `eval` and the REPL (stdlib only).
     base: Option<PathBuf>,
     cache: Mutex<HashMap<String, Shared<Module>>>,
+    /// The modules being loaded, outermost first: an import of one of them is a cycle (which
+    /// would otherwise recurse until the stack overflows).
+    loading: Mutex<Vec<(String, String)>>,
 }
 
 impl Resolver {
@@ -18,6 +21,34 @@ impl Resolver {
         Resolver {
             base,
             cache: Mutex::new(HashMap::new()),
+            loading: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Mark `key` (the module's real path or stdlib name) as loading; an error naming the
+    /// cycle when it already is.
+    fn enter(&self, key: &str, path: &str, pos: Position) -> Result<(), Box<EvalAltResult>> {
+        let mut loading = self.loading.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(start) = loading.iter().position(|(k, _)| k == key) {
+            let mut names: Vec<&str> = loading[start..].iter().map(|(_, p)| p.as_str()).collect();
+            names.push(path);
+            return Err(Self::not_found(
+                path,
+                &format!(
+                    "import cycle: {}; a module cannot import itself, directly or through others",
+                    names.join(" → ")
+                ),
+                pos,
+            ));
+        }
+        loading.push((key.to_string(), path.to_string()));
+        Ok(())
+    }
+
+    fn leave(&self, key: &str) {
+        let mut loading = self.loading.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = loading.iter().rposition(|(k, _)| k == key) {
+            loading.remove(i);
         }
     }
 
@@ -69,6 +100,15 @@ impl Resolver {
                 pos,
             ));
         }
+        // A FIFO, a device or a directory would block or fail on read: only regular files.
+        let regular = std::fs::metadata(&real).is_ok_and(|m| m.is_file());
+        if !regular {
+            return Err(Self::not_found(
+                path,
+                &format!("{} is not a regular file", real.display()),
+                pos,
+            ));
+        }
         Ok(real)
     }
 }
@@ -112,8 +152,10 @@ impl ModuleResolver for Resolver {
             EvalAltResult::ErrorInModule(source_name.clone(), Box::new(e.into()), pos)
         })?;
         ast.set_source(source_name.as_str());
-        let module = Module::eval_ast_as_new(Scope::new(), &ast, engine)
-            .map_err(|e| EvalAltResult::ErrorInModule(source_name, e, pos))?;
+        self.enter(&source_name, path, pos)?;
+        let module = Module::eval_ast_as_new(Scope::new(), &ast, engine);
+        self.leave(&source_name);
+        let module = module.map_err(|e| EvalAltResult::ErrorInModule(source_name, e, pos))?;
         let module: Shared<Module> = module.into();
         self.cache
             .lock()

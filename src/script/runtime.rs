@@ -1,8 +1,10 @@
 //! What every registered function shares for one run: the client, fleet concurrency, the
-//! deadline, the audit log, the planner, and how to report progress.
+//! deadline and stop flag, the audit log, the planner, and how to report progress.
 
 use super::plan::Planner;
+use super::stop::{Stop, StopReason};
 use crate::api::{ApiError, Args, Client, Op};
+use rhai::{EvalAltResult, Position};
 use serde_json::{json, Value};
 use std::fs::File;
 use std::io::Write;
@@ -63,8 +65,12 @@ impl AuditLog {
                 line["message"] = err.message.clone().into();
             }
         }
+        // One `write(2)` per line on an O_APPEND file: lines of concurrent processes never
+        // interleave (a `writeln!` on a `File` issues one write per formatted piece).
+        let mut text = line.to_string();
+        text.push('\n');
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = writeln!(file, "{line}");
+        let _ = file.write_all(text.as_bytes());
     }
 }
 
@@ -87,6 +93,14 @@ pub struct Runtime {
     pub planner: Option<Planner>,
     /// Serialises stderr lines from parallel fleet threads.
     pub stderr: Mutex<()>,
+    /// Set by `--timeout`, Ctrl-C or the memory bound; read by the engine, waits and fleets.
+    pub stop: Stop,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop.close();
+    }
 }
 
 impl Runtime {
@@ -102,6 +116,7 @@ impl Runtime {
             audit: None,
             planner: None,
             stderr: Mutex::new(()),
+            stop: Stop::new(),
         }
     }
 
@@ -118,13 +133,59 @@ impl Runtime {
                 planner.read(&self.client, op, args)
             };
         }
+        let target = ["id", "instance_id", "name"]
+            .iter()
+            .find_map(|k| args.get(*k).and_then(Value::as_str))
+            .map(|t| format!(" {t}"))
+            .unwrap_or_default();
+        let doing = self.stop.doing(format!("{}{target}", op.name));
         let outcome = self.client.execute(op, args);
+        drop(doing);
         if op.mutates {
             if let Some(audit) = &self.audit {
                 audit.record(op, args, &outcome);
             }
+            if self.stop.reason().is_some() {
+                let result = match &outcome {
+                    Ok(answer) => match answer.data.get("id").and_then(Value::as_str) {
+                        Some(id) if target.is_empty() => format!("done, {id}"),
+                        _ => "done".to_string(),
+                    },
+                    Err(e) => format!("failed: {}", e.code),
+                };
+                self.stop
+                    .finished_after_stop(format!("{}{target} ({result})", op.name));
+            }
         }
         outcome
+    }
+
+    /// Why the run is stopping, if it is: the flag, or a deadline passed that no timer has
+    /// flagged yet (an embedder that set `deadline` without [`Runtime::arm`]).
+    pub fn stopping(&self) -> Option<StopReason> {
+        if let Some(reason) = self.stop.reason() {
+            return Some(reason);
+        }
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            self.stop.request(StopReason::Timeout);
+            return self.stop.reason();
+        }
+        None
+    }
+
+    /// `Err(terminated)` once the run is stopping: a native function returns it to end the run.
+    pub fn check_stop(&self) -> Result<(), Box<EvalAltResult>> {
+        match self.stopping() {
+            Some(reason) => Err(terminated(reason)),
+            None => Ok(()),
+        }
+    }
+
+    /// Start the timer of `deadline` (once per runtime; `Host::new` does it).
+    pub fn arm(&self) {
+        if let Some(deadline) = self.deadline {
+            self.stop.arm(deadline);
+        }
     }
 
     /// A line on stderr (unless `-q`), never interleaved with another thread's.
@@ -137,11 +198,16 @@ impl Runtime {
     }
 
     pub fn past_deadline(&self) -> bool {
-        self.deadline.is_some_and(|d| Instant::now() >= d)
+        self.stopping() == Some(StopReason::Timeout)
     }
 
     /// Scripts see the server's clock: the simulator's when it runs faster than real time.
     pub fn now(&self) -> jiff::Timestamp {
         self.client.server_now()
     }
+}
+
+/// The error that ends a run for a stop; scripts cannot catch it.
+pub fn terminated(reason: StopReason) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorTerminated(reason.token().into(), Position::NONE).into()
 }

@@ -38,11 +38,26 @@ impl Time {
         self.0.as_second()
     }
 
+    /// `self + secs`, refused when it leaves the calendar (years -9999…9999), never wrapped.
     pub fn plus_seconds(self, secs: i64) -> Result<Time, String> {
         self.0
             .checked_add(jiff::SignedDuration::from_secs(secs))
             .map(Time)
-            .map_err(|e| e.to_string())
+            .map_err(|_| out_of_range(self, "+", secs))
+    }
+
+    /// `self - secs`, refused like [`Time::plus_seconds`] (`-i64::MIN` does not exist).
+    pub fn minus_seconds(self, secs: i64) -> Result<Time, String> {
+        self.0
+            .checked_sub(jiff::SignedDuration::from_secs(secs))
+            .map(Time)
+            .map_err(|_| out_of_range(self, "-", secs))
+    }
+
+    /// Seconds from `earlier` to `self` (negative when `earlier` is later). Both lie within
+    /// jiff's range (±9999 years, under 2^39 s), so the difference always fits.
+    pub fn seconds_since(self, earlier: Time) -> i64 {
+        self.epoch() - earlier.epoch()
     }
 
     /// Date and time in a zone: `#{year, month, day, hour, minute, second, weekday, offset, zone}`;
@@ -77,6 +92,25 @@ impl Time {
         );
         Ok(map)
     }
+}
+
+fn out_of_range(t: Time, op: &str, secs: i64) -> String {
+    format!(
+        "{t} {op} {secs} seconds would overflow: it is outside the times barrack can represent (years -9999 to 9999)"
+    )
+}
+
+/// A duration as the whole seconds a script sees (an `INT`), refused when it does not fit
+/// (`duration("10000000000000000000s")` was negative once, which made every object "older").
+pub fn seconds_i64(d: Duration) -> Result<i64, Box<EvalAltResult>> {
+    i64::try_from(d.as_secs()).map_err(|_| {
+        format!(
+            "a duration of {} seconds is too long; the longest is {} seconds (about 292 billion years)",
+            d.as_secs(),
+            i64::MAX
+        )
+        .into()
+    })
 }
 
 /// A number of seconds as a duration, refused (not a panic) when no `Duration` can hold it.

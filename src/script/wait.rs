@@ -8,7 +8,7 @@
 use super::convert;
 use super::fleet;
 use super::handles::{self, Handle};
-use super::runtime::Runtime;
+use super::runtime::{terminated, Runtime};
 use super::RhaiResult;
 use crate::api::{Args, Kind};
 use rhai::{Array, Dynamic, EvalAltResult, Map, Position};
@@ -148,26 +148,19 @@ fn wait_error(spec: &WaitSpec, handle: &Handle, code: &str, why: String) -> Box<
     EvalAltResult::ErrorRuntime(map.into(), Position::NONE).into()
 }
 
-fn terminated() -> Box<EvalAltResult> {
-    EvalAltResult::ErrorTerminated("timeout".into(), Position::NONE).into()
-}
-
-/// Sleep `wall` of real time, waking early for the run's deadline. A pause too long for the
-/// clock to express (`sleep(9223372036854775807)`) lasts until the deadline, or for ever.
+/// Sleep `wall` of real time, waking at once when the run is stopped (`--timeout`, Ctrl-C).
+/// A pause too long for the clock to express (`sleep(9223372036854775807)`) lasts until a stop.
 pub fn pause(rt: &Runtime, wall: Duration) -> Result<(), Box<EvalAltResult>> {
-    let end = Instant::now().checked_add(wall);
-    let slice = Duration::from_millis(50);
-    loop {
-        if rt.past_deadline() {
-            return Err(terminated());
-        }
-        let now = Instant::now();
-        match end {
-            Some(end) if now >= end => return Ok(()),
-            Some(end) => std::thread::sleep((end - now).min(slice)),
-            None => std::thread::sleep(slice),
-        }
-    }
+    rt.check_stop()?;
+    // The deadline's own timer wakes the sleeper; this bound covers an embedder's runtime
+    // whose deadline has no timer (it is then noticed when the pause ends).
+    let wall = match rt.deadline {
+        Some(deadline) => wall.min(deadline.saturating_duration_since(Instant::now())),
+        None => wall,
+    };
+    let wall = (wall < Duration::from_secs(u64::MAX / 4)).then_some(wall);
+    rt.stop.sleep(wall).map_err(terminated)?;
+    rt.check_stop()
 }
 
 /// Wall time since `started` in the server's time (times its announced speed). The speed comes
@@ -190,11 +183,10 @@ pub fn wait_one(
     }
     let started = Instant::now();
     let progress = Progress::start(rt, handle, spec);
+    let _doing = rt.stop.doing(format!("{} {}", spec.name, handle.id()));
     let mut resting_seen: Option<String> = None;
     loop {
-        if rt.past_deadline() {
-            return Err(terminated());
-        }
+        rt.check_stop()?;
         let mut args = Args::new();
         args.insert("id".into(), handle.id().into());
         match rt.call(op, &args) {
