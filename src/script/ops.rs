@@ -12,7 +12,8 @@ use super::fleet;
 use super::handles::{self, Handle};
 use super::runtime::Runtime;
 use super::RhaiResult;
-use crate::api::catalog::{self, ArgType, Kind, Op, Returns, OPS};
+use crate::api::catalog::{self, ArgType, Kind, Method, Op, OpId, Returns, OPS};
+use crate::api::check::{self, Vocabulary};
 use crate::api::Args;
 use crate::ops_doc;
 use rhai::{Array, Dynamic, EvalAltResult, FuncRegistration, Map, Module, NativeCallContext};
@@ -224,8 +225,8 @@ pub fn choose(
 /// One call of one operation with Rhai arguments.
 pub fn invoke(rt: &Runtime, op: &'static Op, args: Vec<Dynamic>) -> RhaiResult {
     let (mut request, filter) = build_args(op, args)?;
-    if op.name == "deploy" {
-        deploy::prepare(rt, &mut request).map_err(|e| convert::api_error(&e))?;
+    if op.id == OpId::Deploy {
+        request = deploy::prepare(rt, &request).map_err(|e| convert::api_error(&e))?;
     }
     let value = rt.call(op, &request).map_err(|e| convert::api_error(&e))?;
     let value = match (&filter, value) {
@@ -365,6 +366,15 @@ fn build_args(
                 };
                 let json =
                     map_with_ids(&map).map_err(|why| convert::invalid(op.name, arg.field, why))?;
+                if op.id == OpId::Deploy {
+                    // `deploy::prepare` checks the spec whole, defaults included.
+                    request.extend(json);
+                    continue;
+                }
+                let selects = op.method == Method::Get;
+                let json = check::check_map(op.name, op.fields, &json, Vocabulary::Script, selects)
+                    .map_err(|problems| convert::api_error(&check::refusal(op.name, problems)))?
+                    .fields;
                 if op.paginated || matches!(op.returns, Returns::List(_)) {
                     let mut f = Filter::new();
                     for (k, v) in json {
@@ -419,29 +429,7 @@ fn matches(item: &Value, filter: &Filter) -> bool {
     })
 }
 
-/// `*` any run of characters, `?` one character; case-sensitive, whole string.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
+pub use crate::api::check::glob;
 
 fn call_by_name(rt: &Runtime, name: &str, args: &Map) -> RhaiResult {
     let op = catalog::find(name).ok_or_else(|| -> Box<EvalAltResult> {
@@ -452,6 +440,8 @@ fn call_by_name(rt: &Runtime, name: &str, args: &Map) -> RhaiResult {
         .into()
     })?;
     let request = map_with_ids(args).map_err(|why| convert::invalid(op.name, "args", why))?;
+    let request = check::request(op, &request)
+        .map_err(|problems| convert::api_error(&check::refusal(op.name, problems)))?;
     let value = rt.call(op, &request).map_err(|e| convert::api_error(&e))?;
     Ok(to_dynamic(value))
 }

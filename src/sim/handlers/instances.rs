@@ -3,7 +3,7 @@
 use super::account::{minimum_balance, per_gpu, round4, OS_IMAGES};
 use super::network::check_rule;
 use super::{missing, public, Outcome, Req};
-use crate::api::{lifecycle, Kind};
+use crate::api::{lifecycle, Kind, OpId};
 use crate::sim::reply::{FieldErrors, Refusal, Reply};
 use crate::sim::rules;
 use crate::sim::world::*;
@@ -425,16 +425,21 @@ fn transition(world: &mut World, id: &str, via: &str, to: Option<&str>, seconds:
 }
 
 /// The instance, if the lifecycle lets `op` act on it now; else 409 naming its state.
-fn require(world: &World, id: &str, op: &str) -> Result<Instance, Refusal> {
+fn require(world: &World, id: &str, op: OpId) -> Result<Instance, Refusal> {
     let instance = find(world, id)?;
     super::require_state(instance, op)?;
     Ok(instance.clone())
 }
 
 /// Move an instance along its lifecycle entry for `op`.
-fn step(world: &mut World, id: &str, op: &str, seconds: f64) -> Outcome {
-    let t = lifecycle::transition(op)
-        .ok_or_else(|| Refusal::new(500, "INTERNAL_ERROR", format!("no lifecycle for {op}")))?;
+fn step(world: &mut World, id: &str, op: OpId, seconds: f64) -> Outcome {
+    let t = lifecycle::transition(op).ok_or_else(|| {
+        Refusal::new(
+            500,
+            "INTERNAL_ERROR",
+            format!("no lifecycle for {}", op.name()),
+        )
+    })?;
     transition(world, id, t.via.unwrap_or("ACTIVE"), t.to, seconds)
 }
 
@@ -462,23 +467,23 @@ fn reacquire(world: &mut World, instance: &Instance) -> Result<(), Refusal> {
 }
 
 pub fn start(world: &mut World, req: &Req) -> Outcome {
-    let instance = require(world, req.id(), "start_instance")?;
+    let instance = require(world, req.id(), OpId::StartInstance)?;
     reacquire(world, &instance)?;
-    step(world, req.id(), "start_instance", START_SECONDS)
+    step(world, req.id(), OpId::StartInstance, START_SECONDS)
 }
 
 pub fn stop(world: &mut World, req: &Req) -> Outcome {
-    require(world, req.id(), "stop_instance")?;
-    step(world, req.id(), "stop_instance", STOP_SECONDS)
+    require(world, req.id(), OpId::StopInstance)?;
+    step(world, req.id(), OpId::StopInstance, STOP_SECONDS)
 }
 
 pub fn reboot(world: &mut World, req: &Req) -> Outcome {
-    require(world, req.id(), "reboot_instance")?;
-    step(world, req.id(), "reboot_instance", REBOOT_SECONDS)
+    require(world, req.id(), OpId::RebootInstance)?;
+    step(world, req.id(), OpId::RebootInstance, REBOOT_SECONDS)
 }
 
 pub fn hibernate(world: &mut World, req: &Req) -> Outcome {
-    let instance = require(world, req.id(), "hibernate_instance")?;
+    let instance = require(world, req.id(), OpId::HibernateInstance)?;
     // The GPU is released at once: stock comes back and GPU billing stops.
     if instance.holds_gpus {
         world.return_gpus(&instance.region, &instance.gpu_model, instance.gpu_count);
@@ -486,11 +491,11 @@ pub fn hibernate(world: &mut World, req: &Req) -> Outcome {
             i.holds_gpus = false;
         }
     }
-    step(world, req.id(), "hibernate_instance", HIBERNATE_SECONDS)
+    step(world, req.id(), OpId::HibernateInstance, HIBERNATE_SECONDS)
 }
 
 pub fn restore(world: &mut World, req: &Req) -> Outcome {
-    let instance = require(world, req.id(), "restore_instance")?;
+    let instance = require(world, req.id(), OpId::RestoreInstance)?;
     reacquire(world, &instance)?;
     transition(
         world,
@@ -502,8 +507,8 @@ pub fn restore(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn delete(world: &mut World, req: &Req) -> Outcome {
-    let instance = require(world, req.id(), "delete_instance")?;
-    step(world, req.id(), "delete_instance", DELETE_SECONDS)?;
+    let instance = require(world, req.id(), OpId::DeleteInstance)?;
+    step(world, req.id(), OpId::DeleteInstance, DELETE_SECONDS)?;
     Ok(Reply::ok(
         json!({"id": instance.id, "name": instance.name, "status": "DELETING", "deleted": true}),
         tier(&instance.region),
@@ -511,7 +516,7 @@ pub fn delete(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn toggle_public_ip(world: &mut World, req: &Req) -> Outcome {
-    let instance = require(world, req.id(), "toggle_public_ip")?;
+    let instance = require(world, req.id(), OpId::TogglePublicIp)?;
     let ip = (!instance.public_ip_enabled).then(|| world.new_ip());
     if let Some(i) = world.instances.get_mut(req.id()) {
         i.public_ip_enabled = !i.public_ip_enabled;

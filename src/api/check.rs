@@ -1,0 +1,553 @@
+//! The one check of a map a user writes, generated from the catalog's request shapes: unknown
+//! keys (with the closest match), types, allowed values, ranges and the tier a key applies to.
+//! Rhai, `barrack call`, the planner and the simulator all call it, so they refuse the same
+//! things in the same words.
+
+use super::catalog::Op;
+use super::facts;
+use super::shape::{Field, FieldType, Rule, Tier, PAGING};
+use super::ApiError;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Per-key messages, keyed by the key as the user typed it.
+pub type Problems = BTreeMap<String, Vec<String>>;
+
+/// Which names a map may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Vocabulary {
+    /// A script's map: the short keys (`gpu`, `count`) and the API names both.
+    Script,
+    /// A request body or query as sent: the API names only.
+    Api,
+}
+
+/// A map that passed the check: its fields under their API names, and what the user typed.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub fields: Map<String, Value>,
+    /// API name → the key the user wrote, for messages in the user's words.
+    pub typed: BTreeMap<String, String>,
+}
+
+impl Checked {
+    /// Rename problems found under API names to the keys the user typed.
+    pub fn in_user_words(&self, problems: Problems) -> Problems {
+        problems
+            .into_iter()
+            .map(|(field, messages)| match self.typed.get(&field) {
+                Some(typed) if *typed != field => (
+                    typed.clone(),
+                    messages
+                        .into_iter()
+                        .map(|m| format!("{m} (sent as {field})"))
+                        .collect(),
+                ),
+                _ => (field, messages),
+            })
+            .collect()
+    }
+}
+
+/// The closest of `candidates` to what was typed, if any is close enough to be a likely typo.
+pub fn closest<'a>(typed: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let typed_lower = typed.to_ascii_lowercase();
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&typed_lower, &c.to_ascii_lowercase()), *c))
+        .filter(|(d, c)| *d <= (c.len().max(typed.len()) / 2).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// `deploy: unknown key "cout"; did you mean "count"? (accepted: gpu, count, …)`
+pub fn unknown_key(function: &str, key: &str, accepted: &[&str]) -> String {
+    let hint = match closest(key, accepted) {
+        Some(best) => format!("; did you mean {best:?}?"),
+        None => String::new(),
+    };
+    let list = if accepted.is_empty() {
+        "none".to_string()
+    } else {
+        accepted.join(", ")
+    };
+    format!("{function}: unknown key {key:?}{hint} (accepted: {list})")
+}
+
+/// Refuse any key of `given` not in `accepted` (waiter options, recipe parameters).
+pub fn known_keys<'a>(
+    function: &str,
+    accepted: &[&str],
+    given: impl IntoIterator<Item = &'a str>,
+) -> Result<(), String> {
+    for key in given {
+        if !accepted.contains(&key) {
+            return Err(unknown_key(function, key, accepted));
+        }
+    }
+    Ok(())
+}
+
+/// The keys a script writes for a shape, in order.
+pub fn script_keys(fields: &[Field]) -> Vec<&'static str> {
+    fields.iter().map(|f| f.script_key()).collect()
+}
+
+/// Check a user's map against a shape. `filter`: the map selects from a list, so strings may
+/// be globs and nothing is required.
+pub fn check_map(
+    function: &str,
+    fields: &[Field],
+    map: &Map<String, Value>,
+    vocabulary: Vocabulary,
+    filter: bool,
+) -> Result<Checked, Problems> {
+    let accepted: Vec<&str> = match vocabulary {
+        Vocabulary::Script => script_keys(fields),
+        Vocabulary::Api => fields.iter().map(|f| f.name).collect(),
+    };
+    let mut problems = Problems::new();
+    let mut checked = Checked::default();
+    for (key, value) in map {
+        let field = fields.iter().find(|f| match vocabulary {
+            Vocabulary::Script => f.answers_to(key),
+            Vocabulary::Api => f.name == key,
+        });
+        let Some(field) = field else {
+            add(&mut problems, key, unknown_key(function, key, &accepted));
+            continue;
+        };
+        if let Some(first) = checked.typed.get(field.name) {
+            add(
+                &mut problems,
+                key,
+                format!("{function}: give either {first} or {key}, not both"),
+            );
+            continue;
+        }
+        if value.is_null() {
+            continue;
+        }
+        match check_value(
+            function,
+            field,
+            key,
+            value,
+            vocabulary,
+            filter,
+            &mut problems,
+        ) {
+            Some(v) => {
+                checked.fields.insert(field.name.to_string(), v);
+                checked.typed.insert(field.name.to_string(), key.clone());
+            }
+            None => continue,
+        }
+    }
+    if !filter {
+        for field in fields.iter().filter(|f| f.required) {
+            if !checked.fields.contains_key(field.name) && !problems.contains_key(field.key) {
+                let key = match vocabulary {
+                    Vocabulary::Script => field.key,
+                    Vocabulary::Api => field.name,
+                };
+                add(&mut problems, key, "This field is required");
+            }
+        }
+    }
+    tier_keys(fields, &checked, &mut problems);
+    if problems.is_empty() {
+        Ok(checked)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Keys that apply to one tier are refused in a region of the other, naming the tier.
+fn tier_keys(fields: &[Field], checked: &Checked, problems: &mut Problems) {
+    let Some(region) = checked.fields.get("region").and_then(Value::as_str) else {
+        return;
+    };
+    if !facts::is_region(region) {
+        return;
+    }
+    let here = if facts::is_advanced(region) {
+        Tier::Advanced
+    } else {
+        Tier::Legacy
+    };
+    for field in fields {
+        if field.tier == Tier::Both || field.tier == here {
+            continue;
+        }
+        if let Some(typed) = checked.typed.get(field.name) {
+            add(
+                problems,
+                typed,
+                format!(
+                    "{typed:?} applies to {} regions only; {region} is a {} region",
+                    field.tier.as_str(),
+                    here.as_str()
+                ),
+            );
+        }
+    }
+}
+
+fn add(problems: &mut Problems, key: &str, message: impl Into<String>) {
+    problems
+        .entry(key.to_string())
+        .or_default()
+        .push(message.into());
+}
+
+fn is_glob(text: &str) -> bool {
+    text.contains(['*', '?'])
+}
+
+/// The value, normalised (one id becomes a list of one), or `None` after recording a problem.
+fn check_value(
+    function: &str,
+    field: &Field,
+    key: &str,
+    value: &Value,
+    vocabulary: Vocabulary,
+    filter: bool,
+    problems: &mut Problems,
+) -> Option<Value> {
+    let lenient = vocabulary == Vocabulary::Api;
+    let shown = shown(value);
+    let wrong = |problems: &mut Problems, what: &str| {
+        add(problems, key, format!("must be {what}, not {shown}"));
+        None
+    };
+    let value = match field.ty {
+        FieldType::Text | FieldType::Id(_) => match value {
+            Value::String(s) if matches!(field.ty, FieldType::Id(_)) && s.trim().is_empty() => {
+                return wrong(problems, "an id")
+            }
+            Value::String(_) => value.clone(),
+            _ => return wrong(problems, "a string"),
+        },
+        FieldType::Int => match value {
+            Value::Number(n) if n.is_i64() => value.clone(),
+            Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0) => {
+                Value::from(n.as_f64().unwrap_or(0.0) as i64)
+            }
+            Value::String(s) if lenient && s.trim().parse::<i64>().is_ok() => value.clone(),
+            _ => return wrong(problems, "a whole number"),
+        },
+        FieldType::Number => match value {
+            Value::Number(_) => value.clone(),
+            Value::String(s) if lenient && s.trim().parse::<f64>().is_ok() => value.clone(),
+            _ => return wrong(problems, "a number"),
+        },
+        FieldType::Bool => match value {
+            Value::Bool(_) => value.clone(),
+            _ if filter && lenient && matches!(value.as_str(), Some("true" | "false")) => {
+                value.clone()
+            }
+            _ => return wrong(problems, "true or false"),
+        },
+        FieldType::Ids(_) => match value {
+            Value::String(s) if !s.trim().is_empty() => Value::Array(vec![value.clone()]),
+            Value::Array(items)
+                if items
+                    .iter()
+                    .all(|i| i.as_str().is_some_and(|s| !s.trim().is_empty())) =>
+            {
+                value.clone()
+            }
+            _ => return wrong(problems, "an id or a list of ids"),
+        },
+        FieldType::Maps(inner) => {
+            let Value::Array(items) = value else {
+                return wrong(problems, "a list of maps");
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let Value::Object(map) = item else {
+                    add(
+                        problems,
+                        &format!("{key}[{i}]"),
+                        format!("must be a map, not {}", self::shown(item)),
+                    );
+                    continue;
+                };
+                let name = format!("{function} {key}[{i}]");
+                match check_map(&name, inner, map, Vocabulary::Api, false) {
+                    Ok(c) => out.push(Value::Object(c.fields)),
+                    Err(found) => {
+                        for (k, messages) in found {
+                            for m in messages {
+                                add(problems, &format!("{key}[{i}].{k}"), m);
+                            }
+                        }
+                    }
+                }
+            }
+            Value::Array(out)
+        }
+    };
+    if let Err(message) = check_rule(key, field.rule, &value, filter) {
+        add(problems, key, message);
+        return None;
+    }
+    Some(value)
+}
+
+fn shown(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("the string {s:?}"),
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "a map".into(),
+        other => other.to_string(),
+    }
+}
+
+fn check_rule(key: &str, rule: Rule, value: &Value, filter: bool) -> Result<(), String> {
+    let text = value.as_str();
+    match rule {
+        Rule::Any => Ok(()),
+        Rule::OneOf(allowed) | Rule::OneOfAnyCase(allowed) => {
+            let Some(text) = text else { return Ok(()) };
+            let any_case = matches!(rule, Rule::OneOfAnyCase(_));
+            let hit = |a: &&str| {
+                if filter && is_glob(text) {
+                    glob(text, a)
+                } else if any_case {
+                    a.eq_ignore_ascii_case(text)
+                } else {
+                    *a == text
+                }
+            };
+            if allowed.iter().any(hit) {
+                return Ok(());
+            }
+            let hint = match closest(text, allowed) {
+                Some(best) => format!("; did you mean {best:?}?"),
+                None => String::new(),
+            };
+            Err(format!(
+                "{text:?} is not a valid {key}{hint} ({key} is one of: {})",
+                allowed.join(", ")
+            ))
+        }
+        Rule::Range(low, high) => match value.as_i64().or_else(|| text?.trim().parse().ok()) {
+            Some(n) if n < low || n > high => Err(if high == i64::MAX {
+                format!("must be at least {low} (got {n})")
+            } else {
+                format!("must be between {low} and {high} (got {n})")
+            }),
+            _ => Ok(()),
+        },
+        Rule::Counts(allowed) => match value.as_i64().or_else(|| text?.trim().parse().ok()) {
+            Some(n) if !allowed.contains(&n) => Err(format!(
+                "must be one of {} (got {n})",
+                allowed
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            _ => Ok(()),
+        },
+        Rule::Check(check, _) => match text {
+            Some(t) if !(filter && is_glob(t)) => check(t),
+            _ => Ok(()),
+        },
+    }
+}
+
+/// The fields a request to `op` may carry as sent: path placeholders, positional arguments and
+/// the keys of its map argument (plus paging for a paginated list).
+pub fn request_fields(op: &Op) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = op
+        .args
+        .iter()
+        .filter(|a| a.ty != super::catalog::ArgType::Map)
+        .map(|a| a.field)
+        .collect();
+    names.extend(op.fields.iter().map(|f| f.name));
+    if op.paginated {
+        names.extend(PAGING.iter().map(|f| f.name));
+    }
+    names
+}
+
+/// Check a request as sent (`api("op", map)`, `barrack call`, the simulator): every field known,
+/// the map's keys well typed and within their rules. Path placeholders are not in `fields`.
+pub fn request(op: &Op, fields: &Map<String, Value>) -> Result<Map<String, Value>, Problems> {
+    let path = op.path_params();
+    let accepted: Vec<&str> = request_fields(op)
+        .into_iter()
+        .filter(|f| !path.contains(f))
+        .collect();
+    let mut problems = Problems::new();
+    let mut shaped = Map::new();
+    for (key, value) in fields {
+        if path.contains(&key.as_str()) {
+            continue;
+        }
+        if !accepted.contains(&key.as_str()) {
+            add(&mut problems, key, unknown_key(op.name, key, &accepted));
+        } else if op.fields.iter().any(|f| f.name == key) {
+            shaped.insert(key.clone(), value.clone());
+        }
+    }
+    let filter = op.method == super::Method::Get;
+    let checked = match check_map(op.name, op.fields, &shaped, Vocabulary::Api, filter) {
+        Ok(c) => c.fields,
+        Err(found) => {
+            problems.extend(found);
+            Map::new()
+        }
+    };
+    if problems.is_empty() {
+        let mut out = fields.clone();
+        out.extend(checked);
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+/// A refusal before sending, with every problem.
+pub fn refusal(op: &str, problems: Problems) -> ApiError {
+    let mut err = ApiError::invalid(op, "", "");
+    err.errors = problems;
+    err
+}
+
+/// `*` any run of characters, `?` one character; case-sensitive, whole string.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::shape::DEPLOY;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_the_closest_match_and_the_accepted_keys() {
+        let err = check_map(
+            "deploy",
+            DEPLOY,
+            &map(json!({"gpu": "H100-SXM5-80GB", "cout": 8, "os_volume_size": 500})),
+            Vocabulary::Script,
+            false,
+        )
+        .unwrap_err();
+        let cout = &err["cout"][0];
+        assert!(
+            cout.starts_with("deploy: unknown key \"cout\"; did you mean \"count\"? (accepted: gpu, count, region"),
+            "{cout}"
+        );
+        assert!(
+            err["os_volume_size"][0].contains("\"os_volume_gb\""),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn short_keys_become_api_fields_and_one_id_a_list() {
+        let ok = check_map(
+            "deploy",
+            DEPLOY,
+            &map(json!({"gpu": "L40", "count": 2, "ssh_keys": "key-1", "region": "CANADA-1"})),
+            Vocabulary::Script,
+            false,
+        )
+        .unwrap();
+        assert_eq!(ok.fields["gpu_model"], "L40");
+        assert_eq!(ok.fields["ssh_key_ids"], json!(["key-1"]));
+        assert_eq!(ok.typed["gpu_count"], "count");
+    }
+
+    #[test]
+    fn tier_keys_are_refused_in_the_other_tier_naming_it() {
+        let err = check_map(
+            "deploy",
+            DEPLOY,
+            &map(json!({"gpu": "L40", "region": "CANADA-1", "startup_script": "scr-1"})),
+            Vocabulary::Script,
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            err["startup_script"][0].contains("advanced regions only"),
+            "{err:?}"
+        );
+        let err = check_map(
+            "deploy",
+            DEPLOY,
+            &map(json!({"gpu": "H100-SXM5-80GB", "region": "FINLAND-1", "cloud_init": "#cloud-config"})),
+            Vocabulary::Script,
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            err["cloud_init"][0].contains("legacy regions only"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn values_outside_the_rule_are_named() {
+        let err = check_map(
+            "deploy",
+            DEPLOY,
+            &map(json!({"gpu": "H100-SXM5-80GB", "count": 3, "os_volume_gb": 50})),
+            Vocabulary::Script,
+            false,
+        )
+        .unwrap_err();
+        assert!(err["count"][0].contains("1, 2, 4, 8"), "{err:?}");
+        assert!(
+            err["os_volume_gb"][0].contains("between 100 and 10000"),
+            "{err:?}"
+        );
+    }
+}
