@@ -31,22 +31,35 @@ pub struct Checked {
 }
 
 impl Checked {
-    /// Rename problems found under API names to the keys the user typed.
+    /// Problems found under API names, each saying which key the user typed for it.
     pub fn in_user_words(&self, problems: Problems) -> Problems {
         problems
             .into_iter()
             .map(|(field, messages)| match self.typed.get(&field) {
                 Some(typed) if *typed != field => (
-                    typed.clone(),
-                    messages
-                        .into_iter()
-                        .map(|m| format!("{m} (sent as {field})"))
-                        .collect(),
+                    field,
+                    messages.into_iter().map(|m| typed_note(m, typed)).collect(),
                 ),
                 _ => (field, messages),
             })
             .collect()
     }
+}
+
+/// A message about an API field, naming the key the user wrote for it.
+fn typed_note(message: String, typed: &str) -> String {
+    format!("{} (your key {typed:?})", message.trim_end_matches('.'))
+}
+
+/// How strictly a map is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// It selects from a list: strings may be globs, nothing is required.
+    Filter,
+    /// Part of a request (defaults still to come, or the server names what is missing).
+    Partial,
+    /// A whole request: required fields must be there.
+    Whole,
 }
 
 /// The closest of `candidates` to what was typed, if any is close enough to be a likely typo.
@@ -93,15 +106,17 @@ pub fn script_keys(fields: &[Field]) -> Vec<&'static str> {
     fields.iter().map(|f| f.script_key()).collect()
 }
 
-/// Check a user's map against a shape. `filter`: the map selects from a list, so strings may
-/// be globs and nothing is required.
+/// Check a user's map against a shape. Problems are keyed by the API field (so a script catches
+/// them as it catches the server's), each naming the key the user typed; an unknown key is
+/// keyed by itself.
 pub fn check_map(
     function: &str,
     fields: &[Field],
     map: &Map<String, Value>,
     vocabulary: Vocabulary,
-    filter: bool,
+    mode: Mode,
 ) -> Result<Checked, Problems> {
+    let filter = mode == Mode::Filter;
     let accepted: Vec<&str> = match vocabulary {
         Vocabulary::Script => script_keys(fields),
         Vocabulary::Api => fields.iter().map(|f| f.name).collect(),
@@ -128,15 +143,24 @@ pub fn check_map(
         if value.is_null() {
             continue;
         }
-        match check_value(
-            function,
-            field,
-            key,
-            value,
-            vocabulary,
-            filter,
-            &mut problems,
-        ) {
+        let mut found = Problems::new();
+        let checked_value =
+            check_value(function, field, key, value, vocabulary, filter, &mut found);
+        for (k, messages) in found {
+            let at = match k.strip_prefix(key.as_str()) {
+                Some(rest) => format!("{}{rest}", field.name),
+                None => k,
+            };
+            for m in messages {
+                let m = if key != field.name {
+                    typed_note(m, key)
+                } else {
+                    m
+                };
+                add(&mut problems, &at, m);
+            }
+        }
+        match checked_value {
             Some(v) => {
                 checked.fields.insert(field.name.to_string(), v);
                 checked.typed.insert(field.name.to_string(), key.clone());
@@ -144,14 +168,10 @@ pub fn check_map(
             None => continue,
         }
     }
-    if !filter {
+    if mode == Mode::Whole {
         for field in fields.iter().filter(|f| f.required) {
-            if !checked.fields.contains_key(field.name) && !problems.contains_key(field.key) {
-                let key = match vocabulary {
-                    Vocabulary::Script => field.key,
-                    Vocabulary::Api => field.name,
-                };
-                add(&mut problems, key, "This field is required");
+            if !checked.fields.contains_key(field.name) && !problems.contains_key(field.name) {
+                add(&mut problems, field.name, "This field is required");
             }
         }
     }
@@ -183,7 +203,7 @@ fn tier_keys(fields: &[Field], checked: &Checked, problems: &mut Problems) {
         if let Some(typed) = checked.typed.get(field.name) {
             add(
                 problems,
-                typed,
+                field.name,
                 format!(
                     "{typed:?} applies to {} regions only; {region} is a {} region",
                     field.tier.as_str(),
@@ -218,10 +238,20 @@ fn check_value(
     let lenient = vocabulary == Vocabulary::Api;
     let shown = shown(value);
     let wrong = |problems: &mut Problems, what: &str| {
-        add(problems, key, format!("must be {what}, not {shown}"));
+        // The server's words are capitalised; a script's message reads on from the key.
+        let message = match vocabulary {
+            Vocabulary::Script => format!("must be {what}, not {shown}"),
+            Vocabulary::Api => format!("Must be {what}; {key} cannot be {shown}"),
+        };
+        add(problems, key, message);
         None
     };
     let value = match field.ty {
+        // A blank optional text is left for the server to treat as absent (a blank instance
+        // name asks for a generated one).
+        FieldType::Text if !field.required && value.as_str() == Some("") => {
+            return Some(value.clone())
+        }
         FieldType::Text | FieldType::Id(_) => match value {
             Value::String(s) if matches!(field.ty, FieldType::Id(_)) && s.trim().is_empty() => {
                 return wrong(problems, "an id")
@@ -275,7 +305,7 @@ fn check_value(
                     continue;
                 };
                 let name = format!("{function} {key}[{i}]");
-                match check_map(&name, inner, map, Vocabulary::Api, false) {
+                match check_map(&name, inner, map, Vocabulary::Api, Mode::Whole) {
                     Ok(c) => out.push(Value::Object(c.fields)),
                     Err(found) => {
                         for (k, messages) in found {
@@ -289,7 +319,7 @@ fn check_value(
             Value::Array(out)
         }
     };
-    if let Err(message) = check_rule(key, field.rule, &value, filter) {
+    if let Err(message) = check_rule(field.rule, &value, filter) {
         add(problems, key, message);
         return None;
     }
@@ -305,13 +335,14 @@ fn shown(value: &Value) -> String {
     }
 }
 
-fn check_rule(key: &str, rule: Rule, value: &Value, filter: bool) -> Result<(), String> {
+fn check_rule(rule: Rule, value: &Value, filter: bool) -> Result<(), String> {
     let text = value.as_str();
+    let number = || value.as_i64().or_else(|| text?.trim().parse().ok());
     match rule {
         Rule::Any => Ok(()),
-        Rule::OneOf(allowed) | Rule::OneOfAnyCase(allowed) => {
+        Rule::OneOf(allowed, noun) | Rule::OneOfAnyCase(allowed, noun) => {
             let Some(text) = text else { return Ok(()) };
-            let any_case = matches!(rule, Rule::OneOfAnyCase(_));
+            let any_case = matches!(rule, Rule::OneOfAnyCase(..));
             let hit = |a: &&str| {
                 if filter && is_glob(text) {
                     glob(text, a)
@@ -329,11 +360,11 @@ fn check_rule(key: &str, rule: Rule, value: &Value, filter: bool) -> Result<(), 
                 None => String::new(),
             };
             Err(format!(
-                "{text:?} is not a valid {key}{hint} ({key} is one of: {})",
-                allowed.join(", ")
+                "Unknown {noun} {text:?}: it is not one of {}{hint}",
+                either(allowed)
             ))
         }
-        Rule::Range(low, high) => match value.as_i64().or_else(|| text?.trim().parse().ok()) {
+        Rule::Range(low, high) => match number() {
             Some(n) if n < low || n > high => Err(if high == i64::MAX {
                 format!("must be at least {low} (got {n})")
             } else {
@@ -341,21 +372,31 @@ fn check_rule(key: &str, rule: Rule, value: &Value, filter: bool) -> Result<(), 
             }),
             _ => Ok(()),
         },
-        Rule::Counts(allowed) => match value.as_i64().or_else(|| text?.trim().parse().ok()) {
-            Some(n) if !allowed.contains(&n) => Err(format!(
-                "must be one of {} (got {n})",
-                allowed
-                    .iter()
-                    .map(i64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+        Rule::Counts(allowed) => match number() {
+            Some(n) if !allowed.contains(&n) => {
+                let words: Vec<String> = allowed.iter().map(i64::to_string).collect();
+                let words: Vec<&str> = words.iter().map(String::as_str).collect();
+                Err(format!("must be {} (got {n})", either(&words)))
+            }
             _ => Ok(()),
+        },
+        Rule::IntCheck(check, _) => match number() {
+            Some(n) => check(n),
+            None => Ok(()),
         },
         Rule::Check(check, _) => match text {
             Some(t) if !(filter && is_glob(t)) => check(t),
             _ => Ok(()),
         },
+    }
+}
+
+/// "A, B or C".
+fn either(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
     }
 }
 
@@ -395,8 +436,12 @@ pub fn request(op: &Op, fields: &Map<String, Value>) -> Result<Map<String, Value
             shaped.insert(key.clone(), value.clone());
         }
     }
-    let filter = op.method == super::Method::Get;
-    let checked = match check_map(op.name, op.fields, &shaped, Vocabulary::Api, filter) {
+    let mode = if op.method == super::Method::Get {
+        Mode::Filter
+    } else {
+        Mode::Partial
+    };
+    let checked = match check_map(op.name, op.fields, &shaped, Vocabulary::Api, mode) {
         Ok(c) => c.fields,
         Err(found) => {
             problems.extend(found);
@@ -477,7 +522,7 @@ mod tests {
             DEPLOY,
             &map(json!({"gpu": "H100-SXM5-80GB", "cout": 8, "os_volume_size": 500})),
             Vocabulary::Script,
-            false,
+            Mode::Whole,
         )
         .unwrap_err();
         let cout = &err["cout"][0];
@@ -498,7 +543,7 @@ mod tests {
             DEPLOY,
             &map(json!({"gpu": "L40", "count": 2, "ssh_keys": "key-1", "region": "CANADA-1"})),
             Vocabulary::Script,
-            false,
+            Mode::Whole,
         )
         .unwrap();
         assert_eq!(ok.fields["gpu_model"], "L40");
@@ -513,11 +558,12 @@ mod tests {
             DEPLOY,
             &map(json!({"gpu": "L40", "region": "CANADA-1", "startup_script": "scr-1"})),
             Vocabulary::Script,
-            false,
+            Mode::Whole,
         )
         .unwrap_err();
         assert!(
-            err["startup_script"][0].contains("advanced regions only"),
+            err["startup_script_id"][0]
+                .contains("\"startup_script\" applies to advanced regions only"),
             "{err:?}"
         );
         let err = check_map(
@@ -525,7 +571,7 @@ mod tests {
             DEPLOY,
             &map(json!({"gpu": "H100-SXM5-80GB", "region": "FINLAND-1", "cloud_init": "#cloud-config"})),
             Vocabulary::Script,
-            false,
+            Mode::Whole,
         )
         .unwrap_err();
         assert!(
@@ -541,12 +587,16 @@ mod tests {
             DEPLOY,
             &map(json!({"gpu": "H100-SXM5-80GB", "count": 3, "os_volume_gb": 50})),
             Vocabulary::Script,
-            false,
+            Mode::Whole,
         )
         .unwrap_err();
-        assert!(err["count"][0].contains("1, 2, 4, 8"), "{err:?}");
+        assert!(err["gpu_count"][0].contains("1, 2, 4 or 8"), "{err:?}");
         assert!(
-            err["os_volume_gb"][0].contains("between 100 and 10000"),
+            err["gpu_count"][0].contains("your key \"count\""),
+            "{err:?}"
+        );
+        assert!(
+            err["os_volume_size_gb"][0].contains("between 100 and 10000"),
             "{err:?}"
         );
     }

@@ -3,7 +3,7 @@
 //! model, exactly one boot source, SSH keys as the boot source needs them, tier keys. The Rhai
 //! `deploy` (after filling its defaults), the planner and the simulator all call it.
 
-use super::check::{self, Problems, Vocabulary};
+use super::check::{self, Mode, Problems, Vocabulary};
 use super::facts;
 use super::shape::DEPLOY;
 use serde_json::{Map, Value};
@@ -13,22 +13,25 @@ pub const BOOT_SOURCES: [&str; 3] = ["os_image_id", "volume_id", "image_id"];
 
 /// Check a request as it would be sent. Returns it normalised (one id as a list of one).
 pub fn check(request: &Map<String, Value>) -> Result<Map<String, Value>, Problems> {
-    let checked = check::check_map("deploy", DEPLOY, request, Vocabulary::Api, false)?;
-    let fields = checked.fields;
-    let mut problems = Problems::new();
+    let mut request = request.clone();
+    // A blank name asks the server to generate one.
+    if request.get("name").and_then(Value::as_str) == Some("") {
+        request.remove("name");
+    }
+    // Shape problems and cross-field ones are reported together, as the server names every
+    // bad field in one answer.
+    let (fields, mut problems) =
+        match check::check_map("deploy", DEPLOY, &request, Vocabulary::Api, Mode::Whole) {
+            Ok(checked) => (checked.fields, Problems::new()),
+            Err(found) => (request.clone(), found),
+        };
     let mut add =
         |field: &str, message: String| problems.entry(field.to_string()).or_default().push(message);
     let text = |key: &str| fields.get(key).and_then(Value::as_str);
-    match (text("region"), text("gpu_model")) {
-        (None, _) => add("region", "This field is required".into()),
-        (Some(region), Some(model)) if !facts::region_offers(region, model) => add(
-            "gpu_model",
-            format!(
-                "{model} is not offered in {region} ({} tier)",
-                facts::tier(region)
-            ),
-        ),
-        _ => {}
+    if let (Some(region), Some(model)) = (text("region"), text("gpu_model")) {
+        if let Err(message) = offered(region, model) {
+            add("gpu_model", message);
+        }
     }
     let sources = BOOT_SOURCES
         .iter()
@@ -63,6 +66,20 @@ pub fn check(request: &Map<String, Value>) -> Result<Map<String, Value>, Problem
     } else {
         Err(problems)
     }
+}
+
+/// The region's tier offers the GPU model (unknown names are the shape check's to report).
+pub fn offered(region: &str, model: &str) -> Result<(), String> {
+    if facts::is_region(region)
+        && facts::is_gpu_model(model)
+        && !facts::region_offers(region, model)
+    {
+        return Err(format!(
+            "{model} is not offered in {region} ({} tier)",
+            facts::tier(region)
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

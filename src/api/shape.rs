@@ -62,23 +62,25 @@ impl FieldType {
 #[derive(Clone, Copy, Debug)]
 pub enum Rule {
     Any,
-    /// One of these, exactly.
-    OneOf(&'static [&'static str]),
+    /// One of these, exactly; the noun names what they are in messages ("GPU model").
+    OneOf(&'static [&'static str], &'static str),
     /// One of these, in any letter case (the server normalises).
-    OneOfAnyCase(&'static [&'static str]),
+    OneOfAnyCase(&'static [&'static str], &'static str),
     /// A whole number in this range, inclusive.
     Range(i64, i64),
     /// One of these numbers.
     Counts(&'static [i64]),
     /// A check from `rules.rs` (names, sizes in bytes…), with how documentation words it.
     Check(fn(&str) -> Result<(), String>, &'static str),
+    /// A check of a whole number from `rules.rs`, in the reference's words.
+    IntCheck(fn(i64) -> Result<(), String>, &'static str),
 }
 
 impl Rule {
     pub fn describe(self) -> String {
         match self {
             Rule::Any => String::new(),
-            Rule::OneOf(values) | Rule::OneOfAnyCase(values) => {
+            Rule::OneOf(values, _) | Rule::OneOfAnyCase(values, _) => {
                 format!("one of {}", values.join(", "))
             }
             Rule::Range(low, high) => format!("{low}–{high}"),
@@ -90,7 +92,7 @@ impl Rule {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            Rule::Check(_, words) => words.into(),
+            Rule::Check(_, words) | Rule::IntCheck(_, words) => words.into(),
         }
     }
 }
@@ -191,9 +193,9 @@ impl Field {
     }
 }
 
-const REGION_ONE_OF: Rule = Rule::OneOf(&facts::REGIONS);
-const GPU_ONE_OF: Rule = Rule::OneOf(&facts::GPU_MODELS);
-const TIERS: Rule = Rule::OneOf(&["advanced", "legacy"]);
+const REGION_ONE_OF: Rule = Rule::OneOf(&facts::REGIONS, "region");
+const GPU_ONE_OF: Rule = Rule::OneOf(&facts::GPU_MODELS, "GPU model");
+const TIERS: Rule = Rule::OneOf(&["advanced", "legacy"], "tier");
 
 fn instance_name(name: &str) -> Result<(), String> {
     rules::instance_name(name)
@@ -206,6 +208,9 @@ fn script_name(name: &str) -> Result<(), String> {
 }
 fn script_content(body: &str) -> Result<(), String> {
     rules::script_content(body)
+}
+fn standard_volume_size(size: i64) -> Result<(), String> {
+    rules::volume_size(size, false)
 }
 
 /// A firewall rule or an instance security rule (AddFirewallRuleRequest, VMSecurityRuleRequest).
@@ -221,23 +226,24 @@ pub const RULE: &[Field] = &[
         FieldType::Text,
         "traffic direction (DirectionEnum)",
     )
-    .rule(Rule::OneOfAnyCase(&["ingress", "egress"]))
+    .rule(Rule::OneOfAnyCase(&["ingress", "egress"], "direction"))
     .default("ingress")
     .chosen(),
     field("ethertype", FieldType::Text, "IP version (EthertypeEnum)")
-        .rule(Rule::OneOf(&["IPv4", "IPv6"]))
+        .rule(Rule::OneOf(&["IPv4", "IPv6"], "ethertype"))
         .default("IPv4")
         .chosen(),
     field("remote_ip_prefix", FieldType::Text, "remote CIDR")
         .default("0.0.0.0/0 (::/0 for IPv6)")
         .chosen(),
     field("port_range", FieldType::Text, "\"22\" or \"8000-9000\"").chosen(),
-    field("port_range_min", FieldType::Int, "lowest port")
-        .rule(Rule::Range(1, 65_535))
-        .chosen(),
-    field("port_range_max", FieldType::Int, "highest port")
-        .rule(Rule::Range(1, 65_535))
-        .chosen(),
+    field("port_range_min", FieldType::Int, "lowest port, 1–65535").chosen(),
+    field(
+        "port_range_max",
+        FieldType::Int,
+        "highest port, 1–65535, at least the lowest",
+    )
+    .chosen(),
 ];
 
 /// DeploymentRequest. `quote` takes the same keys (one vocabulary), pricing the ones that cost.
@@ -248,9 +254,11 @@ pub const DEPLOY: &[Field] = &[
         .rule(GPU_ONE_OF),
     field("gpu_count", FieldType::Int, "GPUs (GpuCountEnum)")
         .key("count")
-        .default("1")
-        .rule(Rule::Counts(&facts::GPU_COUNTS)),
+        .required()
+        .default("1 (Rhai)")
+        .rule(Rule::IntCheck(rules::gpu_count, "1, 2, 4 or 8")),
     field("region", FieldType::Text, "region (RegionEnum); the GPU model must be offered there")
+        .required()
         .default("the first region with stock, advanced first (Rhai)")
         .rule(REGION_ONE_OF),
     field("name", FieldType::Text, "instance name, unique per region")
@@ -270,7 +278,7 @@ pub const DEPLOY: &[Field] = &[
     field("os_volume_size_gb", FieldType::Int, "OS volume size in GB (NVMe)")
         .key("os_volume_gb")
         .default("100")
-        .rule(Rule::Range(rules::OS_VOLUME_MIN_GB, rules::OS_VOLUME_MAX_GB))
+        .rule(Rule::IntCheck(rules::os_volume_size, "100–10000"))
         .tier(Tier::Advanced),
     field("startup_script_id", FieldType::Id(Kind::Script), "startup script to run at first boot")
         .key("startup_script")
@@ -303,17 +311,20 @@ pub const CREATE_VOLUME: &[Field] = &[
         "size in GB; at least 100 when bootable",
     )
     .required()
-    .rule(Rule::Range(10, rules::VOLUME_MAX_GB)),
+    .rule(Rule::IntCheck(
+        standard_volume_size,
+        "10–1048576 (at least 100 when bootable)",
+    )),
     field("region", FieldType::Text, "an advanced region")
         .required()
-        .rule(Rule::OneOf(&facts::ADVANCED_REGIONS)),
+        .rule(REGION_ONE_OF),
     field(
         "type",
         FieldType::Text,
         "volume type (VolumeTypeEnum; see volume_types())",
     )
     .default("NVMe")
-    .rule(Rule::OneOf(&facts::VOLUME_TYPES))
+    .rule(Rule::OneOf(&facts::VOLUME_TYPES, "volume type"))
     .chosen(),
     field(
         "bootable",
@@ -336,7 +347,7 @@ pub const CREATE_FIREWALL: &[Field] = &[
         .chosen(),
     field("region", FieldType::Text, "an advanced region")
         .required()
-        .rule(Rule::OneOf(&facts::ADVANCED_REGIONS)),
+        .rule(REGION_ONE_OF),
     field("description", FieldType::Text, "free text"),
     field(
         "rules",
@@ -362,7 +373,7 @@ pub const UPDATE_SCRIPT: &[Field] = &[
 const MESSAGE: &[Field] = &[
     field("role", FieldType::Text, "who speaks")
         .required()
-        .rule(Rule::OneOf(&["system", "user", "assistant"])),
+        .rule(Rule::OneOf(&["system", "user", "assistant"], "role")),
     field("content", FieldType::Text, "the text").required(),
 ];
 
@@ -395,7 +406,8 @@ const GPU_FILTER: Field = field("gpu_model", FieldType::Text, "GPU model")
 const TIER_FILTER: Field = field("tier", FieldType::Text, "region tier").rule(TIERS);
 
 pub const INSTANCE_FILTER: &[Field] = &[
-    field("status", FieldType::Text, "instance state").rule(Rule::OneOf(&lifecycle::VM_STATES)),
+    field("status", FieldType::Text, "instance state")
+        .rule(Rule::OneOf(&lifecycle::VM_STATES, "instance state")),
     REGION_FILTER,
     NAME_FILTER,
     GPU_FILTER,
@@ -406,11 +418,12 @@ pub const INSTANCE_FILTER: &[Field] = &[
 ];
 pub const VOLUME_FILTER: &[Field] = &[
     field("status", FieldType::Text, "volume state")
-        .rule(Rule::OneOf(&facts::VOLUME_STATES))
+        .rule(Rule::OneOf(&facts::VOLUME_STATES, "volume state"))
         .chosen(),
     REGION_FILTER,
     NAME_FILTER,
-    field("type", FieldType::Text, "volume type").rule(Rule::OneOf(&facts::VOLUME_TYPES)),
+    field("type", FieldType::Text, "volume type")
+        .rule(Rule::OneOf(&facts::VOLUME_TYPES, "volume type")),
     field("bootable", FieldType::Bool, "bootable or not"),
     field(
         "instance_id",
@@ -420,7 +433,7 @@ pub const VOLUME_FILTER: &[Field] = &[
 ];
 pub const SNAPSHOT_FILTER: &[Field] = &[
     field("status", FieldType::Text, "snapshot state")
-        .rule(Rule::OneOf(&facts::SNAPSHOT_STATES))
+        .rule(Rule::OneOf(&facts::SNAPSHOT_STATES, "snapshot state"))
         .chosen(),
     REGION_FILTER,
     NAME_FILTER,
@@ -432,7 +445,7 @@ pub const SNAPSHOT_FILTER: &[Field] = &[
 ];
 pub const IMAGE_FILTER: &[Field] = &[
     field("status", FieldType::Text, "image state")
-        .rule(Rule::OneOf(&facts::IMAGE_STATES))
+        .rule(Rule::OneOf(&facts::IMAGE_STATES, "image state"))
         .chosen(),
     REGION_FILTER,
     NAME_FILTER,

@@ -3,7 +3,7 @@
 //! nothing and says the same words.
 
 use super::runtime::Runtime;
-use crate::api::check::{self, Vocabulary};
+use crate::api::check::{self, Mode, Vocabulary};
 use crate::api::shape::{Tier, DEPLOY};
 use crate::api::{deployment, facts, rules, ApiError, Args, OpId};
 use serde_json::Value;
@@ -24,14 +24,20 @@ pub fn prepare(rt: &Runtime, spec: &Args) -> Result<Args, ApiError> {
     if spec.get("name").and_then(Value::as_str) == Some("") {
         spec.remove("name");
     }
-    let checked = check::check_map(OP, DEPLOY, &spec, Vocabulary::Script, false)
+    let checked = check::check_map(OP, DEPLOY, &spec, Vocabulary::Script, Mode::Partial)
         .map_err(|problems| check::refusal(OP, problems))?;
     let mut args = checked.fields.clone();
-    let model = args
+    let Some(model) = args
         .get("gpu_model")
         .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+        .map(str::to_string)
+    else {
+        return Err(ApiError::invalid(
+            OP,
+            "gpu_model",
+            "This field is required (e.g. gpu: \"H100-SXM5-80GB\")",
+        ));
+    };
     let count = args.get("gpu_count").and_then(Value::as_i64).unwrap_or(1);
     args.insert("gpu_count".into(), count.into());
     let region = match args.get("region").and_then(Value::as_str) {
@@ -42,6 +48,8 @@ pub fn prepare(rt: &Runtime, spec: &Args) -> Result<Args, ApiError> {
             region
         }
     };
+    // Checked before the lookups below, so this mistake costs no request either.
+    deployment::offered(&region, &model).map_err(|m| ApiError::invalid(OP, "gpu_model", m))?;
     let advanced = facts::is_advanced(&region);
     if !deployment::BOOT_SOURCES
         .iter()

@@ -13,7 +13,7 @@ use super::handles::{self, Handle};
 use super::runtime::Runtime;
 use super::RhaiResult;
 use crate::api::catalog::{self, ArgType, Kind, Method, Op, OpId, Returns, OPS};
-use crate::api::check::{self, Vocabulary};
+use crate::api::check::{self, Mode, Vocabulary};
 use crate::api::Args;
 use crate::ops_doc;
 use rhai::{Array, Dynamic, EvalAltResult, FuncRegistration, Map, Module, NativeCallContext};
@@ -371,8 +371,12 @@ fn build_args(
                     request.extend(json);
                     continue;
                 }
-                let selects = op.method == Method::Get;
-                let json = check::check_map(op.name, op.fields, &json, Vocabulary::Script, selects)
+                let mode = if op.method == Method::Get {
+                    Mode::Filter
+                } else {
+                    Mode::Partial
+                };
+                let json = check::check_map(op.name, op.fields, &json, Vocabulary::Script, mode)
                     .map_err(|problems| convert::api_error(&check::refusal(op.name, problems)))?
                     .fields;
                 if op.paginated || matches!(op.returns, Returns::List(_)) {

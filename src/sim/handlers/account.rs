@@ -171,15 +171,12 @@ pub fn quote(world: &mut World, req: &Req) -> Outcome {
             errors.add("region", format!("{m} is not offered in {r}"));
         }
     }
+    // Quote takes deploy's keys: the data volumes named are priced by their size and type.
     let mut volume_cost = 0.0;
-    if let Some(Value::Array(volumes)) = req.body.get("volumes") {
-        for v in volumes {
-            let size = v.get("size_gb").and_then(Value::as_i64).unwrap_or(0);
-            let kind = v.get("type").and_then(Value::as_str).unwrap_or("NVMe");
-            match VOLUME_TYPES.iter().find(|(t, _)| *t == kind) {
-                Some((_, r)) => volume_cost += size as f64 * r,
-                None => errors.add("volumes", format!("Unknown volume type {kind}")),
-            }
+    for id in req.ids("volume_ids", &mut errors).unwrap_or_default() {
+        match world.volumes.get(&id) {
+            Some(volume) => volume_cost += volume.hourly_cost(),
+            None => errors.add("volume_ids", format!("Volume {id} not found")),
         }
     }
     errors.finish()?;

@@ -120,7 +120,7 @@ pub type Outcome = Result<Reply, Refusal>;
 /// invalid rule for a legacy instance says `legacy`; lists filtered by region say that region's.
 pub fn handle(world: &mut World, req: &Req) -> Outcome {
     let involved = involved_tier(world, req);
-    let outcome = route(req.op.id)(world, req);
+    let outcome = check_shape(req).and_then(|()| route(req.op.id)(world, req));
     match (outcome, involved) {
         (Err(refusal), Some(tier)) => Err(refusal.in_tier(tier)),
         (Ok(mut reply), Some(tier)) if req.query("region").is_some() => {
@@ -129,6 +129,20 @@ pub fn handle(world: &mut World, req: &Req) -> Outcome {
         }
         (outcome, _) => outcome,
     }
+}
+
+/// The catalog's shape of the request: an unknown body field or query parameter, a value of
+/// the wrong type or outside its rule, is a 400 naming it — never silently dropped.
+fn check_shape(req: &Req) -> Result<(), Refusal> {
+    let mut fields = req.body.clone();
+    if req.op.method == crate::api::Method::Get {
+        for (key, value) in req.query {
+            fields.insert(key.clone(), Value::String(value.clone()));
+        }
+    }
+    crate::api::check::request(req.op, &fields)
+        .map(|_| ())
+        .map_err(instances::refusal)
 }
 
 /// The tier of the region a request is about: a `region` in the body or query, else the region
