@@ -1,7 +1,7 @@
 //! How an operation reads to a person: its Rhai signatures, its HTTP route, an example.
 //! Shared by `barrack ops`, the REPL's `:help` and the editor definitions.
 
-use crate::api::catalog::{ArgType, Catalog, Op, Returns};
+use crate::api::catalog::{ArgType, Catalog, Op, OpId, Returns};
 
 /// The Rhai type a person passes for an argument.
 pub fn arg_type(ty: ArgType) -> String {
@@ -67,19 +67,24 @@ pub fn example(op: &Op) -> String {
             ArgType::Target(_) | ArgType::Targets(_) => param_name(op, i),
             ArgType::Str => format!("\"{}\"", match arg.field { "name" => "my-name", "public_key" => "ssh-ed25519 AAAA… me@host", "script" => "#!/bin/sh\\necho hi", f => f }),
             ArgType::Int => "200".into(),
-            ArgType::Map => match op.name {
-                "deploy" => r#"#{gpu: "H100-SXM5-80GB", count: 8, region: "FINLAND-1", name: "train-1"}"#.into(),
-                "quote" => r#"#{gpu_model: "H100-SXM5-80GB", gpu_count: 8, region: "FINLAND-1"}"#.into(),
-                "create_volume" => r#"#{name: "data", size_gb: 500, region: "FINLAND-1"}"#.into(),
-                "create_firewall" => r#"#{name: "web", region: "FINLAND-1", rules: [#{protocol: "TCP", port_range: "443"}]}"#.into(),
-                "chat" => r#"#{model: "llama-3.1-70b-instruct", messages: [#{role: "user", content: "hi"}]}"#.into(),
-                _ if arg.field == "filter" => r#"#{status: "ACTIVE"}"#.into(),
+            ArgType::Map => match op.id {
+                OpId::Deploy => r#"#{gpu: "H100-SXM5-80GB", count: 8, region: "FINLAND-1", name: "train-1"}"#.into(),
+                OpId::Quote => r#"#{gpu: "H100-SXM5-80GB", count: 8, region: "FINLAND-1"}"#.into(),
+                OpId::CreateVolume => r#"#{name: "data", size_gb: 500, region: "FINLAND-1"}"#.into(),
+                OpId::CreateFirewall => r#"#{name: "web", region: "FINLAND-1", rules: [#{protocol: "TCP", port_range: "443"}]}"#.into(),
+                OpId::Chat => r#"#{model: "llama-3.1-70b-instruct", messages: [#{role: "user", content: "hi"}]}"#.into(),
+                _ if arg.field == "filter" => match op.fields.first() {
+                    Some(f) if f.name == "status" => r#"#{status: "ACTIVE"}"#.into(),
+                    Some(f) if f.name == "region" => r#"#{region: "FINLAND-1"}"#.into(),
+                    Some(f) if f.name == "name" => r#"#{name: "train-*"}"#.into(),
+                    _ => "#{}".into(),
+                },
                 _ if arg.field == "rule" => r#"#{protocol: "TCP", port_range: "22", remote_ip_prefix: "0.0.0.0/0"}"#.into(),
                 _ => "#{}".into(),
             },
         }
     };
-    let args: Vec<String> = (0..op.required.max(usize::from(op.name == "deploy")))
+    let args: Vec<String> = (0..op.required.max(usize::from(op.id == OpId::Deploy)))
         .map(sample)
         .collect();
     let first_is_target = matches!(op.args.first().map(|a| a.ty), Some(ArgType::Target(_)));
@@ -113,8 +118,24 @@ pub fn describe(op: &'static Op, catalog: &Catalog) -> String {
     if matches!(op.args.first().map(|a| a.ty), Some(ArgType::Target(_))) {
         lines.push("  Fleet:    pass an array as the first argument to act on many at once".into());
     }
+    lines.extend(keys(op).into_iter().map(|line| format!("  {line}")));
     lines.push(format!("  Example:  {}", example(op)));
     lines.join("\n")
+}
+
+/// Every key the operation's map argument takes, one line each with type, default and rule;
+/// then what happens to any other key. Empty for an operation without a map.
+pub fn keys(op: &Op) -> Vec<String> {
+    let Some(arg) = op.args.iter().find(|a| a.ty == ArgType::Map) else {
+        return Vec::new();
+    };
+    let mut lines = vec![format!("Keys of {}:", arg.field)];
+    if op.fields.is_empty() {
+        lines.push("  (none)".into());
+    }
+    lines.extend(op.fields.iter().map(|f| format!("  {}", f.line())));
+    lines.push("  Any other key is refused, naming the closest one.".into());
+    lines
 }
 
 /// ", did you mean …?" for a near miss.

@@ -473,3 +473,20 @@ pub const PAGING: &[Field] = &[
         .rule(Rule::Range(1, i64::MAX))
         .chosen(),
 ];
+
+/// The options map of the waiters (`wait_active(vm, #{timeout, interval})`): not sent anywhere,
+/// but a map a user writes, checked like the others.
+pub const WAITER: &[Field] = &[
+    field(
+        "timeout",
+        FieldType::Text,
+        "how long to wait, such as \"20m\"",
+    )
+    .default("\"20m\""),
+    field(
+        "interval",
+        FieldType::Text,
+        "how often to look, such as \"10s\"",
+    )
+    .default("\"15s\""),
+];

@@ -5,58 +5,27 @@ use crate::api::OPS;
 use crate::script::stdlib;
 use std::collections::BTreeSet;
 
-/// Keys the map argument of a function accepts, for `deploy(#{g` → `gpu:`.
-pub fn map_keys(function: &str) -> &'static [&'static str] {
-    match function {
-        "deploy" => &[
-            "gpu",
-            "count",
-            "region",
-            "name",
-            "os_image",
-            "volume",
-            "image",
-            "ssh_keys",
-            "os_volume_gb",
-            "startup_script",
-            "volumes",
-            "public_ip",
-            "security_rules",
-            "cloud_init",
-        ],
-        "quote" => &[
-            "gpu_model",
-            "gpu_count",
-            "region",
-            "os_volume_size_gb",
-            "volumes",
-        ],
-        "create_volume" => &[
-            "name",
-            "size_gb",
-            "region",
-            "type",
-            "bootable",
-            "os_image_id",
-        ],
-        "create_firewall" => &["name", "region", "description", "rules"],
-        "add_rule" | "add_firewall_rule" | "add_security_rule" => &[
-            "protocol",
-            "port_range",
-            "port_range_min",
-            "port_range_max",
-            "remote_ip_prefix",
-            "direction",
-            "ethertype",
-        ],
-        "chat" => &["model", "messages", "temperature", "max_tokens"],
-        "update_script" => &["name", "script"],
-        "instances" | "volumes" | "snapshots" | "firewalls" | "images" | "scripts" | "ssh_keys" => {
-            &["status", "region", "name"]
-        }
-        "wait_active" | "wait_status" | "wait_deleted" => &["timeout", "interval"],
-        _ => &[],
+/// Keys the map argument of a function accepts, for `deploy(#{g` → `gpu:`: from the catalog's
+/// request shapes (and the waiters' options), so a new key completes without a list here.
+pub fn map_keys(function: &str) -> Vec<&'static str> {
+    if matches!(function, "wait_active" | "wait_status" | "wait_deleted") {
+        return crate::api::check::script_keys(crate::api::shape::WAITER);
     }
+    let mut keys: Vec<&'static str> = Vec::new();
+    for op in crate::api::catalog::by_rhai_name(function) {
+        if op
+            .args
+            .iter()
+            .any(|a| a.ty == crate::api::catalog::ArgType::Map)
+        {
+            for key in crate::api::check::script_keys(op.fields) {
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+    }
+    keys
 }
 
 /// Getters every handle has, and the common per-kind ones.

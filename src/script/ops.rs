@@ -143,6 +143,10 @@ fn comments(ops: &[&'static Op]) -> Vec<String> {
             op.summary, op.method, op.path, op.name
         ));
     }
+    // The keys of a map argument, so editors show them (`barrack defs`).
+    for line in ops_doc::keys(ops[0]) {
+        lines.push(format!("/// {line}"));
+    }
     lines.push("/// ```rhai".into());
     lines.push(format!("/// {}", ops_doc::example(ops[0])));
     lines.push("/// ```".into());
