@@ -192,8 +192,23 @@ fn open_map_argument(text: &str) -> Option<String> {
                 if !expecting_key {
                     return None;
                 }
-                let head: String = bytes[..i - 1].iter().collect();
-                let head = head.trim_end().strip_suffix('(')?.trim_end().to_string();
+                // The function whose `(` encloses the map, past any earlier arguments:
+                // `add_rule(fw, #{` → add_rule.
+                let mut nesting = 0i32;
+                let mut open = None;
+                for j in (0..i - 1).rev() {
+                    match bytes[j] {
+                        ')' | ']' | '}' => nesting += 1,
+                        '(' if nesting == 0 => {
+                            open = Some(j);
+                            break;
+                        }
+                        '(' | '[' | '{' => nesting -= 1,
+                        _ => {}
+                    }
+                }
+                let head: String = bytes[..open?].iter().collect();
+                let head = head.trim_end().to_string();
                 let name: String = head
                     .chars()
                     .rev()
@@ -233,6 +248,32 @@ mod tests {
             c.contains(&"status".to_string()) && c.contains(&"stop".to_string()),
             "{c:?}"
         );
+    }
+
+    #[test]
+    fn every_map_argument_completes_the_keys_of_its_shape() {
+        for op in OPS {
+            if !op
+                .args
+                .iter()
+                .any(|a| a.ty == crate::api::catalog::ArgType::Map)
+            {
+                continue;
+            }
+            for field in op.fields {
+                let before = op
+                    .args
+                    .iter()
+                    .take_while(|a| a.ty != crate::api::catalog::ArgType::Map)
+                    .map(|_| "x, ")
+                    .collect::<String>();
+                let line = format!("{}({before}#{{{}", op.name, &field.key[..1]);
+                let (_, c) = completer().complete(&line, line.len(), &[]);
+                assert!(c.contains(&format!("{}: ", field.key)), "{line}: {c:?}");
+            }
+        }
+        let (_, c) = completer().complete("wait_active(vm, #{ti", 20, &[]);
+        assert_eq!(c, vec!["timeout: ".to_string()]);
     }
 
     #[test]

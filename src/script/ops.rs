@@ -70,6 +70,25 @@ pub fn register(module: &mut Module, runtime: &Arc<Runtime>) {
             }
         }
     }
+    // Recipes declare the parameters they take; any other key is refused, like a spec's.
+    FuncRegistration::new("check_params")
+        .in_global_namespace()
+        .with_params_info(["params: Map", "function: String", "accepted: Array", "()"])
+        .with_comments([
+            "/// Refuse any key of `params` not in `accepted`, naming the closest one (recipes call it).",
+            "/// ```rhai",
+            "/// check_params(opts, \"rotation::rotate\", [\"keep_last\", \"max_age\"]);",
+            "/// ```",
+        ])
+        .set_into_module(
+            module,
+            |ctx: NativeCallContext, params: Map, function: &str, accepted: Array| {
+                let accepted: Vec<String> = accepted.iter().map(|k| k.to_string()).collect();
+                let accepted: Vec<&str> = accepted.iter().map(String::as_str).collect();
+                check::known_keys(function, &accepted, params.keys().map(|k| k.as_str()))
+                    .map_err(|message| convert::at(message.into(), &ctx))
+            },
+        );
     // Rhai reserves `call(...)` for function pointers (`call(fn_ptr, args…)`), so the design's
     // `call("op", map)` is spelled `api("op", map)` (alias `call_op`).
     for fname in ["api", "call_op"] {
@@ -383,7 +402,7 @@ fn build_args(
                 let json = check::check_map(op.name, op.fields, &json, Vocabulary::Script, mode)
                     .map_err(|problems| convert::api_error(&check::refusal(op.name, problems)))?
                     .fields;
-                if op.paginated || matches!(op.returns, Returns::List(_)) {
+                if mode == Mode::Filter {
                     let mut f = Filter::new();
                     for (k, v) in json {
                         let glob = v.as_str().is_some_and(|s| s.contains(['*', '?']));
