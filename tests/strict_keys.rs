@@ -371,6 +371,17 @@ fn quote_takes_the_keys_deploy_takes() {
         short.as_float().unwrap() > one.as_float().unwrap() * 7.0,
         "{short} vs {one}"
     );
+    // Data volumes are named as deploy names them, and priced by their size and type.
+    let with_volume = run(
+        &host,
+        r#"let v = create_volume(#{name: "q-data", size_gb: 1000, region: "FINLAND-1"});
+           quote(#{gpu: "H100-SXM5-80GB", region: "FINLAND-1", volumes: [v]}).hourly_cost"#,
+    )
+    .unwrap();
+    assert!(
+        with_volume.as_float().unwrap() > one.as_float().unwrap(),
+        "{with_volume} vs {one}"
+    );
     let err = run(&host, r#"quote(#{gpu: "H100-SXM5-80GB", cout: 8})"#)
         .unwrap_err()
         .to_string();
