@@ -147,7 +147,9 @@ pub fn suggest(name: &str) -> String {
     let close: Vec<&str> = names
         .iter()
         .copied()
-        .filter(|n| n.contains(name) || name.contains(n) || edit_distance(n, name) <= 2)
+        .filter(|n| {
+            n.contains(name) || name.contains(n) || crate::api::check::edit_distance(n, name) <= 2
+        })
         .take(4)
         .collect();
     if close.is_empty() {
@@ -155,23 +157,6 @@ pub fn suggest(name: &str) -> String {
     } else {
         format!("; did you mean {}?", close.join(", "))
     }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur.push(
-                (prev[j] + usize::from(ca != *cb))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1),
-            );
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]

@@ -68,14 +68,24 @@ pub fn closest<'a>(typed: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
         .map(|c| (edit_distance(&typed_lower, &c.to_ascii_lowercase()), *c))
-        .filter(|(d, c)| *d <= (c.len().max(typed.len()) / 2).max(1))
+        .filter(|(d, c)| *d <= (c.len().max(typed.len()) / 3).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
 
 /// `deploy: unknown key "cout"; did you mean "count"? (accepted: gpu, count, …)`
 pub fn unknown_key(function: &str, key: &str, accepted: &[&str]) -> String {
-    let hint = match closest(key, accepted) {
+    unknown_key_of(function, key, accepted, &[])
+}
+
+/// As [`unknown_key`]; a script's short key sent where API names are expected (`gpu` in a
+/// request body) suggests the API name it stands for.
+fn unknown_key_of(function: &str, key: &str, accepted: &[&str], fields: &[Field]) -> String {
+    let short = fields
+        .iter()
+        .find(|f| f.key == key && f.name != key)
+        .map(|f| f.name);
+    let hint = match short.or_else(|| closest(key, accepted)) {
         Some(best) => format!("; did you mean {best:?}?"),
         None => String::new(),
     };
@@ -129,7 +139,11 @@ pub fn check_map(
             Vocabulary::Api => f.name == key,
         });
         let Some(field) = field else {
-            add(&mut problems, key, unknown_key(function, key, &accepted));
+            add(
+                &mut problems,
+                key,
+                unknown_key_of(function, key, &accepted, fields),
+            );
             continue;
         };
         if let Some(first) = checked.typed.get(field.name) {
@@ -431,7 +445,11 @@ pub fn request(op: &Op, fields: &Map<String, Value>) -> Result<Map<String, Value
             continue;
         }
         if !accepted.contains(&key.as_str()) {
-            add(&mut problems, key, unknown_key(op.name, key, &accepted));
+            add(
+                &mut problems,
+                key,
+                unknown_key_of(op.name, key, &accepted, op.fields),
+            );
         } else if op.fields.iter().any(|f| f.name == key) {
             shaped.insert(key.clone(), value.clone());
         }
@@ -488,21 +506,30 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Edit distance with adjacent transpositions (`nmae` is one edit from `name`), for suggestions.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur.push(
-                (prev[j] + usize::from(ca != *cb))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1),
-            );
-        }
-        prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -534,6 +561,14 @@ mod tests {
             err["os_volume_size"][0].contains("\"os_volume_gb\""),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn a_transposition_is_one_edit() {
+        assert_eq!(edit_distance("nmae", "name"), 1);
+        assert_eq!(edit_distance("cout", "count"), 1);
+        assert_eq!(closest("cuont", &["gpu", "count", "region"]), Some("count"));
+        assert_eq!(closest("RUNNING", &["ACTIVE", "CREATING"]), None);
     }
 
     #[test]
