@@ -2,6 +2,7 @@
 //! Shared by `barrack ops`, the REPL's `:help` and the editor definitions.
 
 use crate::api::catalog::{ArgType, Catalog, Op, OpId, Returns};
+use crate::api::shape::{Field, Rule};
 
 /// The Rhai type a person passes for an argument.
 pub fn arg_type(ty: ArgType) -> String {
@@ -124,12 +125,25 @@ pub fn describe(op: &'static Op, catalog: &Catalog) -> String {
 }
 
 /// Every key the operation's map argument takes, one line each with type, default and rule;
-/// then what happens to any other key. Empty for an operation without a map.
+/// then what happens to any other key. Positional arguments with a rule are listed too.
 pub fn keys(op: &Op) -> Vec<String> {
+    let mut lines = Vec::new();
+    let ruled: Vec<String> = op
+        .args
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| !matches!(a.rule, Rule::Any))
+        .filter_map(|(i, a)| Field::of_arg(a, i < op.required))
+        .map(|f| format!("  {}: {}, {}", f.name, f.ty.describe(), f.rule.describe()))
+        .collect();
+    if !ruled.is_empty() {
+        lines.push("Arguments:".into());
+        lines.extend(ruled);
+    }
     let Some(arg) = op.args.iter().find(|a| a.ty == ArgType::Map) else {
-        return Vec::new();
+        return lines;
     };
-    let mut lines = vec![format!("Keys of {}:", arg.field)];
+    lines.push(format!("Keys of {}:", arg.field));
     if op.fields.is_empty() {
         lines.push("  (none)".into());
     }

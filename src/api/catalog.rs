@@ -6,7 +6,7 @@
 //! so every path lives here and nowhere else; `--catalog FILE` can override method and path per
 //! operation at run time (see [`Catalog::with_overrides`]).
 
-use super::shape::{self, Field};
+use super::shape::{self, Field, Rule};
 use serde::Serialize;
 use std::fmt;
 
@@ -138,36 +138,51 @@ pub struct Arg {
     pub field: &'static str,
     #[serde(flatten)]
     pub ty: ArgType,
+    /// What the value must be beyond its type (names, sizes), checked like a map's keys.
+    #[serde(skip)]
+    pub rule: Rule,
+}
+
+impl Arg {
+    const fn rule(mut self, rule: Rule) -> Arg {
+        self.rule = rule;
+        self
+    }
 }
 
 const fn target(field: &'static str, kind: Kind) -> Arg {
     Arg {
         field,
         ty: ArgType::Target(kind),
+        rule: Rule::Any,
     }
 }
 const fn targets(field: &'static str, kind: Kind) -> Arg {
     Arg {
         field,
         ty: ArgType::Targets(kind),
+        rule: Rule::Any,
     }
 }
 const fn string(field: &'static str) -> Arg {
     Arg {
         field,
         ty: ArgType::Str,
+        rule: Rule::Any,
     }
 }
 const fn int(field: &'static str) -> Arg {
     Arg {
         field,
         ty: ArgType::Int,
+        rule: Rule::Any,
     }
 }
 const fn map(field: &'static str) -> Arg {
     Arg {
         field,
         ty: ArgType::Map,
+        rule: Rule::Any,
     }
 }
 
@@ -344,7 +359,7 @@ ops! {
         "List OS images."
     SshKeys "ssh_keys": "SSH Keys" Get "/ssh-keys/" paginated=true args [map("filter")] req 0 keys NAME_ONLY_FILTER -> Returns::List(SshKey);
         "List SSH keys."
-    CreateSshKey "create_ssh_key": "SSH Keys" Post "/ssh-keys/" mutates=true args [string("name"), string("public_key")] req 2 -> Returns::One(SshKey);
+    CreateSshKey "create_ssh_key": "SSH Keys" Post "/ssh-keys/" mutates=true args [string("name").rule(shape::SSH_KEY_NAME), string("public_key").rule(shape::PUBLIC_KEY)] req 2 -> Returns::One(SshKey);
         "Create (import) an SSH key."
     SshKey "ssh_key": "SSH Keys" Get "/ssh-keys/{id}/" args [target("id", SshKey)] req 1 -> Returns::One(SshKey);
         "Get an SSH key."
@@ -358,9 +373,9 @@ ops! {
         "Get volume details."
     DeleteVolume "delete_volume" ["delete"]: "Volumes" Delete "/volumes/{id}/" mutates=true args [target("id", Volume)] req 1 -> Returns::Raw;
         "Delete a volume."
-    ResizeVolume "resize_volume" ["resize"]: "Volumes" Post "/volumes/{id}/resize/" mutates=true args [target("id", Volume), int("size_gb")] req 2 -> Returns::One(Volume);
+    ResizeVolume "resize_volume" ["resize"]: "Volumes" Post "/volumes/{id}/resize/" mutates=true args [target("id", Volume), int("size_gb").rule(shape::VOLUME_SIZE)] req 2 -> Returns::One(Volume);
         "Resize a volume to a larger size in GB."
-    CloneVolume "clone_volume" ["clone"]: "Volumes" Post "/volumes/{id}/clone/" mutates=true args [target("id", Volume), string("name")] req 2 -> Returns::One(Volume);
+    CloneVolume "clone_volume" ["clone"]: "Volumes" Post "/volumes/{id}/clone/" mutates=true args [target("id", Volume), string("name").rule(shape::VOLUME_NAME)] req 2 -> Returns::One(Volume);
         "Clone a volume under a new name."
     AttachVolumes "attach_volumes" ["attach"]: "Volumes" Post "/instances/{id}/volumes/attach/" mutates=true args [target("id", Vm), targets("volume_ids", Volume)] req 2 -> Returns::Raw;
         "Attach volumes to an ACTIVE instance in the same region."
@@ -390,7 +405,7 @@ ops! {
         "Attach a firewall to instances."
     Scripts "scripts": "Scripts" Get "/scripts/" paginated=true args [map("filter")] req 0 keys NAME_ONLY_FILTER -> Returns::List(Script);
         "List all startup scripts."
-    CreateScript "create_script": "Scripts" Post "/scripts/" mutates=true args [string("name"), string("script")] req 2 -> Returns::Raw;
+    CreateScript "create_script": "Scripts" Post "/scripts/" mutates=true args [string("name").rule(shape::SCRIPT_NAME), string("script").rule(shape::SCRIPT_CONTENT)] req 2 -> Returns::Raw;
         "Create a startup script (answers 201 with no body)."
     Script "script": "Scripts" Get "/scripts/{id}/" args [target("id", Script)] req 1 -> Returns::One(Script);
         "Get startup script details."
@@ -410,7 +425,7 @@ ops! {
         "Delete a snapshot."
     SnapshotBilling "snapshot_billing" ["billing"]: "Snapshots" Get "/snapshots/{id}/billing/" args [target("id", Snapshot)] req 1 -> Returns::Raw;
         "Get a snapshot's storage billing."
-    RestoreSnapshot "restore_snapshot": "Snapshots" Post "/snapshots/{id}/restore/" mutates=true args [target("id", Snapshot), string("name")] req 2 -> Returns::One(Vm);
+    RestoreSnapshot "restore_snapshot": "Snapshots" Post "/snapshots/{id}/restore/" mutates=true args [target("id", Snapshot), string("name").rule(shape::RESTORED_NAME)] req 2 -> Returns::One(Vm);
         "Restore a snapshot into a new instance (id BRK-…D)."
     Images "images": "Images" Get "/images/" paginated=true args [map("filter")] req 0 keys IMAGE_FILTER -> Returns::List(Image);
         "List custom images."

@@ -275,7 +275,11 @@ fn check_value(
         },
         FieldType::Int => match value {
             Value::Number(n) if n.is_i64() => value.clone(),
-            Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0) => {
+            // Only floats that hold an integer exactly (JSON from Rhai may carry `8.0`).
+            Value::Number(n)
+                if n.as_f64()
+                    .is_some_and(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0) =>
+            {
                 Value::from(n.as_f64().unwrap_or(0.0) as i64)
             }
             Value::String(s) if lenient && s.trim().parse::<i64>().is_ok() => value.clone(),
@@ -414,65 +418,46 @@ fn either(items: &[&str]) -> String {
     }
 }
 
-/// The fields a request to `op` may carry as sent: path placeholders, positional arguments and
-/// the keys of its map argument (plus paging for a paginated list).
-pub fn request_fields(op: &Op) -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = op
+/// Every field a request to `op` may carry besides its path placeholders, described as the
+/// keys of a map are: positional arguments (with their rules), the map's keys, and paging for a
+/// paginated list.
+pub fn request_shape(op: &Op) -> Vec<Field> {
+    let path = op.path_params();
+    let mut shape: Vec<Field> = op
         .args
         .iter()
-        .filter(|a| a.ty != super::catalog::ArgType::Map)
-        .map(|a| a.field)
+        .enumerate()
+        .filter(|(_, a)| !path.contains(&a.field))
+        .filter_map(|(i, a)| Field::of_arg(a, i < op.required))
         .collect();
-    names.extend(op.fields.iter().map(|f| f.name));
+    shape.extend(op.fields.iter().copied());
     if op.paginated {
-        names.extend(PAGING.iter().map(|f| f.name));
+        shape.extend(PAGING.iter().copied());
     }
-    names
+    shape
 }
 
-/// Check a request as sent (`api("op", map)`, `barrack call`, the simulator): every field known,
-/// the map's keys well typed and within their rules. Path placeholders are not in `fields`.
+/// The names of [`request_shape`], as sent.
+pub fn request_fields(op: &Op) -> Vec<&'static str> {
+    request_shape(op).iter().map(|f| f.name).collect()
+}
+
+/// Check a request as sent (`api("op", map)`, `barrack call`, the planner, the simulator):
+/// every field known, well typed and within its rule. Path placeholders pass through.
 pub fn request(op: &Op, fields: &Map<String, Value>) -> Result<Map<String, Value>, Problems> {
     let path = op.path_params();
-    let accepted: Vec<&str> = request_fields(op)
-        .into_iter()
-        .filter(|f| !path.contains(f))
-        .collect();
-    let mut problems = Problems::new();
-    let mut shaped = Map::new();
-    for (key, value) in fields {
-        if path.contains(&key.as_str()) {
-            continue;
-        }
-        if !accepted.contains(&key.as_str()) {
-            add(
-                &mut problems,
-                key,
-                unknown_key_of(op.name, key, &accepted, op.fields),
-            );
-        } else if op.fields.iter().any(|f| f.name == key) {
-            shaped.insert(key.clone(), value.clone());
-        }
-    }
+    let (placeholders, sent): (Map<String, Value>, Map<String, Value>) = fields
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .partition(|(k, _)| path.contains(&k.as_str()));
     let mode = if op.method == super::Method::Get {
         Mode::Filter
     } else {
         Mode::Partial
     };
-    let checked = match check_map(op.name, op.fields, &shaped, Vocabulary::Api, mode) {
-        Ok(c) => c.fields,
-        Err(found) => {
-            problems.extend(found);
-            Map::new()
-        }
-    };
-    if problems.is_empty() {
-        let mut out = fields.clone();
-        out.extend(checked);
-        Ok(out)
-    } else {
-        Err(problems)
-    }
+    let mut checked = check_map(op.name, &request_shape(op), &sent, Vocabulary::Api, mode)?.fields;
+    checked.extend(placeholders);
+    Ok(checked)
 }
 
 /// A refusal before sending, with every problem.

@@ -6,7 +6,7 @@
 //! Field names on the wire are *chosen* (the reference prints schema names only, see
 //! barrack-api.md); a field whose rule the reference does not print says so with `chosen`.
 
-use super::catalog::Kind;
+use super::catalog::{Arg, ArgType, Kind};
 use super::{facts, lifecycle, rules};
 
 /// The tier of regions a key applies to.
@@ -156,6 +156,20 @@ impl Field {
         self
     }
 
+    /// A positional argument described as a field (`None` for the map argument itself).
+    pub fn of_arg(arg: &Arg, required: bool) -> Option<Field> {
+        let ty = match arg.ty {
+            ArgType::Target(kind) => FieldType::Id(kind),
+            ArgType::Targets(kind) => FieldType::Ids(kind),
+            ArgType::Str => FieldType::Text,
+            ArgType::Int => FieldType::Int,
+            ArgType::Map => return None,
+        };
+        let mut field = field(arg.field, ty, "positional argument").rule(arg.rule);
+        field.required = required;
+        Some(field)
+    }
+
     /// The key a script writes (the API name when there is no shorter one).
     pub fn script_key(&self) -> &'static str {
         self.key
@@ -211,6 +225,28 @@ fn script_content(body: &str) -> Result<(), String> {
 }
 fn standard_volume_size(size: i64) -> Result<(), String> {
     rules::volume_size(size, false)
+}
+
+// Rules of positional arguments (`create_script(name, body)`), attached in the catalog's rows.
+pub const SSH_KEY_NAME: Rule = Rule::Check(ssh_key_name, "1–64 characters");
+pub const PUBLIC_KEY: Rule = Rule::Check(public_key, "an OpenSSH public key line");
+pub const VOLUME_SIZE: Rule = Rule::IntCheck(standard_volume_size, "10–1048576");
+pub const VOLUME_NAME: Rule = Rule::Check(volume_name, "letters, digits, spaces, -, _, .");
+pub const SCRIPT_NAME: Rule = Rule::Check(script_name, "letters, digits, spaces, -, _, .");
+pub const SCRIPT_CONTENT: Rule = Rule::Check(script_content, "at most 16384 bytes");
+pub const RESTORED_NAME: Rule = Rule::Check(
+    restored_instance_name,
+    "2–30 letters, digits, -, _; unique across the account",
+);
+
+fn ssh_key_name(name: &str) -> Result<(), String> {
+    rules::ssh_key_name(name)
+}
+fn public_key(key: &str) -> Result<(), String> {
+    rules::public_key(key)
+}
+fn restored_instance_name(name: &str) -> Result<(), String> {
+    rules::restored_instance_name(name)
 }
 
 /// A firewall rule or an instance security rule (AddFirewallRuleRequest, VMSecurityRuleRequest).
@@ -364,10 +400,8 @@ fn firewall_name(name: &str) -> Result<(), String> {
 }
 
 pub const UPDATE_SCRIPT: &[Field] = &[
-    field("name", FieldType::Text, "new name")
-        .rule(Rule::Check(script_name, "letters, digits, spaces, -, _, .")),
-    field("script", FieldType::Text, "new content")
-        .rule(Rule::Check(script_content, "at most 16384 bytes")),
+    field("name", FieldType::Text, "new name").rule(SCRIPT_NAME),
+    field("script", FieldType::Text, "new content").rule(SCRIPT_CONTENT),
 ];
 
 const MESSAGE: &[Field] = &[

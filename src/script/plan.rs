@@ -675,7 +675,7 @@ fn disk_cost(prices: &Value, vm: &Map<String, Value>, gpu: f64) -> f64 {
 }
 
 /// The checks `barrack-api.md` prints for bodies, as the server would apply them: the request's
-/// shape from the catalog, the one deployment validation, and the rules of positional fields.
+/// shape from the catalog (positional fields' rules included) and the one deployment validation.
 fn validate(op: &Op, args: &Args) -> Result<(), ApiError> {
     use crate::api::{check, deployment, rules};
     let refusal = |problems| check::refusal(op.name, problems);
@@ -685,40 +685,11 @@ fn validate(op: &Op, args: &Args) -> Result<(), ApiError> {
         body.remove("id");
         deployment::check(&body).map_err(refusal)?;
     }
-    let invalid = |field: &str, m: String| ApiError::invalid(op.name, field, m);
-    let str_of = |k: &str| args.get(k).and_then(Value::as_str);
-    match op.id {
-        OpId::CreateScript | OpId::UpdateScript => {
-            if let Some(n) = str_of("name") {
-                rules::script_name(n).map_err(|m| invalid("name", m))?;
-            }
-            if let Some(b) = str_of("script") {
-                rules::script_content(b).map_err(|m| invalid("script", m))?;
-            }
+    // The one rule that ties two fields of a volume together (the rest is in the shape).
+    if op.id == OpId::CreateVolume && args.get("bootable").and_then(Value::as_bool) == Some(true) {
+        if let Some(size) = args.get("size_gb").and_then(Value::as_i64) {
+            rules::volume_size(size, true).map_err(|m| ApiError::invalid(op.name, "size_gb", m))?;
         }
-        OpId::CreateVolume | OpId::CloneVolume => {
-            if let Some(n) = str_of("name") {
-                rules::volume_name(n).map_err(|m| invalid("name", m))?;
-            }
-            if let Some(size) = args.get("size_gb").and_then(Value::as_i64) {
-                let bootable = args
-                    .get("bootable")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                rules::volume_size(size, bootable).map_err(|m| invalid("size_gb", m))?;
-            }
-        }
-        OpId::ResizeVolume => {
-            if let Some(size) = args.get("size_gb").and_then(Value::as_i64) {
-                rules::volume_size(size, false).map_err(|m| invalid("size_gb", m))?;
-            }
-        }
-        OpId::CreateSshKey => {
-            if let Some(k) = str_of("public_key") {
-                rules::public_key(k).map_err(|m| invalid("public_key", m))?;
-            }
-        }
-        _ => {}
     }
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! The OpenAPI 3 document of the simulated API, generated from the catalog.
 
 use crate::api::catalog::{ArgType, Method, OPS};
-use crate::api::shape::{Field, FieldType, Rule, Tier, PAGING};
+use crate::api::check::request_shape;
+use crate::api::shape::{Field, FieldType, Rule, Tier};
 use serde_json::{json, Map, Value};
 
 pub fn document() -> Value {
@@ -30,10 +31,10 @@ pub fn document() -> Value {
             .into_iter()
             .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
-        let path = op.path_params();
+        // Query parameters of a GET, or the body: positional arguments and the map's keys.
+        let shape = request_shape(op);
         if op.method == Method::Get {
-            let paging = if op.paginated { PAGING } else { &[] };
-            for field in op.fields.iter().chain(paging) {
+            for field in &shape {
                 parameters.push(json!({"name": field.name, "in": "query", "required": false,
                                        "description": field.doc, "schema": schema(field)}));
             }
@@ -41,25 +42,10 @@ pub fn document() -> Value {
         if !parameters.is_empty() {
             operation["parameters"] = Value::Array(parameters);
         }
-        // The body: positional arguments that are not in the path, and the map's keys.
         let mut properties = Map::new();
         let mut required: Vec<&str> = Vec::new();
-        for (i, arg) in op.args.iter().enumerate() {
-            if path.contains(&arg.field) || arg.ty == ArgType::Map {
-                continue;
-            }
-            let schema = match arg.ty {
-                ArgType::Int => json!({"type": "integer"}),
-                ArgType::Targets(_) => json!({"type": "array", "items": {"type": "string"}}),
-                _ => json!({"type": "string"}),
-            };
-            properties.insert(arg.field.to_string(), schema);
-            if i < op.required {
-                required.push(arg.field);
-            }
-        }
         if op.method != Method::Get {
-            for field in op.fields {
+            for field in &shape {
                 properties.insert(field.name.to_string(), schema(field));
                 if field.required {
                     required.push(field.name);
