@@ -162,7 +162,7 @@ pub fn suggest(name: &str) -> String {
         .iter()
         .copied()
         .filter(|n| {
-            n.contains(name) || name.contains(n) || crate::api::check::edit_distance(n, name) <= 2
+            n.contains(name) || name.contains(n) || crate::api::suggest::edit_distance(n, name) <= 2
         })
         .take(4)
         .collect();

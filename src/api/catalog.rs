@@ -575,6 +575,31 @@ mod tests {
     }
 
     #[test]
+    fn ids_index_the_table_and_every_map_argument_has_its_keys() {
+        for (i, op) in OPS.iter().enumerate() {
+            assert_eq!(op.id as usize, i, "{}", op.name);
+            assert_eq!(op.id.op().name, op.name);
+            let takes_map = op.args.iter().any(|a| a.ty == ArgType::Map);
+            // A map argument without keys accepts none: only `pricing(#{})` is meant that way.
+            if takes_map && op.fields.is_empty() {
+                assert_eq!(op.id, OpId::Pricing, "{} lists no keys", op.name);
+            }
+            if !takes_map {
+                assert!(op.fields.is_empty(), "{} has keys but no map", op.name);
+            }
+            let mut seen = HashSet::new();
+            for f in op.fields {
+                assert!(
+                    seen.insert(f.name) && (f.key == f.name || seen.insert(f.key)),
+                    "{}: {} twice",
+                    op.name,
+                    f.name
+                );
+            }
+        }
+    }
+
+    #[test]
     fn every_path_is_a_well_formed_template() {
         for op in OPS {
             check_template(op.path).unwrap_or_else(|e| panic!("{}: {e}", op.name));

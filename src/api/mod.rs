@@ -9,6 +9,7 @@ pub mod facts;
 pub mod lifecycle;
 pub mod rules;
 pub mod shape;
+pub mod suggest;
 
 pub use catalog::{Catalog, Kind, Method, Op, OpId, OPS};
 pub use client::{Answer, Args, Client, ClientSettings, Exchange, Observer, RetryPolicy};

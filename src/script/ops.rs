@@ -456,7 +456,7 @@ fn matches(item: &Value, filter: &Filter) -> bool {
     })
 }
 
-pub use crate::api::check::glob;
+pub use crate::api::suggest::glob;
 
 fn call_by_name(rt: &Runtime, name: &str, args: &Map) -> RhaiResult {
     let op = catalog::find(name).ok_or_else(|| -> Box<EvalAltResult> {
