@@ -457,3 +457,22 @@ fn ops_and_openapi_list_every_key_from_the_catalog() {
     assert_eq!(body["additionalProperties"], false);
     assert_eq!(body["properties"]["os_volume_size_gb"]["type"], "integer");
 }
+
+#[test]
+fn the_repl_completes_and_explains_keys_from_the_shapes() {
+    let out = Test::new()
+        .args(["repl", "--sim"])
+        .stdin(":complete add_rule(fw, #{por\n:complete instances(#{st\n:help deploy\n")
+        .stdout_has("count: int (sent as gpu_count)")
+        .stdout_has("security_rules: Array<Map>, legacy regions only")
+        .success();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    for key in [
+        "port_range: ",
+        "port_range_min: ",
+        "port_range_max: ",
+        "status: ",
+    ] {
+        assert!(lines.contains(&key), "{key}: {lines:?}");
+    }
+}
