@@ -201,7 +201,7 @@ impl Field {
         }
         text.push_str(&format!(" — {}", self.doc));
         if self.chosen {
-            text.push_str(" (chosen: the reference prints no rule)");
+            text.push_str(" (chosen: the reference does not print it)");
         }
         text
     }
@@ -426,64 +426,67 @@ pub const CHAT: &[Field] = &[
         .chosen(),
 ];
 
-// List filters: each key must match (strings may be globs: `name: "train-*"`). Keys the server
-// can filter by are also sent as query parameters.
-const NAME_FILTER: Field = field(
+// List filters: each key must match (strings may be globs: `name: "train-*"`); they are also
+// sent as query parameters. The reference prints no filters at all, so every one is chosen.
+const fn filter(name: &'static str, ty: FieldType, doc: &'static str) -> Field {
+    field(name, ty, doc).chosen()
+}
+const NAME_FILTER: Field = filter(
     "name",
     FieldType::Text,
     "name, or a glob such as \"train-*\"",
 );
-const REGION_FILTER: Field = field("region", FieldType::Text, "region").rule(REGION_ONE_OF);
-const GPU_FILTER: Field = field("gpu_model", FieldType::Text, "GPU model")
+const REGION_FILTER: Field = filter("region", FieldType::Text, "region").rule(REGION_ONE_OF);
+const GPU_FILTER: Field = filter("gpu_model", FieldType::Text, "GPU model")
     .key("gpu")
     .rule(GPU_ONE_OF);
-const TIER_FILTER: Field = field("tier", FieldType::Text, "region tier").rule(TIERS);
+const TIER_FILTER: Field = filter("tier", FieldType::Text, "region tier").rule(TIERS);
 
 pub const INSTANCE_FILTER: &[Field] = &[
-    field("status", FieldType::Text, "instance state")
+    filter("status", FieldType::Text, "instance state")
         .rule(Rule::OneOf(&lifecycle::VM_STATES, "instance state")),
     REGION_FILTER,
     NAME_FILTER,
     GPU_FILTER,
-    field("gpu_count", FieldType::Int, "GPUs")
+    filter("gpu_count", FieldType::Int, "GPUs")
         .key("count")
         .rule(Rule::Counts(&facts::GPU_COUNTS)),
     TIER_FILTER,
 ];
 pub const VOLUME_FILTER: &[Field] = &[
-    field("status", FieldType::Text, "volume state")
+    filter("status", FieldType::Text, "volume state")
         .rule(Rule::OneOf(&facts::VOLUME_STATES, "volume state"))
         .chosen(),
     REGION_FILTER,
     NAME_FILTER,
-    field("type", FieldType::Text, "volume type")
+    filter("type", FieldType::Text, "volume type")
         .rule(Rule::OneOf(&facts::VOLUME_TYPES, "volume type")),
-    field("bootable", FieldType::Bool, "bootable or not"),
-    field(
+    filter("bootable", FieldType::Bool, "bootable or not"),
+    filter(
         "instance_id",
         FieldType::Id(Kind::Vm),
         "the instance it is attached to",
     ),
 ];
 pub const SNAPSHOT_FILTER: &[Field] = &[
-    field("status", FieldType::Text, "snapshot state")
+    filter("status", FieldType::Text, "snapshot state")
         .rule(Rule::OneOf(&facts::SNAPSHOT_STATES, "snapshot state"))
         .chosen(),
     REGION_FILTER,
     NAME_FILTER,
-    field(
+    filter(
         "instance_id",
         FieldType::Id(Kind::Vm),
         "the instance it was taken of",
     ),
 ];
 pub const IMAGE_FILTER: &[Field] = &[
-    field("status", FieldType::Text, "image state")
+    filter("status", FieldType::Text, "image state")
         .rule(Rule::OneOf(&facts::IMAGE_STATES, "image state"))
         .chosen(),
     REGION_FILTER,
     NAME_FILTER,
-    field(
+    filter(
         "snapshot_id",
         FieldType::Id(Kind::Snapshot),
         "the snapshot it was made from",
@@ -493,8 +496,8 @@ pub const FIREWALL_FILTER: &[Field] = &[REGION_FILTER, NAME_FILTER];
 pub const NAME_ONLY_FILTER: &[Field] = &[NAME_FILTER];
 pub const STOCK_FILTER: &[Field] = &[REGION_FILTER, GPU_FILTER, TIER_FILTER];
 pub const SPEC_FILTER: &[Field] = &[GPU_FILTER, TIER_FILTER];
-pub const OS_IMAGE_FILTER: &[Field] = &[field("id", FieldType::Text, "OS image id"), NAME_FILTER];
-pub const AI_USAGE_FILTER: &[Field] = &[field("model", FieldType::Text, "AI model id")];
+pub const OS_IMAGE_FILTER: &[Field] = &[filter("id", FieldType::Text, "OS image id"), NAME_FILTER];
+pub const AI_USAGE_FILTER: &[Field] = &[filter("model", FieldType::Text, "AI model id")];
 /// A map argument that takes no keys at all (`pricing(#{})`).
 pub const NO_KEYS: &[Field] = &[];
 

@@ -138,6 +138,9 @@ fn schema(field: &Field) -> Value {
     if field.tier != Tier::Both {
         description.push_str(&format!("; {} regions only", field.tier.as_str()));
     }
+    if field.chosen {
+        description.push_str(" (chosen by barrack: the reference does not print it)");
+    }
     schema["description"] = json!(description);
     schema
 }
