@@ -1,7 +1,8 @@
 //! How an operation reads to a person: its Rhai signatures, its HTTP route, an example.
 //! Shared by `barrack ops`, the REPL's `:help` and the editor definitions.
 
-use crate::api::catalog::{ArgType, Catalog, Op, Returns};
+use crate::api::catalog::{ArgType, Catalog, Op, OpId, Returns};
+use crate::api::shape::{Field, Rule};
 
 /// The Rhai type a person passes for an argument.
 pub fn arg_type(ty: ArgType) -> String {
@@ -67,19 +68,24 @@ pub fn example(op: &Op) -> String {
             ArgType::Target(_) | ArgType::Targets(_) => param_name(op, i),
             ArgType::Str => format!("\"{}\"", match arg.field { "name" => "my-name", "public_key" => "ssh-ed25519 AAAA… me@host", "script" => "#!/bin/sh\\necho hi", f => f }),
             ArgType::Int => "200".into(),
-            ArgType::Map => match op.name {
-                "deploy" => r#"#{gpu: "H100-SXM5-80GB", count: 8, region: "FINLAND-1", name: "train-1"}"#.into(),
-                "quote" => r#"#{gpu_model: "H100-SXM5-80GB", gpu_count: 8, region: "FINLAND-1"}"#.into(),
-                "create_volume" => r#"#{name: "data", size_gb: 500, region: "FINLAND-1"}"#.into(),
-                "create_firewall" => r#"#{name: "web", region: "FINLAND-1", rules: [#{protocol: "TCP", port_range: "443"}]}"#.into(),
-                "chat" => r#"#{model: "llama-3.1-70b-instruct", messages: [#{role: "user", content: "hi"}]}"#.into(),
-                _ if arg.field == "filter" => r#"#{status: "ACTIVE"}"#.into(),
+            ArgType::Map => match op.id {
+                OpId::Deploy => r#"#{gpu: "H100-SXM5-80GB", count: 8, region: "FINLAND-1", name: "train-1"}"#.into(),
+                OpId::Quote => r#"#{gpu: "H100-SXM5-80GB", count: 8, region: "FINLAND-1"}"#.into(),
+                OpId::CreateVolume => r#"#{name: "data", size_gb: 500, region: "FINLAND-1"}"#.into(),
+                OpId::CreateFirewall => r#"#{name: "web", region: "FINLAND-1", rules: [#{protocol: "TCP", port_range: "443"}]}"#.into(),
+                OpId::Chat => r#"#{model: "llama-3.1-70b-instruct", messages: [#{role: "user", content: "hi"}]}"#.into(),
+                _ if arg.field == "filter" => match op.fields.first() {
+                    Some(f) if f.name == "status" => r#"#{status: "ACTIVE"}"#.into(),
+                    Some(f) if f.name == "region" => r#"#{region: "FINLAND-1"}"#.into(),
+                    Some(f) if f.name == "name" => r#"#{name: "train-*"}"#.into(),
+                    _ => "#{}".into(),
+                },
                 _ if arg.field == "rule" => r#"#{protocol: "TCP", port_range: "22", remote_ip_prefix: "0.0.0.0/0"}"#.into(),
                 _ => "#{}".into(),
             },
         }
     };
-    let args: Vec<String> = (0..op.required.max(usize::from(op.name == "deploy")))
+    let args: Vec<String> = (0..op.required.max(usize::from(op.id == OpId::Deploy)))
         .map(sample)
         .collect();
     let first_is_target = matches!(op.args.first().map(|a| a.ty), Some(ArgType::Target(_)));
@@ -113,8 +119,37 @@ pub fn describe(op: &'static Op, catalog: &Catalog) -> String {
     if matches!(op.args.first().map(|a| a.ty), Some(ArgType::Target(_))) {
         lines.push("  Fleet:    pass an array as the first argument to act on many at once".into());
     }
+    lines.extend(keys(op).into_iter().map(|line| format!("  {line}")));
     lines.push(format!("  Example:  {}", example(op)));
     lines.join("\n")
+}
+
+/// Every key the operation's map argument takes, one line each with type, default and rule;
+/// then what happens to any other key. Positional arguments with a rule are listed too.
+pub fn keys(op: &Op) -> Vec<String> {
+    let mut lines = Vec::new();
+    let ruled: Vec<String> = op
+        .args
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| !matches!(a.rule, Rule::Any))
+        .filter_map(|(i, a)| Field::of_arg(a, i < op.required))
+        .map(|f| format!("  {}: {}, {}", f.name, f.ty.describe(), f.rule.describe()))
+        .collect();
+    if !ruled.is_empty() {
+        lines.push("Arguments:".into());
+        lines.extend(ruled);
+    }
+    let Some(arg) = op.args.iter().find(|a| a.ty == ArgType::Map) else {
+        return lines;
+    };
+    lines.push(format!("Keys of {}:", arg.field));
+    if op.fields.is_empty() {
+        lines.push("  (none)".into());
+    }
+    lines.extend(op.fields.iter().map(|f| format!("  {}", f.line())));
+    lines.push("  Any other key is refused, naming the closest one.".into());
+    lines
 }
 
 /// ", did you mean …?" for a near miss.
@@ -126,7 +161,9 @@ pub fn suggest(name: &str) -> String {
     let close: Vec<&str> = names
         .iter()
         .copied()
-        .filter(|n| n.contains(name) || name.contains(n) || edit_distance(n, name) <= 2)
+        .filter(|n| {
+            n.contains(name) || name.contains(n) || crate::api::suggest::edit_distance(n, name) <= 2
+        })
         .take(4)
         .collect();
     if close.is_empty() {
@@ -134,23 +171,6 @@ pub fn suggest(name: &str) -> String {
     } else {
         format!("; did you mean {}?", close.join(", "))
     }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur.push(
-                (prev[j] + usize::from(ca != *cb))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1),
-            );
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]

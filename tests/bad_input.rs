@@ -246,7 +246,7 @@ fn wrong_state_calls_and_wrong_types_are_refused_naming_the_object() {
         (
             format!("{vm} wait_active(vm, #{{timeut: \"1m\"}})"),
             1,
-            "unknown option \"timeut\"",
+            "unknown key \"timeut\"; did you mean \"timeout\"?",
         ),
         (
             format!("{vm} wait_active(vm, #{{timeout: \"soon\"}})"),

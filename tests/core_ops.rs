@@ -751,10 +751,13 @@ fn every_operation_on_an_unknown_id_answers_404_naming_the_id() {
                     continue;
                 }
                 (ArgType::Map, _) => {
-                    merge(
-                        &mut args,
-                        json!({"protocol": "TCP", "port_range": "22", "name": "renamed"}),
-                    );
+                    // Only keys the operation's shape lists: an unknown one is a 400 of its own.
+                    let sample = json!({"protocol": "TCP", "port_range": "22", "name": "renamed"});
+                    for field in op.fields {
+                        if let Some(value) = sample.get(field.name) {
+                            args[field.name] = value.clone();
+                        }
+                    }
                     continue;
                 }
                 (ArgType::Target(_), _) => unreachable!("one target per operation"),

@@ -6,6 +6,7 @@
 //! so every path lives here and nowhere else; `--catalog FILE` can override method and path per
 //! operation at run time (see [`Catalog::with_overrides`]).
 
+use super::shape::{self, Field, Rule};
 use serde::Serialize;
 use std::fmt;
 
@@ -137,36 +138,51 @@ pub struct Arg {
     pub field: &'static str,
     #[serde(flatten)]
     pub ty: ArgType,
+    /// What the value must be beyond its type (names, sizes), checked like a map's keys.
+    #[serde(skip)]
+    pub rule: Rule,
+}
+
+impl Arg {
+    const fn rule(mut self, rule: Rule) -> Arg {
+        self.rule = rule;
+        self
+    }
 }
 
 const fn target(field: &'static str, kind: Kind) -> Arg {
     Arg {
         field,
         ty: ArgType::Target(kind),
+        rule: Rule::Any,
     }
 }
 const fn targets(field: &'static str, kind: Kind) -> Arg {
     Arg {
         field,
         ty: ArgType::Targets(kind),
+        rule: Rule::Any,
     }
 }
 const fn string(field: &'static str) -> Arg {
     Arg {
         field,
         ty: ArgType::Str,
+        rule: Rule::Any,
     }
 }
 const fn int(field: &'static str) -> Arg {
     Arg {
         field,
         ty: ArgType::Int,
+        rule: Rule::Any,
     }
 }
 const fn map(field: &'static str) -> Arg {
     Arg {
         field,
         ty: ArgType::Map,
+        rule: Rule::Any,
     }
 }
 
@@ -185,6 +201,7 @@ pub enum Returns {
 /// One operation of the Barrack API.
 #[derive(Debug, Serialize)]
 pub struct Op {
+    pub id: OpId,
     /// Unique name: the Rhai function, the `barrack call` name, the simulator's handler key.
     pub name: &'static str,
     /// Shorter Rhai names (design.md), overloaded on the first argument: `stop(vm)`, `delete(vol)`.
@@ -204,6 +221,10 @@ pub struct Op {
     pub args: &'static [Arg],
     /// How many of `args` are required; the rest are optional trailing ones.
     pub required: usize,
+    #[serde(skip)]
+    /// The keys the map argument takes (request body, or query of a GET), each with its type,
+    /// default and rule: what every check of a user's map is generated from.
+    pub fields: &'static [Field],
     pub returns: Returns,
 }
 
@@ -237,11 +258,31 @@ pub fn path_params(template: &str) -> Vec<&str> {
 use Kind::*;
 use Method::*;
 
+/// The optional `keys` of a row.
+macro_rules! keys_or_none {
+    () => {
+        &[]
+    };
+    ($fields:expr) => {
+        $fields
+    };
+}
+
 macro_rules! ops {
-    ($( $name:literal $([$($alias:literal),*])? : $group:literal $method:ident $path:literal
+    ($( $id:ident $name:literal $([$($alias:literal),*])? : $group:literal $method:ident $path:literal
         $(mutates=$m:literal)? $(paginated=$p:literal)?
-        args [$($arg:expr),*] req $req:literal -> $ret:expr ; $summary:literal )*) => {
-        &[$(Op {
+        args [$($arg:expr),*] req $req:literal $(keys $fields:ident)? -> $ret:expr ; $summary:literal )*) => {
+        /// The typed id of an operation, one variant per row of the table, so a side table keyed
+        /// by it (the simulator's handlers, the lifecycle, the planner) cannot name a missing one.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        pub enum OpId {
+            $($id),*
+        }
+
+        /// THE table, in `OpId` order. `mutates` defaults to false, `paginated` to false, `keys`
+        /// (the fields of the map argument) to none.
+        pub static OPS: &[Op] = &[$(Op {
+            id: OpId::$id,
             name: $name,
             aliases: &[$($($alias),*)?],
             group: $group,
@@ -252,170 +293,181 @@ macro_rules! ops {
             paginated: false $(|| $p)?,
             args: &[$($arg),*],
             required: $req,
+            fields: keys_or_none!($(shape::$fields)?),
             returns: $ret,
-        }),*]
+        }),*];
     };
 }
 
-/// THE table. `mutates` defaults to false, `paginated` to false.
-pub static OPS: &[Op] = ops! {
-    "balance": "Balance" Get "/balance/" args [] req 0 -> Returns::Raw;
+impl OpId {
+    /// The catalog row of this id.
+    pub fn op(self) -> &'static Op {
+        &OPS[self as usize]
+    }
+
+    pub fn name(self) -> &'static str {
+        self.op().name
+    }
+}
+
+ops! {
+    Balance "balance": "Balance" Get "/balance/" args [] req 0 -> Returns::Raw;
         "Get the account's credit balance and currency."
-    "gpu_stocks": "GPU Stocks" Get "/gpu-stocks/" args [map("filter")] req 0 -> Returns::Raw;
+    GpuStocks "gpu_stocks": "GPU Stocks" Get "/gpu-stocks/" args [map("filter")] req 0 keys STOCK_FILTER -> Returns::Raw;
         "Get GPU stock availability per region, model and count."
-    "gpu_specs": "GPU Specs" Get "/gpu-specs/" args [map("filter")] req 0 -> Returns::Raw;
+    GpuSpecs "gpu_specs": "GPU Specs" Get "/gpu-specs/" args [map("filter")] req 0 keys SPEC_FILTER -> Returns::Raw;
         "Get the specifications of every GPU model."
-    "regions": "Regions" Get "/regions/" args [] req 0 -> Returns::Raw;
+    Regions "regions": "Regions" Get "/regions/" args [] req 0 -> Returns::Raw;
         "List the available regions and their tier."
-    "pricing": "Pricing" Get "/pricing/" args [map("filter")] req 0 -> Returns::Raw;
+    Pricing "pricing": "Pricing" Get "/pricing/" args [map("filter")] req 0 keys NO_KEYS -> Returns::Raw;
         "Get the price list: GPU, volume and snapshot rates."
-    "quote": "Pricing" Post "/pricing/" args [map("config")] req 1 -> Returns::Raw;
+    Quote "quote": "Pricing" Post "/pricing/" args [map("config")] req 1 keys DEPLOY -> Returns::Raw;
         "Quote the hourly cost of a configuration (PricingRequest)."
-    "deploy": "Deploy" Post "/instances/" mutates=true args [map("spec")] req 1 -> Returns::One(Vm);
+    Deploy "deploy": "Deploy" Post "/instances/" mutates=true args [map("spec")] req 1 keys DEPLOY -> Returns::One(Vm);
         "Create a new instance (DeploymentRequest)."
-    "instances": "Instances" Get "/instances/" paginated=true args [map("filter")] req 0 -> Returns::List(Vm);
+    Instances "instances": "Instances" Get "/instances/" paginated=true args [map("filter")] req 0 keys INSTANCE_FILTER -> Returns::List(Vm);
         "List instances (every page; filter by status, region, name glob)."
-    "instance": "Instances" Get "/instances/{id}/" args [target("id", Vm)] req 1 -> Returns::One(Vm);
+    Instance "instance": "Instances" Get "/instances/{id}/" args [target("id", Vm)] req 1 -> Returns::One(Vm);
         "Get instance details."
-    "instance_billing" ["billing"]: "Instances" Get "/instances/{id}/billing/" args [target("id", Vm)] req 1 -> Returns::Raw;
+    InstanceBilling "instance_billing" ["billing"]: "Instances" Get "/instances/{id}/billing/" args [target("id", Vm)] req 1 -> Returns::Raw;
         "Get an instance's billing records and summary."
-    "start_instance" ["start"]: "Instances" Post "/instances/{id}/start/" mutates=true args [target("id", Vm)] req 1 -> Returns::One(Vm);
+    StartInstance "start_instance" ["start"]: "Instances" Post "/instances/{id}/start/" mutates=true args [target("id", Vm)] req 1 -> Returns::One(Vm);
         "Start a SHUTOFF or HIBERNATED instance."
-    "stop_instance" ["stop"]: "Instances" Post "/instances/{id}/stop/" mutates=true args [target("id", Vm)] req 1 -> Returns::One(Vm);
+    StopInstance "stop_instance" ["stop"]: "Instances" Post "/instances/{id}/stop/" mutates=true args [target("id", Vm)] req 1 -> Returns::One(Vm);
         "Stop an ACTIVE instance (SHUTOFF)."
-    "reboot_instance" ["reboot"]: "Instances" Post "/instances/{id}/reboot/" mutates=true args [target("id", Vm)] req 1 -> Returns::One(Vm);
+    RebootInstance "reboot_instance" ["reboot"]: "Instances" Post "/instances/{id}/reboot/" mutates=true args [target("id", Vm)] req 1 -> Returns::One(Vm);
         "Reboot an ACTIVE instance."
-    "hibernate_instance" ["hibernate"]: "Instances" Post "/instances/{id}/hibernate/" mutates=true args [target("id", Vm)] req 1 -> Returns::One(Vm);
+    HibernateInstance "hibernate_instance" ["hibernate"]: "Instances" Post "/instances/{id}/hibernate/" mutates=true args [target("id", Vm)] req 1 -> Returns::One(Vm);
         "Hibernate an ACTIVE instance: state saved, GPU released, GPU billing stops."
-    "restore_instance" ["restore"]: "Instances" Post "/instances/{id}/restore/" mutates=true args [target("id", Vm)] req 1 -> Returns::One(Vm);
+    RestoreInstance "restore_instance" ["restore"]: "Instances" Post "/instances/{id}/restore/" mutates=true args [target("id", Vm)] req 1 -> Returns::One(Vm);
         "Restore a HIBERNATED instance to ACTIVE."
-    "toggle_public_ip": "Instances" Post "/instances/{id}/public-ip/" mutates=true args [target("id", Vm)] req 1 -> Returns::One(Vm);
+    TogglePublicIp "toggle_public_ip": "Instances" Post "/instances/{id}/public-ip/" mutates=true args [target("id", Vm)] req 1 -> Returns::One(Vm);
         "Toggle the public IP of an instance."
-    "hibernated_count": "Instances" Get "/instances/hibernated/count/" args [] req 0 -> Returns::Raw;
+    HibernatedCount "hibernated_count": "Instances" Get "/instances/hibernated/count/" args [] req 0 -> Returns::Raw;
         "Get the number of hibernated instances."
-    "add_security_rule" ["add_rule"]: "Instances" Post "/instances/{id}/security-rules/" mutates=true args [target("id", Vm), map("rule")] req 2 -> Returns::Raw;
+    AddSecurityRule "add_security_rule" ["add_rule"]: "Instances" Post "/instances/{id}/security-rules/" mutates=true args [target("id", Vm), map("rule")] req 2 keys RULE -> Returns::Raw;
         "Add a security rule to an instance (VMSecurityRuleRequest)."
-    "remove_security_rule" ["remove_rule"]: "Instances" Delete "/instances/{id}/security-rules/{rule_id}/" mutates=true args [target("id", Vm), string("rule_id")] req 2 -> Returns::Raw;
+    RemoveSecurityRule "remove_security_rule" ["remove_rule"]: "Instances" Delete "/instances/{id}/security-rules/{rule_id}/" mutates=true args [target("id", Vm), string("rule_id")] req 2 -> Returns::Raw;
         "Remove a security rule from an instance."
-    "delete_instance" ["delete"]: "Instances" Delete "/instances/{id}/" mutates=true args [target("id", Vm)] req 1 -> Returns::Raw;
+    DeleteInstance "delete_instance" ["delete"]: "Instances" Delete "/instances/{id}/" mutates=true args [target("id", Vm)] req 1 -> Returns::Raw;
         "Delete an instance."
-    "instance_firewalls" ["firewalls"]: "Instances" Get "/instances/{id}/firewalls/" args [target("id", Vm)] req 1 -> Returns::List(Firewall);
+    InstanceFirewalls "instance_firewalls" ["firewalls"]: "Instances" Get "/instances/{id}/firewalls/" args [target("id", Vm)] req 1 -> Returns::List(Firewall);
         "Get the firewalls attached to an instance."
-    "snapshot_eligible": "Instances" Get "/instances/snapshot-eligible/" args [] req 0 -> Returns::List(Vm);
+    SnapshotEligible "snapshot_eligible": "Instances" Get "/instances/snapshot-eligible/" args [] req 0 -> Returns::List(Vm);
         "List the instances eligible for snapshot creation."
-    "os_images": "OS Images" Get "/os-images/" args [map("filter")] req 0 -> Returns::Raw;
+    OsImages "os_images": "OS Images" Get "/os-images/" args [map("filter")] req 0 keys OS_IMAGE_FILTER -> Returns::Raw;
         "List OS images."
-    "ssh_keys": "SSH Keys" Get "/ssh-keys/" paginated=true args [map("filter")] req 0 -> Returns::List(SshKey);
+    SshKeys "ssh_keys": "SSH Keys" Get "/ssh-keys/" paginated=true args [map("filter")] req 0 keys NAME_ONLY_FILTER -> Returns::List(SshKey);
         "List SSH keys."
-    "create_ssh_key": "SSH Keys" Post "/ssh-keys/" mutates=true args [string("name"), string("public_key")] req 2 -> Returns::One(SshKey);
+    CreateSshKey "create_ssh_key": "SSH Keys" Post "/ssh-keys/" mutates=true args [string("name").rule(shape::SSH_KEY_NAME), string("public_key").rule(shape::PUBLIC_KEY)] req 2 -> Returns::One(SshKey);
         "Create (import) an SSH key."
-    "ssh_key": "SSH Keys" Get "/ssh-keys/{id}/" args [target("id", SshKey)] req 1 -> Returns::One(SshKey);
+    SshKey "ssh_key": "SSH Keys" Get "/ssh-keys/{id}/" args [target("id", SshKey)] req 1 -> Returns::One(SshKey);
         "Get an SSH key."
-    "delete_ssh_key" ["delete"]: "SSH Keys" Delete "/ssh-keys/{id}/" mutates=true args [target("id", SshKey)] req 1 -> Returns::Raw;
+    DeleteSshKey "delete_ssh_key" ["delete"]: "SSH Keys" Delete "/ssh-keys/{id}/" mutates=true args [target("id", SshKey)] req 1 -> Returns::Raw;
         "Delete an SSH key."
-    "volumes": "Volumes" Get "/volumes/" paginated=true args [map("filter")] req 0 -> Returns::List(Volume);
+    Volumes "volumes": "Volumes" Get "/volumes/" paginated=true args [map("filter")] req 0 keys VOLUME_FILTER -> Returns::List(Volume);
         "List volumes."
-    "create_volume": "Volumes" Post "/volumes/" mutates=true args [map("spec")] req 1 -> Returns::One(Volume);
+    CreateVolume "create_volume": "Volumes" Post "/volumes/" mutates=true args [map("spec")] req 1 keys CREATE_VOLUME -> Returns::One(Volume);
         "Create a volume (name, size_gb, region, type, bootable)."
-    "volume": "Volumes" Get "/volumes/{id}/" args [target("id", Volume)] req 1 -> Returns::One(Volume);
+    Volume "volume": "Volumes" Get "/volumes/{id}/" args [target("id", Volume)] req 1 -> Returns::One(Volume);
         "Get volume details."
-    "delete_volume" ["delete"]: "Volumes" Delete "/volumes/{id}/" mutates=true args [target("id", Volume)] req 1 -> Returns::Raw;
+    DeleteVolume "delete_volume" ["delete"]: "Volumes" Delete "/volumes/{id}/" mutates=true args [target("id", Volume)] req 1 -> Returns::Raw;
         "Delete a volume."
-    "resize_volume" ["resize"]: "Volumes" Post "/volumes/{id}/resize/" mutates=true args [target("id", Volume), int("size_gb")] req 2 -> Returns::One(Volume);
+    ResizeVolume "resize_volume" ["resize"]: "Volumes" Post "/volumes/{id}/resize/" mutates=true args [target("id", Volume), int("size_gb").rule(shape::VOLUME_SIZE)] req 2 -> Returns::One(Volume);
         "Resize a volume to a larger size in GB."
-    "clone_volume" ["clone"]: "Volumes" Post "/volumes/{id}/clone/" mutates=true args [target("id", Volume), string("name")] req 2 -> Returns::One(Volume);
+    CloneVolume "clone_volume" ["clone"]: "Volumes" Post "/volumes/{id}/clone/" mutates=true args [target("id", Volume), string("name").rule(shape::VOLUME_NAME)] req 2 -> Returns::One(Volume);
         "Clone a volume under a new name."
-    "attach_volumes" ["attach"]: "Volumes" Post "/instances/{id}/volumes/attach/" mutates=true args [target("id", Vm), targets("volume_ids", Volume)] req 2 -> Returns::Raw;
+    AttachVolumes "attach_volumes" ["attach"]: "Volumes" Post "/instances/{id}/volumes/attach/" mutates=true args [target("id", Vm), targets("volume_ids", Volume)] req 2 -> Returns::Raw;
         "Attach volumes to an ACTIVE instance in the same region."
-    "detach_volumes" ["detach"]: "Volumes" Post "/instances/{id}/volumes/detach/" mutates=true args [target("id", Vm), targets("volume_ids", Volume)] req 2 -> Returns::Raw;
+    DetachVolumes "detach_volumes" ["detach"]: "Volumes" Post "/instances/{id}/volumes/detach/" mutates=true args [target("id", Vm), targets("volume_ids", Volume)] req 2 -> Returns::Raw;
         "Detach volumes from an instance."
-    "volume_types": "Volumes" Get "/volumes/types/" args [] req 0 -> Returns::Raw;
+    VolumeTypes "volume_types": "Volumes" Get "/volumes/types/" args [] req 0 -> Returns::Raw;
         "List the available volume types."
-    "volume_billing" ["billing"]: "Volumes" Get "/volumes/{id}/billing/" args [target("id", Volume)] req 1 -> Returns::Raw;
+    VolumeBilling "volume_billing" ["billing"]: "Volumes" Get "/volumes/{id}/billing/" args [target("id", Volume)] req 1 -> Returns::Raw;
         "Get a volume's billing records and summary."
-    "firewalls": "Firewalls" Get "/firewalls/" paginated=true args [map("filter")] req 0 -> Returns::List(Firewall);
+    Firewalls "firewalls": "Firewalls" Get "/firewalls/" paginated=true args [map("filter")] req 0 keys FIREWALL_FILTER -> Returns::List(Firewall);
         "List firewalls."
-    "create_firewall": "Firewalls" Post "/firewalls/" mutates=true args [map("spec")] req 1 -> Returns::One(Firewall);
+    CreateFirewall "create_firewall": "Firewalls" Post "/firewalls/" mutates=true args [map("spec")] req 1 keys CREATE_FIREWALL -> Returns::One(Firewall);
         "Create a firewall (name, region, rules)."
-    "firewall": "Firewalls" Get "/firewalls/{id}/" args [target("id", Firewall)] req 1 -> Returns::One(Firewall);
+    Firewall "firewall": "Firewalls" Get "/firewalls/{id}/" args [target("id", Firewall)] req 1 -> Returns::One(Firewall);
         "Get firewall details."
-    "delete_firewall" ["delete"]: "Firewalls" Delete "/firewalls/{id}/" mutates=true args [target("id", Firewall)] req 1 -> Returns::Raw;
+    DeleteFirewall "delete_firewall" ["delete"]: "Firewalls" Delete "/firewalls/{id}/" mutates=true args [target("id", Firewall)] req 1 -> Returns::Raw;
         "Delete a firewall (it must be detached from every instance first)."
-    "protocols": "Firewalls" Get "/firewalls/protocols/" args [] req 0 -> Returns::Raw;
+    Protocols "protocols": "Firewalls" Get "/firewalls/protocols/" args [] req 0 -> Returns::Raw;
         "Get the supported firewall protocols."
-    "available_instances": "Firewalls" Get "/firewalls/{id}/available-instances/" args [target("id", Firewall)] req 1 -> Returns::List(Vm);
+    AvailableInstances "available_instances": "Firewalls" Get "/firewalls/{id}/available-instances/" args [target("id", Firewall)] req 1 -> Returns::List(Vm);
         "List the instances available for attachment to a firewall."
-    "add_firewall_rule" ["add_rule"]: "Firewalls" Post "/firewalls/{id}/rules/" mutates=true args [target("id", Firewall), map("rule")] req 2 -> Returns::Raw;
+    AddFirewallRule "add_firewall_rule" ["add_rule"]: "Firewalls" Post "/firewalls/{id}/rules/" mutates=true args [target("id", Firewall), map("rule")] req 2 keys RULE -> Returns::Raw;
         "Add a rule to a firewall (takes up to 10 minutes to apply)."
-    "remove_firewall_rule" ["remove_rule"]: "Firewalls" Delete "/firewalls/{id}/rules/{rule_id}/" mutates=true args [target("id", Firewall), string("rule_id")] req 2 -> Returns::Raw;
+    RemoveFirewallRule "remove_firewall_rule" ["remove_rule"]: "Firewalls" Delete "/firewalls/{id}/rules/{rule_id}/" mutates=true args [target("id", Firewall), string("rule_id")] req 2 -> Returns::Raw;
         "Remove a rule from a firewall."
-    "attach_firewall" ["attach"]: "Firewalls" Post "/firewalls/{id}/attach/" mutates=true args [target("id", Firewall), targets("instance_ids", Vm)] req 2 -> Returns::Raw;
+    AttachFirewall "attach_firewall" ["attach"]: "Firewalls" Post "/firewalls/{id}/attach/" mutates=true args [target("id", Firewall), targets("instance_ids", Vm)] req 2 -> Returns::Raw;
         "Attach a firewall to instances."
-    "scripts": "Scripts" Get "/scripts/" paginated=true args [map("filter")] req 0 -> Returns::List(Script);
+    Scripts "scripts": "Scripts" Get "/scripts/" paginated=true args [map("filter")] req 0 keys NAME_ONLY_FILTER -> Returns::List(Script);
         "List all startup scripts."
-    "create_script": "Scripts" Post "/scripts/" mutates=true args [string("name"), string("script")] req 2 -> Returns::Raw;
+    CreateScript "create_script": "Scripts" Post "/scripts/" mutates=true args [string("name").rule(shape::SCRIPT_NAME), string("script").rule(shape::SCRIPT_CONTENT)] req 2 -> Returns::Raw;
         "Create a startup script (answers 201 with no body)."
-    "script": "Scripts" Get "/scripts/{id}/" args [target("id", Script)] req 1 -> Returns::One(Script);
+    Script "script": "Scripts" Get "/scripts/{id}/" args [target("id", Script)] req 1 -> Returns::One(Script);
         "Get startup script details."
-    "update_script": "Scripts" Put "/scripts/{id}/" mutates=true args [target("id", Script), map("fields")] req 2 -> Returns::One(Script);
+    UpdateScript "update_script": "Scripts" Put "/scripts/{id}/" mutates=true args [target("id", Script), map("fields")] req 2 keys UPDATE_SCRIPT -> Returns::One(Script);
         "Update a startup script's name or content."
-    "delete_script" ["delete"]: "Scripts" Delete "/scripts/{id}/" mutates=true args [target("id", Script)] req 1 -> Returns::Raw;
+    DeleteScript "delete_script" ["delete"]: "Scripts" Delete "/scripts/{id}/" mutates=true args [target("id", Script)] req 1 -> Returns::Raw;
         "Delete a startup script."
-    "delete_scripts": "Scripts" Delete "/scripts/" mutates=true args [targets("ids", Script)] req 1 -> Returns::Raw;
+    DeleteScripts "delete_scripts": "Scripts" Delete "/scripts/" mutates=true args [targets("ids", Script)] req 1 -> Returns::Raw;
         "Delete several startup scripts at once."
-    "snapshots": "Snapshots" Get "/snapshots/" paginated=true args [map("filter")] req 0 -> Returns::List(Snapshot);
+    Snapshots "snapshots": "Snapshots" Get "/snapshots/" paginated=true args [map("filter")] req 0 keys SNAPSHOT_FILTER -> Returns::List(Snapshot);
         "List snapshots."
-    "snapshot" ["create_snapshot"]: "Snapshots" Post "/snapshots/" mutates=true args [target("instance_id", Vm), string("name")] req 1 -> Returns::One(Snapshot);
+    Snapshot "snapshot" ["create_snapshot"]: "Snapshots" Post "/snapshots/" mutates=true args [target("instance_id", Vm), string("name")] req 1 -> Returns::One(Snapshot);
         "Create a snapshot of an ACTIVE instance (name optional)."
-    "get_snapshot": "Snapshots" Get "/snapshots/{id}/" args [target("id", Snapshot)] req 1 -> Returns::One(Snapshot);
+    GetSnapshot "get_snapshot": "Snapshots" Get "/snapshots/{id}/" args [target("id", Snapshot)] req 1 -> Returns::One(Snapshot);
         "Get snapshot details."
-    "delete_snapshot" ["delete"]: "Snapshots" Delete "/snapshots/{id}/" mutates=true args [target("id", Snapshot)] req 1 -> Returns::Raw;
+    DeleteSnapshot "delete_snapshot" ["delete"]: "Snapshots" Delete "/snapshots/{id}/" mutates=true args [target("id", Snapshot)] req 1 -> Returns::Raw;
         "Delete a snapshot."
-    "snapshot_billing" ["billing"]: "Snapshots" Get "/snapshots/{id}/billing/" args [target("id", Snapshot)] req 1 -> Returns::Raw;
+    SnapshotBilling "snapshot_billing" ["billing"]: "Snapshots" Get "/snapshots/{id}/billing/" args [target("id", Snapshot)] req 1 -> Returns::Raw;
         "Get a snapshot's storage billing."
-    "restore_snapshot": "Snapshots" Post "/snapshots/{id}/restore/" mutates=true args [target("id", Snapshot), string("name")] req 2 -> Returns::One(Vm);
+    RestoreSnapshot "restore_snapshot": "Snapshots" Post "/snapshots/{id}/restore/" mutates=true args [target("id", Snapshot), string("name").rule(shape::RESTORED_NAME)] req 2 -> Returns::One(Vm);
         "Restore a snapshot into a new instance (id BRK-…D)."
-    "images": "Images" Get "/images/" paginated=true args [map("filter")] req 0 -> Returns::List(Image);
+    Images "images": "Images" Get "/images/" paginated=true args [map("filter")] req 0 keys IMAGE_FILTER -> Returns::List(Image);
         "List custom images."
-    "image": "Images" Get "/images/{id}/" args [target("id", Image)] req 1 -> Returns::One(Image);
+    Image "image": "Images" Get "/images/{id}/" args [target("id", Image)] req 1 -> Returns::One(Image);
         "Get custom image details."
-    "delete_image" ["delete"]: "Images" Delete "/images/{id}/" mutates=true args [target("id", Image)] req 1 -> Returns::Raw;
+    DeleteImage "delete_image" ["delete"]: "Images" Delete "/images/{id}/" mutates=true args [target("id", Image)] req 1 -> Returns::Raw;
         "Delete a custom image."
-    "create_image": "Images" Post "/snapshots/{id}/image/" mutates=true args [target("id", Snapshot), string("name")] req 1 -> Returns::One(Image);
+    CreateImage "create_image": "Images" Post "/snapshots/{id}/image/" mutates=true args [target("id", Snapshot), string("name")] req 1 -> Returns::One(Image);
         "Create a custom image from a snapshot (name optional)."
-    "snapshot_image": "Images" Get "/snapshots/{id}/image/" args [target("id", Snapshot)] req 1 -> Returns::Raw;
+    SnapshotImage "snapshot_image": "Images" Get "/snapshots/{id}/image/" args [target("id", Snapshot)] req 1 -> Returns::Raw;
         "Get the image made from a snapshot, if any."
-    "snapshot_images": "Images" Post "/snapshots/images/" args [targets("snapshot_ids", Snapshot)] req 1 -> Returns::Raw;
+    SnapshotImages "snapshot_images": "Images" Post "/snapshots/images/" args [targets("snapshot_ids", Snapshot)] req 1 -> Returns::Raw;
         "Get the snapshot-image relationships of several snapshots."
-    "ai_models": "AI Chat" Get "/ai/models/" args [] req 0 -> Returns::Raw;
+    AiModels "ai_models": "AI Chat" Get "/ai/models/" args [] req 0 -> Returns::Raw;
         "Get the available AI models."
-    "chat": "AI Chat" Post "/ai/chat/completions/" mutates=true args [map("request")] req 1 -> Returns::Raw;
+    Chat "chat": "AI Chat" Post "/ai/chat/completions/" mutates=true args [map("request")] req 1 keys CHAT -> Returns::Raw;
         "Chat with an AI model (OpenAI-style ChatCompletionsRequest; spends credits)."
-    "ai_usage": "AI Chat" Get "/ai/usage/summary/" args [] req 0 -> Returns::Raw;
+    AiUsage "ai_usage": "AI Chat" Get "/ai/usage/summary/" args [] req 0 -> Returns::Raw;
         "Get the AI usage summary."
-    "ai_usage_history": "AI Chat" Get "/ai/usage/history/" paginated=true args [map("filter")] req 0 -> Returns::Raw;
+    AiUsageHistory "ai_usage_history": "AI Chat" Get "/ai/usage/history/" paginated=true args [map("filter")] req 0 keys AI_USAGE_FILTER -> Returns::Raw;
         "Get the AI usage history."
-};
+}
 
 /// Creations whose outcome can be found out by name when it is unknown (a lost answer, then
 /// failed retries): the operation, the kind it makes, and the request field holding the name.
 /// The list to search is the kind's list operation ([`list_op`]).
-pub static CREATED_BY_NAME: &[(&str, Kind, &str)] = &[
-    ("deploy", Vm, "name"),
-    ("restore_snapshot", Vm, "name"),
-    ("create_volume", Volume, "name"),
-    ("create_firewall", Firewall, "name"),
-    ("create_ssh_key", SshKey, "name"),
-    ("create_script", Script, "name"),
-    ("snapshot", Snapshot, "name"),
-    ("create_image", Image, "name"),
+pub static CREATED_BY_NAME: &[(OpId, Kind, &str)] = &[
+    (OpId::Deploy, Vm, "name"),
+    (OpId::RestoreSnapshot, Vm, "name"),
+    (OpId::CreateVolume, Volume, "name"),
+    (OpId::CreateFirewall, Firewall, "name"),
+    (OpId::CreateSshKey, SshKey, "name"),
+    (OpId::CreateScript, Script, "name"),
+    (OpId::Snapshot, Snapshot, "name"),
+    (OpId::CreateImage, Image, "name"),
 ];
 
 /// The kind an operation creates and the field naming it, if it is in [`CREATED_BY_NAME`].
 pub fn created_by_name(op: &Op) -> Option<(Kind, &'static str)> {
     CREATED_BY_NAME
         .iter()
-        .find(|(name, _, _)| *name == op.name)
+        .find(|(id, _, _)| *id == op.id)
         .map(|(_, kind, field)| (*kind, *field))
 }
 
@@ -560,8 +612,9 @@ mod tests {
 
     #[test]
     fn every_creation_checked_by_name_has_a_list_and_takes_a_name() {
-        for (name, kind, field) in CREATED_BY_NAME {
-            let op = find(name).unwrap_or_else(|| panic!("{name}: no such operation"));
+        for (id, kind, field) in CREATED_BY_NAME {
+            let op = id.op();
+            let name = op.name;
             assert!(op.mutates && op.method == Method::Post, "{name}");
             assert!(list_op(*kind).is_some(), "{name}: nothing lists {kind:?}");
             assert!(get_op(*kind).is_some(), "{name}: nothing reads {kind:?}");
@@ -570,6 +623,31 @@ mod tests {
                 .iter()
                 .any(|a| a.field == *field || a.ty == ArgType::Map);
             assert!(named, "{name}: no argument carries {field}");
+        }
+    }
+
+    #[test]
+    fn ids_index_the_table_and_every_map_argument_has_its_keys() {
+        for (i, op) in OPS.iter().enumerate() {
+            assert_eq!(op.id as usize, i, "{}", op.name);
+            assert_eq!(op.id.op().name, op.name);
+            let takes_map = op.args.iter().any(|a| a.ty == ArgType::Map);
+            // A map argument without keys accepts none: only `pricing(#{})` is meant that way.
+            if takes_map && op.fields.is_empty() {
+                assert_eq!(op.id, OpId::Pricing, "{} lists no keys", op.name);
+            }
+            if !takes_map {
+                assert!(op.fields.is_empty(), "{} has keys but no map", op.name);
+            }
+            let mut seen = HashSet::new();
+            for f in op.fields {
+                assert!(
+                    seen.insert(f.name) && (f.key == f.name || seen.insert(f.key)),
+                    "{}: {} twice",
+                    op.name,
+                    f.name
+                );
+            }
         }
     }
 

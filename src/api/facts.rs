@@ -14,6 +14,35 @@ pub const LEGACY_GPU_MODELS: [&str; 6] = [
     "L40",
     "RTX-A6000",
 ];
+/// Every region the reference names (RegionEnum), advanced first.
+pub const REGIONS: [&str; 7] = [
+    "FINLAND-1",
+    "FINLAND-2",
+    "FINLAND-3",
+    "ICELAND-1",
+    "CANADA-1",
+    "NORWAY-1",
+    "US-1",
+];
+/// Every GPU model (GpuModelEnum), advanced first.
+pub const GPU_MODELS: [&str; 10] = [
+    "B300-262GB",
+    "B200-180GB",
+    "H200-141GB",
+    "H100-SXM5-80GB",
+    "H100-PCIe-NVLink-80GB",
+    "H100-PCIe-80GB",
+    "A100-PCIe-NVLink-80GB",
+    "A100-PCIe-80GB",
+    "L40",
+    "RTX-A6000",
+];
+/// VolumeTypeEnum's values (**chosen**: the reference prints the schema name only).
+pub const VOLUME_TYPES: [&str; 2] = ["NVMe", "HDD"];
+/// States of volumes, snapshots and images (**chosen**: the reference prints none).
+pub const VOLUME_STATES: [&str; 5] = ["CREATING", "AVAILABLE", "IN_USE", "DELETING", "ERROR"];
+pub const SNAPSHOT_STATES: [&str; 5] = ["CREATING", "AVAILABLE", "RESTORING", "DELETING", "ERROR"];
+pub const IMAGE_STATES: [&str; 4] = ["CREATING", "AVAILABLE", "DELETING", "ERROR"];
 /// GpuCountEnum.
 pub const GPU_COUNTS: [i64; 4] = [1, 2, 4, 8];
 
@@ -45,5 +74,26 @@ pub fn region_offers(region: &str, model: &str) -> bool {
         LEGACY_GPU_MODELS.contains(&model)
     } else {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_combined_lists_are_the_tier_lists() {
+        let regions: Vec<&str> = ADVANCED_REGIONS
+            .iter()
+            .chain(&LEGACY_REGIONS)
+            .copied()
+            .collect();
+        assert_eq!(regions, REGIONS);
+        let models: Vec<&str> = ADVANCED_GPU_MODELS
+            .iter()
+            .chain(&LEGACY_GPU_MODELS)
+            .copied()
+            .collect();
+        assert_eq!(models, GPU_MODELS);
     }
 }

@@ -66,6 +66,9 @@ pub fn parse_fields(fields: &[String], body: Option<&str>) -> Result<Args> {
 pub fn run(args: &CallArgs, global: &GlobalOpts, printer: Printer) -> Result<ExitCode> {
     let op = lookup(&args.op)?;
     let fields = parse_fields(&args.fields, args.body.as_deref())?;
+    // The catalog's shape, before connecting: a misspelled field is not sent (and dropped).
+    let fields = crate::api::check::request(op, &fields)
+        .map_err(|problems| crate::api::check::refusal(op.name, problems))?;
     let connection = connect(global, &args.connect, Vec::new())?;
     let value = connection.client.call(op, &fields)?;
     printer

@@ -26,10 +26,26 @@ pub fn catalog_json(catalog: &Catalog) -> Value {
                     "paginated": op.paginated,
                     "signature": ops_doc::signature(op, op.name),
                     "returns": ops_doc::return_type(op.returns),
+                    "keys": op.fields.iter().map(key_json).collect::<Vec<_>>(),
                 })
             })
             .collect(),
     )
+}
+
+/// One key of a request shape, as `barrack ops --json` prints it.
+fn key_json(field: &crate::api::shape::Field) -> Value {
+    json!({
+        "key": field.key,
+        "field": field.name,
+        "type": field.ty.describe(),
+        "required": field.required,
+        "default": (!field.default.is_empty()).then_some(field.default),
+        "rule": field.rule.describe(),
+        "tier": field.tier.as_str(),
+        "doc": field.doc,
+        "chosen": field.chosen,
+    })
 }
 
 pub fn run(args: &OpsArgs, global: &GlobalOpts, printer: Printer) -> Result<ExitCode> {

@@ -24,10 +24,7 @@ pub fn run(args: RunArgs, global: &GlobalOpts, printer: Printer) -> Result<ExitC
         .unwrap_or_default();
     let currency = connection
         .client
-        .call(
-            crate::api::catalog::find("balance").unwrap_or(&crate::api::OPS[0]),
-            &Default::default(),
-        )
+        .call(crate::api::OpId::Balance.op(), &Default::default())
         .ok()
         .and_then(|b| {
             b.get("currency")

@@ -5,58 +5,27 @@ use crate::api::OPS;
 use crate::script::stdlib;
 use std::collections::BTreeSet;
 
-/// Keys the map argument of a function accepts, for `deploy(#{g` → `gpu:`.
-pub fn map_keys(function: &str) -> &'static [&'static str] {
-    match function {
-        "deploy" => &[
-            "gpu",
-            "count",
-            "region",
-            "name",
-            "os_image",
-            "volume",
-            "image",
-            "ssh_keys",
-            "os_volume_gb",
-            "startup_script",
-            "volumes",
-            "public_ip",
-            "security_rules",
-            "cloud_init",
-        ],
-        "quote" => &[
-            "gpu_model",
-            "gpu_count",
-            "region",
-            "os_volume_size_gb",
-            "volumes",
-        ],
-        "create_volume" => &[
-            "name",
-            "size_gb",
-            "region",
-            "type",
-            "bootable",
-            "os_image_id",
-        ],
-        "create_firewall" => &["name", "region", "description", "rules"],
-        "add_rule" | "add_firewall_rule" | "add_security_rule" => &[
-            "protocol",
-            "port_range",
-            "port_range_min",
-            "port_range_max",
-            "remote_ip_prefix",
-            "direction",
-            "ethertype",
-        ],
-        "chat" => &["model", "messages", "temperature", "max_tokens"],
-        "update_script" => &["name", "script"],
-        "instances" | "volumes" | "snapshots" | "firewalls" | "images" | "scripts" | "ssh_keys" => {
-            &["status", "region", "name"]
-        }
-        "wait_active" | "wait_status" | "wait_deleted" => &["timeout", "interval"],
-        _ => &[],
+/// Keys the map argument of a function accepts, for `deploy(#{g` → `gpu:`: from the catalog's
+/// request shapes (and the waiters' options), so a new key completes without a list here.
+pub fn map_keys(function: &str) -> Vec<&'static str> {
+    if matches!(function, "wait_active" | "wait_status" | "wait_deleted") {
+        return crate::api::check::script_keys(crate::api::shape::WAITER);
     }
+    let mut keys: Vec<&'static str> = Vec::new();
+    for op in crate::api::catalog::by_rhai_name(function) {
+        if op
+            .args
+            .iter()
+            .any(|a| a.ty == crate::api::catalog::ArgType::Map)
+        {
+            for key in crate::api::check::script_keys(op.fields) {
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+    }
+    keys
 }
 
 /// Getters every handle has, and the common per-kind ones.
@@ -223,8 +192,23 @@ fn open_map_argument(text: &str) -> Option<String> {
                 if !expecting_key {
                     return None;
                 }
-                let head: String = bytes[..i - 1].iter().collect();
-                let head = head.trim_end().strip_suffix('(')?.trim_end().to_string();
+                // The function whose `(` encloses the map, past any earlier arguments:
+                // `add_rule(fw, #{` → add_rule.
+                let mut nesting = 0i32;
+                let mut open = None;
+                for j in (0..i - 1).rev() {
+                    match bytes[j] {
+                        ')' | ']' | '}' => nesting += 1,
+                        '(' if nesting == 0 => {
+                            open = Some(j);
+                            break;
+                        }
+                        '(' | '[' | '{' => nesting -= 1,
+                        _ => {}
+                    }
+                }
+                let head: String = bytes[..open?].iter().collect();
+                let head = head.trim_end().to_string();
                 let name: String = head
                     .chars()
                     .rev()
@@ -264,6 +248,32 @@ mod tests {
             c.contains(&"status".to_string()) && c.contains(&"stop".to_string()),
             "{c:?}"
         );
+    }
+
+    #[test]
+    fn every_map_argument_completes_the_keys_of_its_shape() {
+        for op in OPS {
+            if !op
+                .args
+                .iter()
+                .any(|a| a.ty == crate::api::catalog::ArgType::Map)
+            {
+                continue;
+            }
+            for field in op.fields {
+                let before = op
+                    .args
+                    .iter()
+                    .take_while(|a| a.ty != crate::api::catalog::ArgType::Map)
+                    .map(|_| "x, ")
+                    .collect::<String>();
+                let line = format!("{}({before}#{{{}", op.name, &field.key[..1]);
+                let (_, c) = completer().complete(&line, line.len(), &[]);
+                assert!(c.contains(&format!("{}: ", field.key)), "{line}: {c:?}");
+            }
+        }
+        let (_, c) = completer().complete("wait_active(vm, #{ti", 20, &[]);
+        assert_eq!(c, vec!["timeout: ".to_string()]);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use super::convert::{map_to_json, to_dynamic};
 use super::runtime::Runtime;
 use super::RhaiResult;
-use crate::api::catalog::{self, Kind};
+use crate::api::catalog::{self, Kind, OpId};
 use rhai::{Dynamic, FuncRegistration, Map, Module};
 use std::sync::Arc;
 
@@ -64,16 +64,16 @@ impl Handle {
 
     /// The getter operation that fetches this kind by id.
     pub fn get_op(kind: Kind) -> &'static catalog::Op {
-        let name = match kind {
-            Kind::Vm => "instance",
-            Kind::Volume => "volume",
-            Kind::Snapshot => "get_snapshot",
-            Kind::Firewall => "firewall",
-            Kind::SshKey => "ssh_key",
-            Kind::Script => "script",
-            Kind::Image => "image",
+        let id = match kind {
+            Kind::Vm => OpId::Instance,
+            Kind::Volume => OpId::Volume,
+            Kind::Snapshot => OpId::GetSnapshot,
+            Kind::Firewall => OpId::Firewall,
+            Kind::SshKey => OpId::SshKey,
+            Kind::Script => OpId::Script,
+            Kind::Image => OpId::Image,
         };
-        catalog::find(name).unwrap_or(&catalog::OPS[0])
+        id.op()
     }
 }
 

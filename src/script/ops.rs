@@ -12,7 +12,8 @@ use super::fleet;
 use super::handles::{self, Handle};
 use super::runtime::Runtime;
 use super::RhaiResult;
-use crate::api::catalog::{self, ArgType, Kind, Op, Returns, OPS};
+use crate::api::catalog::{self, ArgType, Kind, Method, Op, OpId, Returns, OPS};
+use crate::api::check::{self, Mode, Vocabulary};
 use crate::api::Args;
 use crate::ops_doc;
 use rhai::{Array, Dynamic, EvalAltResult, FuncRegistration, Map, Module, NativeCallContext};
@@ -69,6 +70,25 @@ pub fn register(module: &mut Module, runtime: &Arc<Runtime>) {
             }
         }
     }
+    // Recipes declare the parameters they take; any other key is refused, like a spec's.
+    FuncRegistration::new("check_params")
+        .in_global_namespace()
+        .with_params_info(["params: Map", "function: String", "accepted: Array", "()"])
+        .with_comments([
+            "/// Refuse any key of `params` not in `accepted`, naming the closest one (recipes call it).",
+            "/// ```rhai",
+            "/// check_params(opts, \"rotation::rotate\", [\"keep_last\", \"max_age\"]);",
+            "/// ```",
+        ])
+        .set_into_module(
+            module,
+            |ctx: NativeCallContext, params: Map, function: &str, accepted: Array| {
+                let accepted: Vec<String> = accepted.iter().map(|k| k.to_string()).collect();
+                let accepted: Vec<&str> = accepted.iter().map(String::as_str).collect();
+                check::known_keys(function, &accepted, params.keys().map(|k| k.as_str()))
+                    .map_err(|message| convert::at(message.into(), &ctx))
+            },
+        );
     // Rhai reserves `call(...)` for function pointers (`call(fn_ptr, args…)`), so the design's
     // `call("op", map)` is spelled `api("op", map)` (alias `call_op`).
     for fname in ["api", "call_op"] {
@@ -141,6 +161,10 @@ fn comments(ops: &[&'static Op]) -> Vec<String> {
             "/// {} (`{} {}`, operation `{}`)",
             op.summary, op.method, op.path, op.name
         ));
+    }
+    // The keys of a map argument, so editors show them (`barrack defs`).
+    for line in ops_doc::keys(ops[0]) {
+        lines.push(format!("/// {line}"));
     }
     lines.push("/// ```rhai".into());
     lines.push(format!("/// {}", ops_doc::example(ops[0])));
@@ -226,8 +250,8 @@ pub fn invoke(rt: &Runtime, op: &'static Op, args: Vec<Dynamic>) -> RhaiResult {
     // Nothing new is sent once the run is stopping (`--timeout`, Ctrl-C).
     rt.check_stop()?;
     let (mut request, filter) = build_args(op, args)?;
-    if op.name == "deploy" {
-        deploy::prepare(rt, &mut request).map_err(|e| convert::api_error(&e))?;
+    if op.id == OpId::Deploy {
+        request = deploy::prepare(rt, &request).map_err(|e| convert::api_error(&e))?;
         rt.check_stop()?;
     }
     let value = rt.call(op, &request).map_err(|e| convert::api_error(&e))?;
@@ -368,7 +392,20 @@ fn build_args(
                 };
                 let json =
                     map_with_ids(&map).map_err(|why| convert::invalid(op.name, arg.field, why))?;
-                if op.paginated || matches!(op.returns, Returns::List(_)) {
+                if op.id == OpId::Deploy {
+                    // `deploy::prepare` checks the spec whole, defaults included.
+                    request.extend(json);
+                    continue;
+                }
+                let mode = if op.method == Method::Get {
+                    Mode::Filter
+                } else {
+                    Mode::Partial
+                };
+                let json = check::check_map(op.name, op.fields, &json, Vocabulary::Script, mode)
+                    .map_err(|problems| convert::api_error(&check::refusal(op.name, problems)))?
+                    .fields;
+                if mode == Mode::Filter {
                     let mut f = Filter::new();
                     for (k, v) in json {
                         let glob = v.as_str().is_some_and(|s| s.contains(['*', '?']));
@@ -422,29 +459,7 @@ fn matches(item: &Value, filter: &Filter) -> bool {
     })
 }
 
-/// `*` any run of characters, `?` one character; case-sensitive, whole string.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
+pub use crate::api::suggest::glob;
 
 fn call_by_name(rt: &Runtime, name: &str, args: &Map) -> RhaiResult {
     let op = catalog::find(name).ok_or_else(|| -> Box<EvalAltResult> {
@@ -455,6 +470,8 @@ fn call_by_name(rt: &Runtime, name: &str, args: &Map) -> RhaiResult {
         .into()
     })?;
     let request = map_with_ids(args).map_err(|why| convert::invalid(op.name, "args", why))?;
+    let request = check::request(op, &request)
+        .map_err(|problems| convert::api_error(&check::refusal(op.name, problems)))?;
     let value = rt.call(op, &request).map_err(|e| convert::api_error(&e))?;
     Ok(to_dynamic(value))
 }

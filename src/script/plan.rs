@@ -6,7 +6,7 @@
 //! What can be known without sending is still checked: names (by `deploy`'s own checks), the
 //! lifecycle state an action needs, name uniqueness, stock and the minimum balance.
 
-use crate::api::catalog::{self, Kind, Op, Returns};
+use crate::api::catalog::{Kind, Op, OpId, Returns};
 use crate::api::{lifecycle, Answer, ApiError, Args, Client};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
@@ -43,10 +43,6 @@ pub struct Planner {
     overlay: Mutex<Overlay>,
     /// The price list (GET /pricing/), read once: it does not change during a plan.
     prices: std::sync::OnceLock<Value>,
-}
-
-fn op(name: &str) -> &'static Op {
-    catalog::find(name).unwrap_or(&catalog::OPS[0])
 }
 
 fn conflict(op: &Op, code: &str, status: u16, message: String) -> ApiError {
@@ -146,7 +142,7 @@ impl Planner {
                         .unwrap_or(0)
                 });
                 items.extend(created.into_iter().map(|(_, o)| Value::Object(o.clone())));
-                if op.name == "snapshot_eligible" {
+                if op.id == OpId::SnapshotEligible {
                     items.retain(|i| i.get("status").and_then(Value::as_str) == Some("ACTIVE"));
                 }
             }
@@ -176,17 +172,24 @@ impl Planner {
         if let Some(t) = &target {
             change.target = describe(t);
         }
-        let data = match op.name {
-            "deploy" => self.plan_deploy(client, op, args, &mut change)?,
-            "restore_snapshot" => {
+        let data = match op.id {
+            OpId::Deploy => self.plan_deploy(client, op, args, &mut change)?,
+            OpId::RestoreSnapshot => {
                 self.plan_restore_snapshot(client, op, args, target.as_ref(), &mut change)?
             }
-            "snapshot" => self.plan_snapshot(client, op, args, &mut change)?,
-            name if lifecycle::transition(name).is_some() && target_kind == Some(Kind::Vm) => {
+            OpId::Snapshot => self.plan_snapshot(client, op, args, &mut change)?,
+            id if lifecycle::transition(id).is_some() && target_kind == Some(Kind::Vm) => {
                 let t = target.unwrap_or_default();
                 self.plan_transition(client, op, t, &mut change)?
             }
-            name if name.starts_with("delete_") && target.is_some() => {
+            OpId::DeleteSshKey
+            | OpId::DeleteVolume
+            | OpId::DeleteFirewall
+            | OpId::DeleteScript
+            | OpId::DeleteSnapshot
+            | OpId::DeleteImage
+                if target.is_some() =>
+            {
                 let t = target.unwrap_or_default();
                 let id = text(&t, "id").to_string();
                 change.hourly_delta = -storage_cost(&t);
@@ -204,7 +207,7 @@ impl Planner {
                 }
                 match (op.returns, target) {
                     (Returns::One(kind), _)
-                        if op.target_kind().is_none() || op.name.starts_with("clone") =>
+                        if op.target_kind().is_none() || op.id == OpId::CloneVolume =>
                     {
                         let mut object = args.clone();
                         object.remove("id");
@@ -289,7 +292,7 @@ impl Planner {
     fn prices(&self, client: &Client) -> &Value {
         self.prices.get_or_init(|| {
             client
-                .call(op("pricing"), &Args::new())
+                .call(OpId::Pricing.op(), &Args::new())
                 .unwrap_or(Value::Null)
         })
     }
@@ -328,7 +331,7 @@ impl Planner {
         mut vm: Map<String, Value>,
         change: &mut Change,
     ) -> Result<Value, ApiError> {
-        let t = lifecycle::transition(op.name).ok_or_else(|| not_found(op, ""))?;
+        let t = lifecycle::transition(op.id).ok_or_else(|| not_found(op, ""))?;
         let status = text(&vm, "status").to_string();
         if !t.from.contains(&status.as_str()) {
             return Err(conflict(
@@ -349,7 +352,7 @@ impl Planner {
             }
             _ => 0.0,
         };
-        if op.name == "toggle_public_ip" {
+        if op.id == OpId::TogglePublicIp {
             let on = vm.get("public_ip").is_some_and(|v| !v.is_null());
             vm.insert(
                 "public_ip".into(),
@@ -389,7 +392,7 @@ impl Planner {
         model: &str,
         count: i64,
     ) -> Result<(), ApiError> {
-        let stocks = client.call(self::op("gpu_stocks"), &Args::new())?;
+        let stocks = client.call(OpId::GpuStocks.op(), &Args::new())?;
         let free = stocks
             .as_array()
             .into_iter()
@@ -415,7 +418,7 @@ impl Planner {
     }
 
     fn check_funds(&self, client: &Client, op: &Op, hourly: f64) -> Result<(), ApiError> {
-        let balance = client.call(self::op("balance"), &Args::new())?;
+        let balance = client.call(OpId::Balance.op(), &Args::new())?;
         let have = balance
             .get("balance")
             .and_then(Value::as_f64)
@@ -445,7 +448,7 @@ impl Planner {
             let mut filter = Args::new();
             filter.insert("region".into(), region.clone().into());
             let taken = self
-                .read(client, self::op("instances"), &filter)?
+                .read(client, OpId::Instances.op(), &filter)?
                 .data
                 .as_array()
                 .is_some_and(|list| {
@@ -503,7 +506,7 @@ impl Planner {
         let instance_id = text(args, "instance_id").to_string();
         let vm = self.current(client, Kind::Vm, &instance_id, op)?;
         let status = text(&vm, "status");
-        if let Some(t) = lifecycle::transition("snapshot") {
+        if let Some(t) = lifecycle::transition(OpId::Snapshot) {
             if !t.from.contains(&status) {
                 return Err(conflict(
                     op,
@@ -518,7 +521,7 @@ impl Planner {
             n => n.to_string(),
         };
         let exists = self
-            .read(client, self::op("snapshots"), &Args::new())?
+            .read(client, OpId::Snapshots.op(), &Args::new())?
             .data
             .as_array()
             .is_some_and(|list| {
@@ -627,7 +630,7 @@ fn quote(client: &Client, model: &str, count: i64, region: &str, os_gb: Option<i
         args.insert("os_volume_size_gb".into(), gb.into());
     }
     client
-        .call(op("quote"), &args)
+        .call(OpId::Quote.op(), &args)
         .ok()
         .and_then(|q| q.get("hourly_cost").and_then(Value::as_f64))
         .unwrap_or(0.0)
@@ -671,43 +674,22 @@ fn disk_cost(prices: &Value, vm: &Map<String, Value>, gpu: f64) -> f64 {
     }
 }
 
-/// The checks `barrack-api.md` prints for bodies, as the server would apply them.
+/// The checks `barrack-api.md` prints for bodies, as the server would apply them: the request's
+/// shape from the catalog (positional fields' rules included) and the one deployment validation.
 fn validate(op: &Op, args: &Args) -> Result<(), ApiError> {
-    use crate::api::rules;
-    let invalid = |field: &str, m: String| ApiError::invalid(op.name, field, m);
-    let str_of = |k: &str| args.get(k).and_then(Value::as_str);
-    match op.name {
-        "create_script" | "update_script" => {
-            if let Some(n) = str_of("name") {
-                rules::script_name(n).map_err(|m| invalid("name", m))?;
-            }
-            if let Some(b) = str_of("script") {
-                rules::script_content(b).map_err(|m| invalid("script", m))?;
-            }
+    use crate::api::{check, deployment, rules};
+    let refusal = |problems| check::refusal(op.name, problems);
+    check::request(op, args).map_err(refusal)?;
+    if op.id == OpId::Deploy {
+        let mut body = args.clone();
+        body.remove("id");
+        deployment::check(&body).map_err(refusal)?;
+    }
+    // The one rule that ties two fields of a volume together (the rest is in the shape).
+    if op.id == OpId::CreateVolume && args.get("bootable").and_then(Value::as_bool) == Some(true) {
+        if let Some(size) = args.get("size_gb").and_then(Value::as_i64) {
+            rules::volume_size(size, true).map_err(|m| ApiError::invalid(op.name, "size_gb", m))?;
         }
-        "create_volume" | "clone_volume" => {
-            if let Some(n) = str_of("name") {
-                rules::volume_name(n).map_err(|m| invalid("name", m))?;
-            }
-            if let Some(size) = args.get("size_gb").and_then(Value::as_i64) {
-                let bootable = args
-                    .get("bootable")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                rules::volume_size(size, bootable).map_err(|m| invalid("size_gb", m))?;
-            }
-        }
-        "resize_volume" => {
-            if let Some(size) = args.get("size_gb").and_then(Value::as_i64) {
-                rules::volume_size(size, false).map_err(|m| invalid("size_gb", m))?;
-            }
-        }
-        "create_ssh_key" => {
-            if let Some(k) = str_of("public_key") {
-                rules::public_key(k).map_err(|m| invalid("public_key", m))?;
-            }
-        }
-        _ => {}
     }
     Ok(())
 }

@@ -10,6 +10,8 @@ use super::fleet;
 use super::handles::{self, Handle};
 use super::runtime::{terminated, Runtime};
 use super::RhaiResult;
+use crate::api::check;
+use crate::api::shape::WAITER;
 use crate::api::{Args, Kind};
 use rhai::{Array, Dynamic, EvalAltResult, Map, Position};
 use std::time::{Duration, Instant};
@@ -54,16 +56,15 @@ impl WaitSpec {
             name,
         };
         if let Some(options) = options {
+            check::known_keys(
+                name,
+                &check::script_keys(WAITER),
+                options.keys().map(|k| k.as_str()),
+            )?;
             for (key, value) in options {
                 match key.as_str() {
                     "timeout" => spec.timeout = super::time::duration(value)?,
-                    "interval" => spec.interval = super::time::duration(value)?,
-                    other => {
-                        return Err(format!(
-                            "{name}: unknown option {other:?}; options are timeout and interval"
-                        )
-                        .into())
-                    }
+                    _ => spec.interval = super::time::duration(value)?,
                 }
             }
         }

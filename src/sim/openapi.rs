@@ -1,6 +1,8 @@
 //! The OpenAPI 3 document of the simulated API, generated from the catalog.
 
 use crate::api::catalog::{ArgType, Method, OPS};
+use crate::api::check::request_shape;
+use crate::api::shape::{Field, FieldType, Rule, Tier};
 use serde_json::{json, Map, Value};
 
 pub fn document() -> Value {
@@ -29,43 +31,36 @@ pub fn document() -> Value {
             .into_iter()
             .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
-        if op.paginated {
-            for p in ["page", "per_page"] {
-                parameters.push(json!({"name": p, "in": "query", "required": false,
-                                       "schema": {"type": "integer", "minimum": 1}}));
+        // Query parameters of a GET, or the body: positional arguments and the map's keys.
+        let shape = request_shape(op);
+        if op.method == Method::Get {
+            for field in &shape {
+                parameters.push(json!({"name": field.name, "in": "query", "required": false,
+                                       "description": field.doc, "schema": schema(field)}));
             }
         }
         if !parameters.is_empty() {
             operation["parameters"] = Value::Array(parameters);
         }
-        let body_fields: Vec<&str> = op
-            .args
-            .iter()
-            .filter(|a| !op.path_params().contains(&a.field) && a.ty != ArgType::Map)
-            .map(|a| a.field)
-            .collect();
+        let mut properties = Map::new();
+        let mut required: Vec<&str> = Vec::new();
+        if op.method != Method::Get {
+            for field in &shape {
+                properties.insert(field.name.to_string(), schema(field));
+                if field.required {
+                    required.push(field.name);
+                }
+            }
+        }
         let takes_body = op.method != Method::Get
-            && (op.args.iter().any(|a| a.ty == ArgType::Map) || !body_fields.is_empty());
+            && (!properties.is_empty() || op.args.iter().any(|a| a.ty == ArgType::Map));
         if takes_body {
-            let properties: Map<String, Value> = op
-                .args
-                .iter()
-                .filter(|a| body_fields.contains(&a.field))
-                .map(|a| {
-                    let schema = match a.ty {
-                        ArgType::Int => json!({"type": "integer"}),
-                        ArgType::Targets(_) => {
-                            json!({"type": "array", "items": {"type": "string"}})
-                        }
-                        _ => json!({"type": "string"}),
-                    };
-                    (a.field.to_string(), schema)
-                })
-                .collect();
             operation["requestBody"] = json!({
-                "required": op.required > 0,
+                "required": !required.is_empty(),
                 "content": {"application/json": {"schema": {
-                    "type": "object", "properties": properties, "additionalProperties": true}}},
+                    "type": "object", "properties": properties, "required": required,
+                    // The simulator refuses any other field (400 VALIDATION_ERROR naming it).
+                    "additionalProperties": false}}},
             });
         }
         if let Some(map) = entry.as_object_mut() {
@@ -99,6 +94,55 @@ pub fn document() -> Value {
             },
         },
     })
+}
+
+/// The JSON schema of one key of a request shape.
+fn schema(field: &Field) -> Value {
+    let mut schema = match field.ty {
+        FieldType::Text | FieldType::Id(_) => json!({"type": "string"}),
+        FieldType::Int => json!({"type": "integer"}),
+        FieldType::Number => json!({"type": "number"}),
+        FieldType::Bool => json!({"type": "boolean"}),
+        FieldType::Ids(_) => json!({"type": "array", "items": {"type": "string"}}),
+        FieldType::Maps(inner) => {
+            let properties: Map<String, Value> = inner
+                .iter()
+                .map(|f| (f.name.to_string(), self::schema(f)))
+                .collect();
+            let required: Vec<&str> = inner
+                .iter()
+                .filter(|f| f.required)
+                .map(|f| f.name)
+                .collect();
+            json!({"type": "array", "items": {"type": "object", "properties": properties,
+                   "required": required, "additionalProperties": false}})
+        }
+    };
+    match field.rule {
+        Rule::OneOf(values, _) | Rule::OneOfAnyCase(values, _) => {
+            schema["enum"] = json!(values);
+        }
+        Rule::Range(low, high) => {
+            schema["minimum"] = json!(low);
+            if high < i64::MAX {
+                schema["maximum"] = json!(high);
+            }
+        }
+        Rule::Counts(values) => schema["enum"] = json!(values),
+        _ => {}
+    }
+    let mut description = field.doc.to_string();
+    if !field.default.is_empty() {
+        description.push_str(&format!("; default {}", field.default));
+    }
+    if field.tier != Tier::Both {
+        description.push_str(&format!("; {} regions only", field.tier.as_str()));
+    }
+    if field.chosen {
+        description.push_str(" (chosen by barrack: the reference does not print it)");
+    }
+    schema["description"] = json!(description);
+    schema
 }
 
 fn error_response(description: &str) -> Value {

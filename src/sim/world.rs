@@ -67,6 +67,9 @@ pub struct Instance {
     pub volume_ids: Vec<String>,
     pub security_rules: Vec<serde_json::Value>,
     pub startup_script_id: Option<String>,
+    /// Legacy regions' cloud-init user data, kept as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_init: Option<String>,
     pub source_snapshot_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -115,6 +118,7 @@ impl Instance {
             volume_ids: Vec::new(),
             security_rules: Vec::new(),
             startup_script_id: None,
+            cloud_init: None,
             source_snapshot_id: None,
             created_at: now.clone(),
             updated_at: now,

@@ -147,6 +147,7 @@ pub fn pricing(world: &mut World, _req: &Req) -> Outcome {
 
 /// Hourly cost of a configuration, as deploy computes it.
 pub fn quote(world: &mut World, req: &Req) -> Outcome {
+    // Keys, types, models, counts and sizes were checked against deploy's shape on the way in.
     let mut errors = FieldErrors::default();
     let model = req.text("gpu_model", &mut errors);
     let count = req.int("gpu_count", &mut errors).unwrap_or(1);
@@ -159,27 +160,17 @@ pub fn quote(world: &mut World, req: &Req) -> Outcome {
             errors.add("gpu_model", "This field is required");
             0.0
         }
-        Some(m) => gpu_rate(m).unwrap_or_else(|| {
-            errors.add("gpu_model", format!("Unknown GPU model {m}"));
-            0.0
-        }),
+        Some(m) => gpu_rate(m).unwrap_or(0.0),
     };
-    errors.check("gpu_count", rules::gpu_count(count));
-    errors.check("os_volume_size_gb", rules::os_volume_size(os_gb));
     if let (Some(r), Some(m)) = (&region, &model) {
-        if !region_offers(r, m) {
-            errors.add("region", format!("{m} is not offered in {r}"));
-        }
+        errors.check("gpu_model", crate::api::deployment::offered(r, m));
     }
+    // Quote takes deploy's keys: the data volumes named are priced by their size and type.
     let mut volume_cost = 0.0;
-    if let Some(Value::Array(volumes)) = req.body.get("volumes") {
-        for v in volumes {
-            let size = v.get("size_gb").and_then(Value::as_i64).unwrap_or(0);
-            let kind = v.get("type").and_then(Value::as_str).unwrap_or("NVMe");
-            match VOLUME_TYPES.iter().find(|(t, _)| *t == kind) {
-                Some((_, r)) => volume_cost += size as f64 * r,
-                None => errors.add("volumes", format!("Unknown volume type {kind}")),
-            }
+    for id in req.ids("volume_ids", &mut errors).unwrap_or_default() {
+        match world.volumes.get(&id) {
+            Some(volume) => volume_cost += volume.hourly_cost(),
+            None => errors.add("volume_ids", format!("Volume {id} not found")),
         }
     }
     errors.finish()?;

@@ -3,11 +3,22 @@
 use super::account::{minimum_balance, per_gpu, round4, OS_IMAGES};
 use super::network::check_rule;
 use super::{missing, public, Outcome, Req};
-use crate::api::{lifecycle, Kind};
+use crate::api::{lifecycle, Kind, OpId};
 use crate::sim::reply::{FieldErrors, Refusal, Reply};
 use crate::sim::rules;
 use crate::sim::world::*;
 use serde_json::{json, Value};
+
+/// A 400 naming every field the catalog's checks refused.
+pub fn refusal(problems: crate::api::check::Problems) -> Refusal {
+    let mut errors = FieldErrors::default();
+    for (field, messages) in problems {
+        for message in messages {
+            errors.add(&field, message);
+        }
+    }
+    errors.into_refusal()
+}
 
 /// Simulated seconds each transition takes (deploys: 2–5 minutes, as documented).
 pub const DEPLOY_SECONDS: (u64, u64) = (120, 300);
@@ -143,108 +154,40 @@ fn auto_name(world: &mut World, model: &str) -> String {
 
 pub fn deploy(world: &mut World, req: &Req) -> Outcome {
     check_profile(world)?;
+    // The one deployment validation (shape, region and model, boot source, SSH keys, tiers);
+    // what follows checks the request against the world.
+    let body = crate::api::deployment::check(&req.body).map_err(refusal)?;
     let mut errors = FieldErrors::default();
-    let model = req.text("gpu_model", &mut errors);
-    let count = req.int("gpu_count", &mut errors);
-    let region = req.text("region", &mut errors);
-    let name = req.text("name", &mut errors).filter(|n| !n.is_empty());
-    let os_image = req.text("os_image_id", &mut errors);
-    let boot_volume = req.text("volume_id", &mut errors);
-    let image = req.text("image_id", &mut errors);
-    let ssh_keys = req.ids("ssh_key_ids", &mut errors).unwrap_or_default();
-    let os_gb = req.int("os_volume_size_gb", &mut errors);
-    let script_id = req.text("startup_script_id", &mut errors);
-    let data_volumes = req.ids("volume_ids", &mut errors).unwrap_or_default();
-    let public_ip = req.flag("public_ip", &mut errors);
-
-    match &model {
-        None => errors.add("gpu_model", "This field is required"),
-        Some(m) if gpu_rate(m).is_none() => {
-            errors.add("gpu_model", format!("Unknown GPU model {m:?}"))
-        }
-        _ => {}
-    }
-    match count {
-        None => errors.add("gpu_count", "This field is required"),
-        Some(c) => errors.check("gpu_count", rules::gpu_count(c)),
-    }
-    let region_known = match &region {
-        None => {
-            errors.add("region", "This field is required");
-            false
-        }
-        Some(r) if is_advanced(r) || LEGACY_REGIONS.contains(&r.as_str()) => true,
-        Some(r) => {
-            errors.add("region", format!("Unknown region {r:?}"));
-            false
-        }
+    let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_string);
+    let ids = |key: &str| -> Vec<String> {
+        body.get(key)
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
     };
-    if let (Some(r), Some(m), true) = (&region, &model, region_known) {
-        if gpu_rate(m).is_some() && !region_offers(r, m) {
-            errors.add(
-                "gpu_model",
-                format!("{m} is not offered in {r} ({} tier)", tier(r)),
-            );
-        }
-    }
-    if let Some(n) = &name {
-        errors.check("name", rules::instance_name(n));
-    }
-    let sources = [&os_image, &boot_volume, &image]
-        .iter()
-        .filter(|s| s.is_some())
-        .count();
-    if sources != 1 {
-        errors.add(
-            "boot_source",
-            "Exactly one boot source is required: os_image_id, volume_id or image_id",
-        );
-    }
+    let model = text("gpu_model");
+    let count = body.get("gpu_count").and_then(Value::as_i64);
+    let region = text("region");
+    let name = text("name").filter(|n| !n.is_empty());
+    let os_image = text("os_image_id");
+    let boot_volume = text("volume_id");
+    let image = text("image_id");
+    let ssh_keys = ids("ssh_key_ids");
+    let os_gb = body.get("os_volume_size_gb").and_then(Value::as_i64);
+    let script_id = text("startup_script_id");
+    let data_volumes = ids("volume_ids");
+    let public_ip = body.get("public_ip").and_then(Value::as_bool);
+    let cloud_init = text("cloud_init");
+    let advanced = region.as_deref().is_some_and(is_advanced);
     if let Some(os) = &os_image {
         if !OS_IMAGES.iter().any(|(id, _)| id == os) {
             errors.add("os_image_id", format!("Unknown OS image {os:?}"));
         }
-    }
-    let advanced = region.as_deref().is_some_and(is_advanced);
-    if let Some(gb) = os_gb {
-        if advanced {
-            errors.check("os_volume_size_gb", rules::os_volume_size(gb));
-        } else {
-            errors.add(
-                "os_volume_size_gb",
-                "The OS volume size can be chosen in advanced regions only",
-            );
-        }
-    }
-    if region_known && !advanced {
-        if script_id.is_some() {
-            errors.add(
-                "startup_script_id",
-                "Startup scripts are available in advanced regions only",
-            );
-        }
-        if !data_volumes.is_empty() {
-            errors.add(
-                "volume_ids",
-                "Data volumes are available in advanced regions only",
-            );
-        }
-    }
-    if advanced && public_ip.is_some() {
-        errors.add(
-            "public_ip",
-            "The public IP switch applies to legacy regions only",
-        );
-    }
-    // SSH keys: required for OS-image and custom-image boots, refused for volume boots.
-    if boot_volume.is_some() && advanced && !ssh_keys.is_empty() {
-        errors.add("ssh_key_ids", "SSH keys cannot be used with a volume boot");
-    }
-    if (os_image.is_some() || image.is_some()) && ssh_keys.is_empty() {
-        errors.add(
-            "ssh_key_ids",
-            "At least one SSH key is required for OS-image and custom-image boots",
-        );
     }
     for key in &ssh_keys {
         if !world.ssh_keys.contains_key(key) {
@@ -358,7 +301,7 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
         world.random_range(0, 255),
         world.random_range(2, 254)
     );
-    let security_rules = match req.body.get("security_rules") {
+    let security_rules = match body.get("security_rules") {
         Some(Value::Array(rules)) if !advanced => {
             let mut checked = Vec::new();
             for rule in rules {
@@ -390,6 +333,7 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
         volume_ids: data_volumes,
         security_rules,
         startup_script_id: script_id,
+        cloud_init,
         ..Instance::starting(
             id.clone(),
             name,
@@ -425,16 +369,21 @@ fn transition(world: &mut World, id: &str, via: &str, to: Option<&str>, seconds:
 }
 
 /// The instance, if the lifecycle lets `op` act on it now; else 409 naming its state.
-fn require(world: &World, id: &str, op: &str) -> Result<Instance, Refusal> {
+fn require(world: &World, id: &str, op: OpId) -> Result<Instance, Refusal> {
     let instance = find(world, id)?;
     super::require_state(instance, op)?;
     Ok(instance.clone())
 }
 
 /// Move an instance along its lifecycle entry for `op`.
-fn step(world: &mut World, id: &str, op: &str, seconds: f64) -> Outcome {
-    let t = lifecycle::transition(op)
-        .ok_or_else(|| Refusal::new(500, "INTERNAL_ERROR", format!("no lifecycle for {op}")))?;
+fn step(world: &mut World, id: &str, op: OpId, seconds: f64) -> Outcome {
+    let t = lifecycle::transition(op).ok_or_else(|| {
+        Refusal::new(
+            500,
+            "INTERNAL_ERROR",
+            format!("no lifecycle for {}", op.name()),
+        )
+    })?;
     transition(world, id, t.via.unwrap_or("ACTIVE"), t.to, seconds)
 }
 
@@ -462,23 +411,23 @@ fn reacquire(world: &mut World, instance: &Instance) -> Result<(), Refusal> {
 }
 
 pub fn start(world: &mut World, req: &Req) -> Outcome {
-    let instance = require(world, req.id(), "start_instance")?;
+    let instance = require(world, req.id(), OpId::StartInstance)?;
     reacquire(world, &instance)?;
-    step(world, req.id(), "start_instance", START_SECONDS)
+    step(world, req.id(), OpId::StartInstance, START_SECONDS)
 }
 
 pub fn stop(world: &mut World, req: &Req) -> Outcome {
-    require(world, req.id(), "stop_instance")?;
-    step(world, req.id(), "stop_instance", STOP_SECONDS)
+    require(world, req.id(), OpId::StopInstance)?;
+    step(world, req.id(), OpId::StopInstance, STOP_SECONDS)
 }
 
 pub fn reboot(world: &mut World, req: &Req) -> Outcome {
-    require(world, req.id(), "reboot_instance")?;
-    step(world, req.id(), "reboot_instance", REBOOT_SECONDS)
+    require(world, req.id(), OpId::RebootInstance)?;
+    step(world, req.id(), OpId::RebootInstance, REBOOT_SECONDS)
 }
 
 pub fn hibernate(world: &mut World, req: &Req) -> Outcome {
-    let instance = require(world, req.id(), "hibernate_instance")?;
+    let instance = require(world, req.id(), OpId::HibernateInstance)?;
     // The GPU is released at once: stock comes back and GPU billing stops.
     if instance.holds_gpus {
         world.return_gpus(&instance.region, &instance.gpu_model, instance.gpu_count);
@@ -486,11 +435,11 @@ pub fn hibernate(world: &mut World, req: &Req) -> Outcome {
             i.holds_gpus = false;
         }
     }
-    step(world, req.id(), "hibernate_instance", HIBERNATE_SECONDS)
+    step(world, req.id(), OpId::HibernateInstance, HIBERNATE_SECONDS)
 }
 
 pub fn restore(world: &mut World, req: &Req) -> Outcome {
-    let instance = require(world, req.id(), "restore_instance")?;
+    let instance = require(world, req.id(), OpId::RestoreInstance)?;
     reacquire(world, &instance)?;
     transition(
         world,
@@ -502,8 +451,8 @@ pub fn restore(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn delete(world: &mut World, req: &Req) -> Outcome {
-    let instance = require(world, req.id(), "delete_instance")?;
-    step(world, req.id(), "delete_instance", DELETE_SECONDS)?;
+    let instance = require(world, req.id(), OpId::DeleteInstance)?;
+    step(world, req.id(), OpId::DeleteInstance, DELETE_SECONDS)?;
     Ok(Reply::ok(
         json!({"id": instance.id, "name": instance.name, "status": "DELETING", "deleted": true}),
         tier(&instance.region),
@@ -511,7 +460,7 @@ pub fn delete(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn toggle_public_ip(world: &mut World, req: &Req) -> Outcome {
-    let instance = require(world, req.id(), "toggle_public_ip")?;
+    let instance = require(world, req.id(), OpId::TogglePublicIp)?;
     let ip = (!instance.public_ip_enabled).then(|| world.new_ip());
     if let Some(i) = world.instances.get_mut(req.id()) {
         i.public_ip_enabled = !i.public_ip_enabled;

@@ -263,7 +263,7 @@ pub fn attach_volumes(world: &mut World, req: &Req) -> Outcome {
         .get(req.id())
         .ok_or_else(|| missing(Kind::Vm, req.id()))?
         .clone();
-    super::require_state(&instance, "attach_volumes")?;
+    super::require_state(&instance, crate::api::OpId::AttachVolumes)?;
     for id in &ids {
         let volume = world
             .volumes
@@ -390,7 +390,7 @@ pub fn create_snapshot(world: &mut World, req: &Req) -> Outcome {
         .ok_or_else(|| missing(Kind::Vm, &instance_id))?
         .clone();
     let region_tier = tier(&instance.region);
-    super::require_state(&instance, "snapshot")?;
+    super::require_state(&instance, crate::api::OpId::Snapshot)?;
     let name =
         name.unwrap_or_else(|| format!("{}-{}", instance.name, world.timestamp().replace(':', "")));
     if world.snapshots.values().any(|s| s.name == name) {
