@@ -114,6 +114,12 @@ pub fn describe(op: &'static Op, catalog: &Catalog) -> String {
         lines.push("  Fleet:    pass an array as the first argument to act on many at once".into());
     }
     lines.push(format!("  Example:  {}", example(op)));
+    for choice in crate::api::choices::for_op(op.name) {
+        lines.push(format!(
+            "  Choice:   {} — barrack's choice, not the reference's: {} (the reference: {})",
+            choice.topic, choice.chosen, choice.reference
+        ));
+    }
     lines.join("\n")
 }
 

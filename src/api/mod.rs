@@ -1,6 +1,7 @@
 //! The Barrack API: the operation catalog, the blocking client and its error type.
 
 pub mod catalog;
+pub mod choices;
 pub mod client;
 pub mod error;
 pub mod facts;

@@ -5,7 +5,8 @@ pub const SCRIPT_MAX_BYTES: usize = 16_384;
 pub const SCRIPT_NAME_CHARS: &str =
     "Name must contain only alphanumeric characters, spaces, hyphens, underscores, and dots";
 pub const SCRIPT_TOO_LARGE: &str = "Script content must be 16384 bytes or less";
-pub const VOLUME_MAX_GB: i64 = 1_048_576;
+/// See [`super::choices::VOLUME_MAX_GB`].
+pub const VOLUME_MAX_GB: i64 = super::choices::VOLUME_MAX_GB;
 pub const OS_VOLUME_MIN_GB: i64 = 100;
 pub const OS_VOLUME_MAX_GB: i64 = 10_000;
 

@@ -1,5 +1,5 @@
-//! `deploy(map)`: friendly keys, the defaults the docs give, and the server's own validation
-//! run before any request, so a bad name costs nothing and says the same words.
+//! `deploy(map)`: friendly keys, the defaults the docs give, and the validation the simulator
+//! applies, run before any request, so a bad name costs nothing and says the same words.
 
 use super::runtime::Runtime;
 use crate::api::{catalog, facts, rules, ApiError, Args};
@@ -27,6 +27,11 @@ const ALIASES: [(&str, &str); 9] = [
 /// volume is 100 GB in advanced regions; the SSH key is the account's only key when the boot
 /// source needs one. The name is left to the server, which generates `barrack-{gpu}-{random}`.
 pub fn prepare(rt: &Runtime, args: &mut Args) -> Result<(), ApiError> {
+    let script_key = if args.contains_key("startup_script") {
+        "startup_script"
+    } else {
+        "startup_script_id"
+    };
     for (short, long) in ALIASES {
         if let Some(value) = args.remove(short) {
             if args.contains_key(long) {
@@ -189,7 +194,7 @@ pub fn prepare(rt: &Runtime, args: &mut Args) -> Result<(), ApiError> {
         return Err(ApiError::invalid(
             OP,
             "ssh_key_ids",
-            "SSH keys cannot be used with a volume boot",
+            crate::api::choices::SSH_KEYS_ON_VOLUME_BOOT,
         ));
     }
     if !volume_boot && !has_keys {
@@ -218,6 +223,8 @@ pub fn prepare(rt: &Runtime, args: &mut Args) -> Result<(), ApiError> {
             }
         }
     }
+    // A startup script may be named by its handle, its id or its name.
+    super::by_name::startup_script(rt, args, script_key)?;
     Ok(())
 }
 

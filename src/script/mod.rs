@@ -13,6 +13,8 @@
 //! let balance: rhai::Map = engine.eval("balance()").unwrap();
 //! ```
 
+mod actions;
+mod by_name;
 pub mod convert;
 mod deploy;
 mod fleet;

@@ -98,7 +98,7 @@ pub fn register(module: &mut Module, runtime: &Arc<Runtime>) {
     }
 }
 
-fn params_info(ops: &[&'static Op], arity: usize) -> Vec<String> {
+pub(super) fn params_info(ops: &[&'static Op], arity: usize) -> Vec<String> {
     let op = ops[0];
     let mut info: Vec<String> = (0..arity)
         .map(|i| {
@@ -134,7 +134,7 @@ fn params_info(ops: &[&'static Op], arity: usize) -> Vec<String> {
     info
 }
 
-fn comments(ops: &[&'static Op]) -> Vec<String> {
+pub(super) fn comments(ops: &[&'static Op]) -> Vec<String> {
     let mut lines = Vec::new();
     for op in ops {
         lines.push(format!(
@@ -228,6 +228,12 @@ pub fn invoke(rt: &Runtime, op: &'static Op, args: Vec<Dynamic>) -> RhaiResult {
         deploy::prepare(rt, &mut request).map_err(|e| convert::api_error(&e))?;
     }
     let value = rt.call(op, &request).map_err(|e| convert::api_error(&e))?;
+    // "Create a startup script" answers 201 with no body: find what it made by its name.
+    let value = if op.mutates && super::by_name::answered_without_object(op, &value) {
+        super::by_name::created(rt, op, &request).map_err(|e| convert::api_error(&e))?
+    } else {
+        value
+    };
     let value = match (&filter, value) {
         (Some(filter), Value::Array(items)) => {
             Value::Array(items.into_iter().filter(|i| matches(i, filter)).collect())

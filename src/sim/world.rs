@@ -80,6 +80,12 @@ pub struct Instance {
     /// Seconds of the current minute already run (billing is per whole minute).
     #[serde(default)]
     pub partial_seconds: f64,
+    /// The snapshot a restore is still reading (until the instance first becomes ACTIVE).
+    #[serde(default)]
+    pub restoring_from: Option<String>,
+    /// Why the instance is in ERROR, when the simulator knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl Instance {
@@ -127,6 +133,8 @@ impl Instance {
                 to: Some("ACTIVE".into()),
             }),
             partial_seconds: 0.0,
+            restoring_from: None,
+            error: None,
         }
     }
 
@@ -216,6 +224,22 @@ pub struct Firewall {
     pub rules: Vec<serde_json::Value>,
     pub instance_ids: Vec<String>,
     pub created_at: String,
+    /// When each APPLYING rule (by id) takes effect, in simulated seconds; its public
+    /// `applies_at` is the same instant as RFC 3339.
+    #[serde(default)]
+    pub rule_due: BTreeMap<String, f64>,
+}
+
+impl Firewall {
+    /// SUCCESS when every rule is in force, UPDATING while one still applies.
+    pub fn status(&self) -> &'static str {
+        use crate::api::choices::{FIREWALL_READY, FIREWALL_UPDATING};
+        if self.rule_due.is_empty() {
+            FIREWALL_READY
+        } else {
+            FIREWALL_UPDATING
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -429,8 +453,7 @@ impl World {
         let rules = self
             .firewalls
             .values()
-            .flat_map(|f| f.rules.iter())
-            .filter_map(|r| r.get("applies_at").and_then(serde_json::Value::as_f64));
+            .flat_map(|f| f.rule_due.values().copied());
         instance
             .chain(volume)
             .chain(snapshot)
@@ -462,6 +485,7 @@ impl World {
                 Some(status) => {
                     instance.status = status;
                     instance.updated_at = stamp.clone();
+                    instance.restoring_from = None;
                 }
                 None => {
                     if let Some(gone) = self.instances.remove(&id) {
@@ -501,13 +525,24 @@ impl World {
             }
         }
         for firewall in self.firewalls.values_mut() {
-            for rule in &mut firewall.rules {
-                let due = rule.get("applies_at").and_then(serde_json::Value::as_f64);
-                if due.is_some_and(|d| d <= now) {
-                    if let Some(obj) = rule.as_object_mut() {
-                        obj.remove("applies_at");
-                        obj.insert("status".into(), "ACTIVE".into());
-                    }
+            if firewall.rule_due.is_empty() {
+                continue;
+            }
+            let due: Vec<String> = firewall
+                .rule_due
+                .iter()
+                .filter(|(_, at)| **at <= now)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in due {
+                firewall.rule_due.remove(&id);
+                let rule = firewall
+                    .rules
+                    .iter_mut()
+                    .filter_map(serde_json::Value::as_object_mut)
+                    .find(|r| r.get("id").and_then(serde_json::Value::as_str) == Some(&id));
+                if let Some(rule) = rule {
+                    rule.insert("status".into(), "ACTIVE".into());
                 }
             }
         }
@@ -529,27 +564,15 @@ impl World {
         }
     }
 
-    /// Charge `seconds` of simulated time: instances per whole minute, storage continuously.
+    /// Charge `seconds` of simulated time: instances (GPUs and OS disk) per whole minute, data
+    /// volumes and snapshots continuously.
     fn accrue(&mut self, seconds: f64) {
         if seconds <= 0.0 {
             return;
         }
         let mut charged = 0.0;
-        // Attached volumes bill with their instance while it is ACTIVE: sum them once, without
-        // cloning every instance id on every request.
-        let mut attached: HashMap<&str, f64> = HashMap::new();
-        for volume in self.volumes.values() {
-            if let Some(id) = &volume.instance_id {
-                *attached.entry(id.as_str()).or_insert(0.0) += volume.hourly_cost();
-            }
-        }
         for instance in self.instances.values_mut() {
-            let volumes = if instance.status == "ACTIVE" {
-                attached.get(instance.id.as_str()).copied().unwrap_or(0.0)
-            } else {
-                0.0
-            };
-            let rate = instance.hourly_rate() + volumes;
+            let rate = instance.hourly_rate();
             if rate <= 0.0 {
                 continue;
             }
@@ -568,12 +591,12 @@ impl World {
             snapshot.total_cost += cost;
             charged += cost;
         }
+        // A data volume's storage is billed to the volume, attached or not and whatever its
+        // instance is doing: stopping or hibernating releases GPUs, not disks.
         for volume in self.volumes.values_mut() {
-            if volume.instance_id.is_none() {
-                let cost = volume.hourly_cost() * seconds / 3600.0;
-                volume.total_cost += cost;
-                charged += cost;
-            }
+            let cost = volume.hourly_cost() * seconds / 3600.0;
+            volume.total_cost += cost;
+            charged += cost;
         }
         self.balance -= charged;
     }

@@ -19,11 +19,12 @@ const RESTORE_SECONDS: f64 = 120.0;
 const DELETE_SECONDS: f64 = 30.0;
 const SNAPSHOT_RESTORE_SECONDS: f64 = 180.0;
 
-const INTERNAL: [&str; 4] = [
+const INTERNAL: [&str; 5] = [
     "holds_gpus",
     "partial_seconds",
     "billing_records",
     "total_cost",
+    "restoring_from",
 ];
 
 pub fn instance_json(world: &World, instance: &Instance) -> Value {
@@ -238,7 +239,7 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
     }
     // SSH keys: required for OS-image and custom-image boots, refused for volume boots.
     if boot_volume.is_some() && advanced && !ssh_keys.is_empty() {
-        errors.add("ssh_key_ids", "SSH keys cannot be used with a volume boot");
+        errors.add("ssh_key_ids", crate::api::choices::SSH_KEYS_ON_VOLUME_BOOT);
     }
     if (os_image.is_some() || image.is_some()) && ssh_keys.is_empty() {
         errors.add(
@@ -511,6 +512,16 @@ pub fn delete(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn toggle_public_ip(world: &mut World, req: &Req) -> Outcome {
+    let instance = find(world, req.id())?;
+    // The public-IP switch is a legacy-tier setting, as deploy's `public_ip` is.
+    if is_advanced(&instance.region) {
+        return Err(Refusal::conflict(format!(
+            "The public IP can be toggled on legacy-tier instances only; {} is in {} (advanced tier), whose instances always have one",
+            label(instance),
+            instance.region
+        ))
+        .in_tier("advanced"));
+    }
     let instance = require(world, req.id(), "toggle_public_ip")?;
     let ip = (!instance.public_ip_enabled).then(|| world.new_ip());
     if let Some(i) = world.instances.get_mut(req.id()) {
@@ -529,6 +540,8 @@ pub fn billing(world: &mut World, req: &Req) -> Outcome {
             "currency": world.currency,
             "hourly_cost": round4(instance.full_hourly_cost(world)),
             "current_hourly_rate": round4(instance.hourly_rate()),
+            // Attached data volumes bill on their own (volume_billing), in every state.
+            "data_volumes_hourly_cost": round4(instance.data_volume_cost(world)),
             "billed_minutes": instance.billed_minutes,
             "total_cost": round4(instance.total_cost),
             "billing": "per minute",
@@ -652,6 +665,7 @@ pub fn restore_snapshot(world: &mut World, req: &Req) -> Outcome {
         public_ip_enabled: true,
         public_ip: Some(ip),
         source_snapshot_id: Some(snapshot.id.clone()),
+        restoring_from: Some(snapshot.id.clone()),
         ..Instance::starting(
             id.clone(),
             name,

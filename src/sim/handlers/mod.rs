@@ -225,6 +225,7 @@ fn route(name: &str) -> Option<Handler> {
         "add_firewall_rule" => network::add_rule,
         "remove_firewall_rule" => network::remove_rule,
         "attach_firewall" => network::attach,
+        "detach_firewall" => network::detach,
         "snapshots" => storage::snapshots,
         "snapshot" => storage::create_snapshot,
         "get_snapshot" => storage::snapshot,
