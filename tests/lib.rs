@@ -12,6 +12,9 @@ mod core_lifecycle;
 mod core_ops;
 mod core_rules;
 
+// ---- The seeds' rules, kept (issue 14): each reference rule against the simulator ----
+mod seed_rules;
+
 // ---- The Rhai host, the REPL, the stdlib: the `Test` builder runs the real binary ----
 mod test;
 mod transport;
