@@ -283,6 +283,25 @@ fn every_time_field_of_every_answer_is_an_rfc3339_timestamp() {
         read += 1;
     }
     assert!(read >= 30, "{read} reads");
+    // The world's own dump (admin route, `--state` files) writes its instants the same way.
+    let state = raw(&sim, "GET", "/_sim/state", None, &[]).unwrap().json();
+    let due = &state["firewalls"][&fw]["rule_due"];
+    assert_eq!(
+        due.as_object().map(|m| m.len()),
+        Some(2),
+        "both rules apply: {due}"
+    );
+    for (name, value) in [("clock", &state["clock"])].into_iter().chain(
+        due.as_object()
+            .unwrap()
+            .iter()
+            .map(|(_, v)| ("rule_due", v)),
+    ) {
+        let text = value
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} is {value}"));
+        assert!(text.parse::<jiff::Timestamp>().is_ok(), "{name} = {text}");
+    }
     let mut fields = Vec::new();
     for (i, answer) in answers.iter().enumerate() {
         time_fields(answer, format!("answer{i}"), &mut fields);

@@ -39,10 +39,93 @@ pub fn gpu_rate(model: &str) -> Option<f64> {
         .map(|(_, r)| *r)
 }
 
+/// Simulated instants, kept as seconds since the epoch, written as RFC 3339 (the world's dump at
+/// `/_sim/state` and `--state` files show times as every API answer does) and read from either
+/// form, so older state files still load. An instant beyond RFC 3339's years stays a number.
+pub mod instant {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn to_text(seconds: f64) -> Option<String> {
+        if !seconds.is_finite() || seconds.abs() > 1e15 {
+            return None;
+        }
+        // Whole seconds and the fraction apart: their product with 1e9 would lose digits.
+        let whole = seconds.floor();
+        let nanos = ((seconds - whole) * 1e9).round().min(999_999_999.0) as i32;
+        jiff::Timestamp::new(whole as i64, nanos)
+            .ok()
+            .map(|t| t.to_string())
+    }
+
+    pub fn from_text(text: &str) -> Option<f64> {
+        let t: jiff::Timestamp = text.parse().ok()?;
+        Some(t.as_second() as f64 + f64::from(t.subsec_nanosecond()) / 1e9)
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Seconds(f64),
+        Text(String),
+    }
+
+    fn read<E: Error>(value: Either) -> Result<f64, E> {
+        match value {
+            Either::Seconds(s) => Ok(s),
+            Either::Text(t) => {
+                from_text(&t).ok_or_else(|| E::custom(format!("{t:?} is not an RFC 3339 time")))
+            }
+        }
+    }
+
+    pub fn serialize<S: Serializer>(seconds: &f64, s: S) -> Result<S::Ok, S::Error> {
+        match to_text(*seconds) {
+            Some(text) => s.serialize_str(&text),
+            None => s.serialize_f64(*seconds),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        read(Either::deserialize(d)?)
+    }
+
+    /// The same for a map of instants.
+    pub mod map {
+        use super::*;
+        use serde::ser::SerializeMap;
+
+        pub fn serialize<S: Serializer>(
+            map: &BTreeMap<String, f64>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            let mut out = s.serialize_map(Some(map.len()))?;
+            for (key, seconds) in map {
+                match to_text(*seconds) {
+                    Some(text) => out.serialize_entry(key, &text)?,
+                    None => out.serialize_entry(key, seconds)?,
+                }
+            }
+            out.end()
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<BTreeMap<String, f64>, D::Error> {
+            BTreeMap::<String, Either>::deserialize(d)?
+                .into_iter()
+                .map(|(k, v)| read(v).map(|s| (k, s)))
+                .collect()
+        }
+    }
+}
+
 /// A status change that becomes true at a simulated time.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Pending {
     /// Simulated seconds since the epoch.
+    #[serde(with = "instant")]
     pub due: f64,
     /// The status reached; `None` means the object disappears (a finished delete).
     pub to: Option<String>,
@@ -226,7 +309,7 @@ pub struct Firewall {
     pub created_at: String,
     /// When each APPLYING rule (by id) takes effect, in simulated seconds; its public
     /// `applies_at` is the same instant as RFC 3339.
-    #[serde(default)]
+    #[serde(default, with = "instant::map")]
     pub rule_due: BTreeMap<String, f64>,
 }
 
@@ -284,6 +367,7 @@ pub struct Remembered {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct World {
     /// Simulated seconds since the Unix epoch at the last tick.
+    #[serde(with = "instant")]
     pub clock: f64,
     pub currency: String,
     pub balance: f64,
@@ -641,6 +725,38 @@ mod tests {
         assert_eq!(world.instances[&id].billed_minutes, 10);
         let expected = (2.49 + 100.0 * OS_VOLUME_RATE) / 6.0;
         assert!((before - world.balance - expected).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_world_writes_its_instants_as_rfc3339_and_reads_both_forms() {
+        let mut world = World::seeded(3, 1_780_000_000.25);
+        world.firewalls.insert(
+            "fw-1".into(),
+            Firewall {
+                id: "fw-1".into(),
+                name: "f".into(),
+                region: "FINLAND-1".into(),
+                description: String::new(),
+                rules: Vec::new(),
+                instance_ids: Vec::new(),
+                created_at: world.timestamp(),
+                rule_due: BTreeMap::from([("rule-1".to_string(), 1_780_000_120.5)]),
+            },
+        );
+        let json = serde_json::to_value(&world).unwrap();
+        assert_eq!(json["clock"], "2026-05-28T20:26:40.25Z");
+        assert_eq!(
+            json["firewalls"]["fw-1"]["rule_due"]["rule-1"],
+            "2026-05-28T20:28:40.5Z"
+        );
+        let back: World = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back.clock, world.clock);
+        assert_eq!(back.firewalls["fw-1"].rule_due["rule-1"], 1_780_000_120.5);
+        // A state file of an older barrack, with seconds.
+        let mut old = json;
+        old["clock"] = serde_json::json!(1_780_000_000.25);
+        let back: World = serde_json::from_value(old).unwrap();
+        assert_eq!(back.clock, world.clock);
     }
 
     #[test]
