@@ -507,6 +507,11 @@ fn every_action_updates_the_handle_it_was_called_on() {
         let s = create_script("acted", "echo 1");
         s.update_script(#{script: "echo 2"}); seen.update = s.script;
         vol.delete(); seen.delete_volume = vol.status;
+        let pair = deploy([#{gpu: "L40", region: "CANADA-1", name: "pair-1"}, #{gpu: "L40", region: "CANADA-1", name: "pair-2"}]);
+        wait_active(pair);
+        pair.stop(); seen.fleet_stop = [pair[0].status, pair[1].status];
+        wait_status(pair, "SHUTOFF");
+        delete(pair);
         vm.delete(); seen.delete_vm = vm.status;
         seen.vm = vm.id; seen.vol = vol.id;
         seen
@@ -526,6 +531,7 @@ fn every_action_updates_the_handle_it_was_called_on() {
     ] {
         assert_eq!(v[action], status, "after {action}: {v}");
     }
+    assert_eq!(v["fleet_stop"], json!(["STOPPING", "STOPPING"]), "{v}");
     assert_eq!(v["resize"], 80, "{v}");
     assert_eq!(v["attach"], json!([v["vol"]]), "{v}");
     assert_eq!(v["detach"], 0, "{v}");

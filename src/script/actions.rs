@@ -7,13 +7,14 @@
 //! an object of that kind, except those that make an object of another kind (`snapshot(vm)`).
 
 use super::convert;
+use super::fleet;
 use super::handles::{self, Handle};
 use super::ops;
 use super::runtime::Runtime;
 use super::RhaiResult;
-use crate::api::catalog::{Kind, Op, Returns, OPS};
+use crate::api::catalog::{ArgType, Kind, Op, Returns, OPS};
 use crate::api::Args;
-use rhai::{Dynamic, FuncRegistration, Map, Module, NativeCallContext};
+use rhai::{Array, Dynamic, FuncRegistration, Map, Module, NativeCallContext};
 use std::sync::Arc;
 
 /// The actions that update a handle of `kind`.
@@ -54,6 +55,99 @@ fn act(rt: &Runtime, op: &'static Op, handle: &mut Handle, rest: Vec<Dynamic>) -
         Err(_) => {}
     }
     Ok(result)
+}
+
+/// After a fleet action, each element that the answer shows again (the same object, by id)
+/// becomes that answer; others keep what they had. Failed elements are left as they were.
+fn update_elements(items: &mut Array, outcome: &RhaiResult) {
+    let results: Option<Array> = match outcome {
+        Ok(value) => value.read_lock::<Array>().map(|a| a.clone()),
+        Err(err) => match err.as_ref() {
+            rhai::EvalAltResult::ErrorRuntime(value, _) => value.read_lock::<Map>().and_then(|m| {
+                m.get("results")
+                    .and_then(|r| r.read_lock::<Array>().map(|a| a.clone()))
+            }),
+            _ => None,
+        },
+    };
+    for (item, answer) in items.iter_mut().zip(results.unwrap_or_default()) {
+        let (Some(old), Some(new)) = (handles::as_handle(item), handles::as_handle(&answer)) else {
+            continue;
+        };
+        if old.kind == new.kind && old.id() == new.id() {
+            *item = answer;
+        }
+    }
+}
+
+/// Fleet actions on an array variable: `hibernate(fleet)` runs on every element (see
+/// `fleet`) and leaves each element updated from its answer, as the waiters do.
+pub fn register_for_arrays(module: &mut Module, runtime: &Arc<Runtime>) {
+    let mut names: Vec<&'static str> = Kind::ALL
+        .into_iter()
+        .flat_map(actions_of)
+        .flat_map(|op| op.rhai_names())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        let ops: Vec<&'static Op> = crate::api::catalog::by_rhai_name(name).collect();
+        // A name whose operation takes a list itself (`delete_scripts(ids)`) is not a fleet.
+        if ops
+            .iter()
+            .any(|op| !matches!(op.args.first().map(|a| a.ty), Some(ArgType::Target(_))))
+        {
+            continue;
+        }
+        let low = ops.iter().map(|op| op.required.max(1)).min().unwrap_or(1);
+        let high = ops.iter().map(|op| op.args.len()).max().unwrap_or(1);
+        for arity in low..=high.min(3) {
+            let mut info = ops::params_info(&ops, arity);
+            if let Some(first) = info.first_mut() {
+                *first = "fleet: Array".into();
+            }
+            let registration = FuncRegistration::new(name)
+                .in_global_namespace()
+                .with_volatility(true)
+                .with_purity(false)
+                .with_params_info(info)
+                .with_comments(ops::comments(&ops));
+            let (rt, ops) = (runtime.clone(), Arc::new(ops.clone()));
+            let run = move |items: &mut Array, rest: Vec<Dynamic>| -> RhaiResult {
+                let mut args = vec![Dynamic::from(items.clone())];
+                args.extend(rest);
+                let outcome = fleet::run(&rt, &ops, name, args);
+                update_elements(items, &outcome);
+                outcome
+            };
+            match arity {
+                1 => {
+                    registration.set_into_module(
+                        module,
+                        move |ctx: NativeCallContext, items: &mut Array| {
+                            run(items, Vec::new()).map_err(|e| convert::at(e, &ctx))
+                        },
+                    );
+                }
+                2 => {
+                    registration.set_into_module(
+                        module,
+                        move |ctx: NativeCallContext, items: &mut Array, b: Dynamic| {
+                            run(items, vec![b]).map_err(|e| convert::at(e, &ctx))
+                        },
+                    );
+                }
+                _ => {
+                    registration.set_into_module(
+                        module,
+                        move |ctx: NativeCallContext, items: &mut Array, b: Dynamic, c: Dynamic| {
+                            run(items, vec![b, c]).map_err(|e| convert::at(e, &ctx))
+                        },
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// Register the actions of one handle type with a `&mut` first argument, so both `vm.stop()`

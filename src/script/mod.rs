@@ -50,6 +50,7 @@ impl BarrackPackage {
         let mut module = Module::new();
         handles::register(&mut module, &runtime);
         ops::register(&mut module, &runtime);
+        actions::register_for_arrays(&mut module, &runtime);
         wait::register(&mut module, &runtime);
         helpers::register(&mut module, &runtime);
         // No `build_index()`: an engine looks functions of a global module up in the module

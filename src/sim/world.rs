@@ -229,7 +229,8 @@ impl Instance {
             .sum()
     }
 
-    /// Cost per hour in the current status: full while ACTIVE (and while rebooting or stopping),
+    /// Cost per hour in the current status (when billing starts is a choice: see
+    /// `api::choices`, "billing start"): full while ACTIVE (and while rebooting or stopping),
     /// storage only while SHUTOFF or HIBERNATED — and from the moment hibernation starts, since
     /// the GPU is released at once — nothing while CREATING or RESTORING.
     pub fn hourly_rate(&self) -> f64 {
