@@ -638,6 +638,21 @@ fn toggle_public_ip_is_for_the_legacy_tier_only_like_deploys_public_ip() {
     assert!(on["public_ip"].is_string(), "{on}");
     let off = ok(&client, "toggle_public_ip", json!({"id": legacy}));
     assert_eq!(off["public_ip_enabled"], false, "{off}");
+
+    // The dry run refuses it as the run would.
+    Test::new()
+        .file(
+            "toggle.rhai",
+            r#"
+            let vm = deploy(#{gpu: "H100-SXM5-80GB", region: "FINLAND-1", name: "plan-adv"});
+            wait_active(vm);
+            vm.toggle_public_ip();
+            "#,
+        )
+        .args(["plan", "--sim", "toggle.rhai"])
+        .stderr_has("legacy-tier instances only")
+        .stderr_has("(advanced tier)")
+        .status(1);
 }
 
 // ---- Rule 8: choices are said to be choices ----

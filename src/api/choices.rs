@@ -24,6 +24,17 @@ pub const SSH_KEYS_ON_VOLUME_BOOT: &str = "SSH keys cannot be used with a volume
 /// The reason a restore ends in ERROR when its snapshot is deleted under it.
 pub const SNAPSHOT_DELETED_DURING_RESTORE: &str = "Snapshot deleted during restore";
 
+/// `toggle_public_ip` follows deploy's `public_ip`: a legacy-tier switch. `Err` is the refusal
+/// for an instance (`label`, e.g. "instance BRK-… (name)") of another tier.
+pub fn public_ip_toggle(region: &str, label: &str) -> Result<(), String> {
+    if super::facts::is_advanced(region) {
+        return Err(format!(
+            "The public IP can be toggled on legacy-tier instances only; {label} is in {region} (advanced tier), whose instances always have one"
+        ));
+    }
+    Ok(())
+}
+
 /// One decision the reference leaves open.
 #[derive(Debug)]
 pub struct Choice {

@@ -28,12 +28,14 @@ fn text<'a>(item: &'a Value, field: &str) -> &'a str {
     item.get(field).and_then(Value::as_str).unwrap_or("")
 }
 
-/// Whether a creation's answer carries no object, as "Create a startup script" (201, no body).
-pub fn answered_without_object(op: &Op, answer: &Value) -> bool {
+/// Whether a creation by name was answered with no body, as "Create a startup script" is
+/// (201, no body). Any other answer is left as the server gave it.
+pub fn answered_without_object(op: &Op, request: &Args, answer: &Value) -> bool {
     matches!(op.returns, Returns::One(_))
+        && request.get("name").is_some_and(Value::is_string)
         && match answer {
             Value::Null => true,
-            Value::Object(map) => !map.contains_key("id"),
+            Value::Object(map) => map.is_empty(),
             Value::String(s) => s.trim().is_empty(),
             _ => false,
         }

@@ -229,7 +229,7 @@ pub fn invoke(rt: &Runtime, op: &'static Op, args: Vec<Dynamic>) -> RhaiResult {
     }
     let value = rt.call(op, &request).map_err(|e| convert::api_error(&e))?;
     // "Create a startup script" answers 201 with no body: find what it made by its name.
-    let value = if op.mutates && super::by_name::answered_without_object(op, &value) {
+    let value = if op.mutates && super::by_name::answered_without_object(op, &request, &value) {
         super::by_name::created(rt, op, &request).map_err(|e| convert::api_error(&e))?
     } else {
         value

@@ -329,6 +329,11 @@ impl Planner {
         change: &mut Change,
     ) -> Result<Value, ApiError> {
         let t = lifecycle::transition(op.name).ok_or_else(|| not_found(op, ""))?;
+        if op.name == "toggle_public_ip" {
+            let label = format!("instance {} ({})", text(&vm, "id"), text(&vm, "name"));
+            crate::api::choices::public_ip_toggle(text(&vm, "region"), &label)
+                .map_err(|why| conflict(op, "CONFLICT", 409, why))?;
+        }
         let status = text(&vm, "status").to_string();
         if !t.from.contains(&status.as_str()) {
             return Err(conflict(

@@ -513,15 +513,8 @@ pub fn delete(world: &mut World, req: &Req) -> Outcome {
 
 pub fn toggle_public_ip(world: &mut World, req: &Req) -> Outcome {
     let instance = find(world, req.id())?;
-    // The public-IP switch is a legacy-tier setting, as deploy's `public_ip` is.
-    if is_advanced(&instance.region) {
-        return Err(Refusal::conflict(format!(
-            "The public IP can be toggled on legacy-tier instances only; {} is in {} (advanced tier), whose instances always have one",
-            label(instance),
-            instance.region
-        ))
-        .in_tier("advanced"));
-    }
+    crate::api::choices::public_ip_toggle(&instance.region, &label(instance))
+        .map_err(|why| Refusal::conflict(why).in_tier(tier(&instance.region)))?;
     let instance = require(world, req.id(), "toggle_public_ip")?;
     let ip = (!instance.public_ip_enabled).then(|| world.new_ip());
     if let Some(i) = world.instances.get_mut(req.id()) {
