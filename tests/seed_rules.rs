@@ -194,6 +194,23 @@ fn wait_status_success_waits_for_a_firewalls_rules() {
     assert_eq!(v["after"], json!(["SUCCESS", "ACTIVE"]), "{v}");
     let at = v["applies_at"].as_str().unwrap();
     assert!(at.parse::<jiff::Timestamp>().is_ok(), "{at}");
+
+    // The dry run predicts the same states.
+    Test::new()
+        .file(
+            "fw.rhai",
+            r#"
+            let fw = create_firewall(#{name: "web", region: "FINLAND-1", rules: [#{protocol: "TCP", port_range: "443"}]});
+            let before = fw.status;
+            wait_status(fw, "SUCCESS");
+            print(`${before} then ${fw.status}`);
+            delete(fw);
+            "#,
+        )
+        .args(["plan", "--sim", "fw.rhai"])
+        .stdout_has("UPDATING then SUCCESS")
+        .stdout_has("Plan: 2 changes")
+        .status(2);
 }
 
 /// Every field named like a time (`…_at`, `time`, `date`) anywhere in `value`.

@@ -213,9 +213,21 @@ impl Planner {
                         if change.target.is_empty() {
                             change.target = format!("{id} ({})", text(&object, "name"));
                         }
-                        let creating = matches!(kind, Kind::Volume | Kind::Image);
-                        let status = if creating { "CREATING" } else { "AVAILABLE" };
-                        self.put(kind, object, status, Some("AVAILABLE"))
+                        let (status, settles) = match kind {
+                            Kind::Volume | Kind::Image => ("CREATING", "AVAILABLE"),
+                            // A firewall is UPDATING while its rules apply, then SUCCESS.
+                            Kind::Firewall => {
+                                let rules = object
+                                    .get("rules")
+                                    .and_then(Value::as_array)
+                                    .is_some_and(|r| !r.is_empty());
+                                let ready = crate::api::choices::FIREWALL_READY;
+                                let updating = crate::api::choices::FIREWALL_UPDATING;
+                                (if rules { updating } else { ready }, ready)
+                            }
+                            _ => ("AVAILABLE", "AVAILABLE"),
+                        };
+                        self.put(kind, object, status, Some(settles))
                     }
                     (_, Some(mut t)) => {
                         t.insert("planned".into(), true.into());
