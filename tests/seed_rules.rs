@@ -513,6 +513,9 @@ fn every_action_updates_the_handle_it_was_called_on() {
         wait_status(vm, "HIBERNATED");
         vm.restore(); seen.restore = vm.status;
         wait_active(vm);
+        const HELD = instance(vm.id);
+        HELD.reboot(); seen.const_reboot = HELD.status;
+        wait_active(vm);
         let vol = create_volume(#{name: "grow", size_gb: 50, region: "FINLAND-1"});
         wait_status(vol, "AVAILABLE");
         vol.resize(80); seen.resize = vol.size_gb;
@@ -543,6 +546,7 @@ fn every_action_updates_the_handle_it_was_called_on() {
         ("reboot", "REBOOTING"),
         ("hibernate", "HIBERNATING"),
         ("restore", "RESTORING"),
+        ("const_reboot", "REBOOTING"),
         ("delete_volume", "DELETED"),
         ("delete_vm", "DELETING"),
     ] {

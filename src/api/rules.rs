@@ -1,5 +1,7 @@
-//! The validation rules the reference prints, with their messages. The simulator answers with
-//! them and the Rhai `deploy` checks them before sending, so both speak the same words.
+//! The validation rules the reference prints. Only the two startup-script messages are printed
+//! there; every other message is barrack's wording (see `choices`, "message wording"). The
+//! simulator answers with them and the Rhai `deploy` checks them before sending, so both speak
+//! the same words.
 
 pub const SCRIPT_MAX_BYTES: usize = 16_384;
 pub const SCRIPT_NAME_CHARS: &str =

@@ -109,7 +109,8 @@ pub fn register_for_arrays(module: &mut Module, runtime: &Arc<Runtime>) {
             let registration = FuncRegistration::new(name)
                 .in_global_namespace()
                 .with_volatility(true)
-                .with_purity(false)
+                // Pure, as the untyped actions were: `const VM = …; VM.stop()` keeps working
+                // (and the constant's cached status follows the server, which is the point).
                 .with_params_info(info)
                 .with_comments(ops::comments(&ops));
             let (rt, ops) = (runtime.clone(), Arc::new(ops.clone()));
@@ -173,7 +174,8 @@ pub fn register_for<T: Clone + Send + Sync + 'static>(
                 let registration = FuncRegistration::new(name)
                     .in_global_namespace()
                     .with_volatility(true)
-                    .with_purity(false)
+                    // Pure, as the untyped actions were: `const VM = …; VM.stop()` keeps
+                    // working (and the constant's cached status follows the server).
                     .with_params_info(info)
                     .with_comments(ops::comments(&ops_of));
                 let rt = runtime.clone();
