@@ -111,6 +111,31 @@ fn rhai_attaches_and_detaches_firewalls_and_ops_says_how() {
     assert_eq!(v["after"], json!([v["b"]]), "{v}");
     assert_eq!((v["on_a"].as_i64(), v["on_b"].as_i64()), (Some(0), Some(1)));
 
+    // The dry run keeps the same rules: attach adds, detach removes, an attached firewall
+    // cannot be deleted.
+    Test::new()
+        .file(
+            "fw.rhai",
+            r#"
+            let a = deploy(#{gpu: "H100-SXM5-80GB", region: "FINLAND-1", name: "plan-a"});
+            let b = deploy(#{gpu: "H100-SXM5-80GB", region: "FINLAND-1", name: "plan-b"});
+            wait_active([a, b]);
+            let fw = create_firewall(#{name: "web", region: "FINLAND-1"});
+            fw.attach([a]);
+            fw.attach([b]);
+            print(`attached to ${fw.instance_ids.len()}`);
+            fw.detach(a);
+            print(`left on ${fw.instance_ids.len()}`);
+            delete(fw);
+            "#,
+        )
+        .args(["plan", "--sim", "fw.rhai"])
+        .stdout_has("attached to 2")
+        .stdout_has("left on 1")
+        .stderr_has("is attached to 1 instance(s)")
+        .stderr_has("detach it first")
+        .status(1);
+
     Test::new()
         .args(["ops", "attach_firewall"])
         .stdout_has("those it is attached to stay attached")

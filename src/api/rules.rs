@@ -143,6 +143,33 @@ pub fn ssh_key_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Refusal of `detach_firewall` for instances the firewall is not attached to.
+pub fn firewall_not_attached(
+    fw: &str,
+    name: &str,
+    strangers: &[&str],
+    attached: &[String],
+) -> String {
+    let attached = if attached.is_empty() {
+        "none".to_string()
+    } else {
+        attached.join(", ")
+    };
+    format!(
+        "Firewall {fw} ({name}) is not attached to {}; it is attached to: {attached}",
+        strangers.join(", ")
+    )
+}
+
+/// Refusal of `delete_firewall` while instances still carry the firewall.
+pub fn firewall_still_attached(fw: &str, name: &str, attached: &[String]) -> String {
+    let ids = attached.join(", ");
+    format!(
+        "Firewall {fw} ({name}) is attached to {} instance(s): {ids}; detach it first: detach_firewall(fw, [{ids}])",
+        attached.len()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

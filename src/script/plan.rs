@@ -61,6 +61,18 @@ fn conflict(op: &Op, code: &str, status: u16, message: String) -> ApiError {
     err
 }
 
+/// A list of id strings (or one id) as the request or the object holds it.
+fn strings(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(one)) => vec![one.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn answer(data: Value) -> Answer {
     Answer {
         data,
@@ -182,12 +194,26 @@ impl Planner {
                 self.plan_restore_snapshot(client, op, args, target.as_ref(), &mut change)?
             }
             "snapshot" => self.plan_snapshot(client, op, args, &mut change)?,
+            "attach_firewall" | "detach_firewall" => {
+                self.plan_firewall_attachment(op, target.unwrap_or_default(), args, &mut change)?
+            }
             name if lifecycle::transition(name).is_some() && target_kind == Some(Kind::Vm) => {
                 let t = target.unwrap_or_default();
                 self.plan_transition(client, op, t, &mut change)?
             }
             name if name.starts_with("delete_") && target.is_some() => {
                 let t = target.unwrap_or_default();
+                if name == "delete_firewall" {
+                    let attached = strings(t.get("instance_ids"));
+                    if !attached.is_empty() {
+                        let why = crate::api::rules::firewall_still_attached(
+                            text(&t, "id"),
+                            text(&t, "name"),
+                            &attached,
+                        );
+                        return Err(conflict(op, "CONFLICT", 409, why));
+                    }
+                }
                 let id = text(&t, "id").to_string();
                 change.hourly_delta = -storage_cost(&t);
                 let mut overlay = self.lock();
@@ -314,6 +340,55 @@ impl Planner {
         let mut overlay = self.lock();
         overlay.next_id += 1;
         format!("planned-{}", overlay.next_id)
+    }
+
+    /// Attaching adds instances, detaching removes attached ones: the firewall as the plan
+    /// leaves it, refused where the server would refuse.
+    fn plan_firewall_attachment(
+        &self,
+        op: &'static Op,
+        mut fw: Map<String, Value>,
+        args: &Args,
+        change: &mut Change,
+    ) -> Result<Value, ApiError> {
+        let ids = strings(args.get("instance_ids"));
+        if ids.is_empty() {
+            return Err(ApiError::invalid(
+                op.name,
+                "instance_ids",
+                "At least one instance id is required",
+            ));
+        }
+        let mut attached = strings(fw.get("instance_ids"));
+        if op.name == "attach_firewall" {
+            for id in &ids {
+                if !attached.contains(id) {
+                    attached.push(id.clone());
+                }
+            }
+        } else {
+            let strangers: Vec<&str> = ids
+                .iter()
+                .filter(|id| !attached.contains(id))
+                .map(String::as_str)
+                .collect();
+            if !strangers.is_empty() {
+                let why = crate::api::rules::firewall_not_attached(
+                    text(&fw, "id"),
+                    text(&fw, "name"),
+                    &strangers,
+                    &attached,
+                );
+                return Err(conflict(op, "CONFLICT", 409, why));
+            }
+            attached.retain(|id| !ids.contains(id));
+        }
+        change.args.insert("instance_ids".into(), ids.into());
+        fw.insert("instance_ids".into(), attached.into());
+        fw.insert("planned".into(), true.into());
+        let id = text(&fw, "id").to_string();
+        self.lock().objects.insert(id, (Kind::Firewall, fw.clone()));
+        Ok(Value::Object(fw))
     }
 
     /// The object as the plan sees it now.

@@ -266,14 +266,9 @@ pub fn delete_firewall(world: &mut World, req: &Req) -> Outcome {
         .get(req.id())
         .ok_or_else(|| missing(Kind::Firewall, req.id()))?;
     if !fw.instance_ids.is_empty() {
-        return Err(Refusal::conflict(format!(
-            "Firewall {} ({}) is attached to {} instance(s): {}; detach it first: detach_firewall(fw, [{}])",
-            fw.id,
-            fw.name,
-            fw.instance_ids.len(),
-            fw.instance_ids.join(", "),
-            fw.instance_ids.join(", ")
-        )));
+        return Err(Refusal::conflict(
+            crate::api::rules::firewall_still_attached(&fw.id, &fw.name, &fw.instance_ids),
+        ));
     }
     if fw.status() != FIREWALL_READY {
         return Err(Refusal::conflict(format!(
@@ -409,16 +404,11 @@ pub fn detach(world: &mut World, req: &Req) -> Outcome {
         .map(String::as_str)
         .collect();
     if !strangers.is_empty() {
-        let attached = if fw.instance_ids.is_empty() {
-            "none".to_string()
-        } else {
-            fw.instance_ids.join(", ")
-        };
-        return Err(Refusal::conflict(format!(
-            "Firewall {} ({}) is not attached to {}; it is attached to: {attached}",
-            fw.id,
-            fw.name,
-            strangers.join(", ")
+        return Err(Refusal::conflict(crate::api::rules::firewall_not_attached(
+            &fw.id,
+            &fw.name,
+            &strangers,
+            &fw.instance_ids,
         )));
     }
     fw.instance_ids.retain(|id| !ids.contains(id));
