@@ -743,3 +743,37 @@ fn ops_says_which_rules_are_barracks_choices_and_the_readme_claims_no_server_wor
         "the README calls chosen words the server's own"
     );
 }
+
+#[test]
+fn cleanup_skips_a_firewall_whose_rules_still_apply_and_deletes_it_next_run() {
+    let (sim, client) = sim();
+    let settled = id_of(&ok(
+        &client,
+        "create_firewall",
+        json!({"name": "bare", "region": REGION}),
+    ));
+    let applying = id_of(&ok(
+        &client,
+        "create_firewall",
+        json!({"name": "fresh", "region": REGION, "rules": [{"protocol": "ICMP"}]}),
+    ));
+    let host =
+        barrack::script::Host::new(barrack::script::Runtime::new(client_for(&sim, Some(KEY))));
+    let run = || -> Value {
+        let out = host
+            .run(&barrack::script::Source::snippet(
+                "<test>",
+                r#"import "barrack/cleanup" as c; c::run(#{confirm: true})"#,
+            ))
+            .unwrap_or_else(|e| panic!("{e}"));
+        rhai::serde::from_dynamic(&out).unwrap()
+    };
+    let first = run();
+    assert_eq!(first["deleted"], json!([settled]), "{first}");
+    assert_eq!(first["skipped"][0]["id"], applying.as_str(), "{first}");
+    assert!(sim.world().firewalls.contains_key(&applying));
+    sim.advance(secs(600));
+    let second = run();
+    assert_eq!(second["deleted"], json!([applying]), "{second}");
+    assert!(sim.world().firewalls.is_empty());
+}
