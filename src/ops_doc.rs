@@ -121,6 +121,12 @@ pub fn describe(op: &'static Op, catalog: &Catalog) -> String {
     }
     lines.extend(keys(op).into_iter().map(|line| format!("  {line}")));
     lines.push(format!("  Example:  {}", example(op)));
+    for choice in crate::api::choices::for_op(op.id) {
+        lines.push(format!(
+            "  Choice:   {} — barrack's choice, not the reference's: {} (the reference: {})",
+            choice.topic, choice.chosen, choice.reference
+        ));
+    }
     lines.join("\n")
 }
 

@@ -47,7 +47,7 @@ fn ops_json_lists_every_operation_with_its_route() {
     let home = tempfile::tempdir().unwrap();
     let list = json_out(&run(home.path(), &["ops", "--json"]));
     let list = list.as_array().expect("an array");
-    assert_eq!(list.len(), 68);
+    assert_eq!(list.len(), 69);
     assert_eq!(list.len(), OPS.len());
     for (entry, op) in list.iter().zip(OPS) {
         assert_eq!(entry["name"], op.name);

@@ -202,7 +202,6 @@ fn an_action_in_the_wrong_state_is_refused_naming_the_state() {
         "start_instance",
         "restore_instance",
         "delete_instance",
-        "toggle_public_ip",
     ] {
         refused(op, "CREATING");
     }

@@ -336,8 +336,11 @@ fn every_catalog_operation_succeeds_with_valid_arguments() {
                 assert_eq!(status(&vm), "RESTORING");
             }
             "toggle_public_ip" => {
-                let before = ok(&client, "instance", json!({"id": w.vm_toggle}));
-                let after = ok(&client, name, json!({"id": w.vm_toggle}));
+                // A legacy-tier switch, as deploy's public_ip: refused on the advanced tier.
+                let err = fail(&client, name, json!({"id": w.vm_toggle}));
+                assert_refused(&err, 409, "CONFLICT", "legacy-tier instances only");
+                let before = ok(&client, "instance", json!({"id": w.legacy}));
+                let after = ok(&client, name, json!({"id": w.legacy}));
                 assert_ne!(before["public_ip_enabled"], after["public_ip_enabled"]);
                 assert_eq!(
                     after["public_ip"].is_null(),
@@ -565,6 +568,16 @@ fn every_catalog_operation_succeeds_with_valid_arguments() {
                 let list = ok(&client, "instance_firewalls", json!({"id": w.vm_reboot}));
                 assert_eq!(ids(&list), vec![w.firewall.as_str()]);
             }
+            "detach_firewall" => {
+                let f = ok(
+                    &client,
+                    name,
+                    json!({"id": w.firewall, "instance_ids": [w.vm_reboot]}),
+                );
+                assert_eq!(f["instance_ids"], json!([w.vm]), "{f}");
+                let list = ok(&client, "instance_firewalls", json!({"id": w.vm_reboot}));
+                assert!(ids(&list).is_empty(), "{list}");
+            }
             "scripts" => {
                 let list = ok(&client, name, json!({}));
                 assert!(ids(&list).contains(&w.script.as_str()));
@@ -718,7 +731,11 @@ fn every_catalog_operation_succeeds_with_valid_arguments() {
         called.insert(name);
     }
     assert_eq!(called.len(), OPS.len());
-    assert_eq!(OPS.len(), 68, "barrack-api.md lists 68 operations");
+    assert_eq!(
+        OPS.len(),
+        69,
+        "barrack-api.md lists 68 operations; barrack adds detach_firewall"
+    );
 }
 
 /// An id of `kind` that the simulator never minted.

@@ -834,8 +834,8 @@ fn a_firewall_is_detached_from_every_instance_before_it_can_be_deleted() {
     // Detaching one is not enough.
     ok(
         &client,
-        "attach_firewall",
-        json!({"id": fw, "instance_ids": [b]}),
+        "detach_firewall",
+        json!({"id": fw, "instance_ids": [a]}),
     );
     assert!(ok(&client, "instance_firewalls", json!({"id": a}))
         .as_array()

@@ -15,6 +15,9 @@ mod core_rules;
 // ---- The simulator as a server: HTTP limits, lost answers, fault points, TLS, admin ----
 mod sim_server;
 
+// ---- The seeds' rules, kept (issue 14): each reference rule against the simulator ----
+mod seed_rules;
+
 // ---- The Rhai host, the REPL, the stdlib: the `Test` builder runs the real binary ----
 mod retries;
 mod test;

@@ -52,7 +52,7 @@ pub fn check(request: &Map<String, Value>) -> Result<Map<String, Value>, Problem
     if volume_boot && advanced && has_keys {
         add(
             "ssh_key_ids",
-            "SSH keys cannot be used with a volume boot".into(),
+            crate::api::choices::SSH_KEYS_ON_VOLUME_BOOT.into(),
         );
     }
     if sources == 1 && !volume_boot && !has_keys {

@@ -66,7 +66,8 @@ pub fn tier(region: &str) -> &'static str {
     }
 }
 
-/// Whether a region's tier offers a GPU model.
+/// Whether a region's tier offers a GPU model: the deploy page's per-tier sets, not
+/// troubleshooting's "All regions offer the same GPU types" (see `choices`, "regions' GPU sets").
 pub fn region_offers(region: &str, model: &str) -> bool {
     if is_advanced(region) {
         ADVANCED_GPU_MODELS.contains(&model)

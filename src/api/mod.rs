@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod check;
+pub mod choices;
 pub mod client;
 pub mod deployment;
 mod envelope;

@@ -1,11 +1,14 @@
-//! The validation rules the reference prints, with their messages. The simulator answers with
-//! them and the Rhai `deploy` checks them before sending, so both speak the same words.
+//! The validation rules the reference prints. Only the two startup-script messages are printed
+//! there; every other message is barrack's wording (see `choices`, "message wording"). The
+//! simulator answers with them and the Rhai `deploy` checks them before sending, so both speak
+//! the same words.
 
 pub const SCRIPT_MAX_BYTES: usize = 16_384;
 pub const SCRIPT_NAME_CHARS: &str =
     "Name must contain only alphanumeric characters, spaces, hyphens, underscores, and dots";
 pub const SCRIPT_TOO_LARGE: &str = "Script content must be 16384 bytes or less";
-pub const VOLUME_MAX_GB: i64 = 1_048_576;
+/// See [`super::choices::VOLUME_MAX_GB`].
+pub const VOLUME_MAX_GB: i64 = super::choices::VOLUME_MAX_GB;
 pub const OS_VOLUME_MIN_GB: i64 = 100;
 pub const OS_VOLUME_MAX_GB: i64 = 10_000;
 
@@ -138,6 +141,33 @@ pub fn ssh_key_name(name: &str) -> Result<(), String> {
         return Err("SSH key name must be 1-64 characters long".into());
     }
     Ok(())
+}
+
+/// Refusal of `detach_firewall` for instances the firewall is not attached to.
+pub fn firewall_not_attached(
+    fw: &str,
+    name: &str,
+    strangers: &[&str],
+    attached: &[String],
+) -> String {
+    let attached = if attached.is_empty() {
+        "none".to_string()
+    } else {
+        attached.join(", ")
+    };
+    format!(
+        "Firewall {fw} ({name}) is not attached to {}; it is attached to: {attached}",
+        strangers.join(", ")
+    )
+}
+
+/// Refusal of `delete_firewall` while instances still carry the firewall.
+pub fn firewall_still_attached(fw: &str, name: &str, attached: &[String]) -> String {
+    let ids = attached.join(", ");
+    format!(
+        "Firewall {fw} ({name}) is attached to {} instance(s): {ids}; detach it first: detach_firewall(fw, [{ids}])",
+        attached.len()
+    )
 }
 
 #[cfg(test)]

@@ -21,6 +21,12 @@ const OP: &str = "deploy";
 /// key costs nothing.
 pub fn prepare(rt: &Runtime, spec: &Args) -> Result<Args, ApiError> {
     let mut spec = spec.clone();
+    // The key the user named the startup script by, for the message when it is not found.
+    let script_key = if spec.contains_key("startup_script") {
+        "startup_script"
+    } else {
+        "startup_script_id"
+    };
     if spec.get("name").and_then(Value::as_str) == Some("") {
         spec.remove("name");
     }
@@ -100,6 +106,8 @@ pub fn prepare(rt: &Runtime, spec: &Args) -> Result<Args, ApiError> {
             }
         }
     }
+    // A startup script may be named by its handle, its id or its name.
+    super::by_name::startup_script(rt, &mut args, script_key)?;
     deployment::check(&args).map_err(|problems| check::refusal(OP, checked.in_user_words(problems)))
 }
 

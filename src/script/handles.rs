@@ -136,6 +136,7 @@ macro_rules! handle_types {
                     .in_global_namespace()
                     .set_into_module(module, |a: &mut $ty, b: $ty| a.0.id() != b.0.id());
                 super::wait::register_for::<$ty>(module, runtime, stringify!($ty), |h| &mut h.0);
+                super::actions::register_for::<$ty>(module, runtime, Kind::$kind, |h| &mut h.0);
                 let rt = runtime.clone();
                 FuncRegistration::new("refresh")
                     .in_global_namespace()

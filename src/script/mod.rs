@@ -13,7 +13,9 @@
 //! let balance: rhai::Map = engine.eval("balance()").unwrap();
 //! ```
 
+mod actions;
 mod bounds;
+mod by_name;
 pub mod convert;
 mod deploy;
 mod fleet;
@@ -50,6 +52,7 @@ impl BarrackPackage {
         let mut module = Module::new();
         handles::register(&mut module, &runtime);
         ops::register(&mut module, &runtime);
+        actions::register_for_arrays(&mut module, &runtime);
         wait::register(&mut module, &runtime);
         helpers::register(&mut module, &runtime);
         bounds::register(&mut module, &runtime);

@@ -118,7 +118,7 @@ pub fn register(module: &mut Module, runtime: &Arc<Runtime>) {
     }
 }
 
-fn params_info(ops: &[&'static Op], arity: usize) -> Vec<String> {
+pub(super) fn params_info(ops: &[&'static Op], arity: usize) -> Vec<String> {
     let op = ops[0];
     let mut info: Vec<String> = (0..arity)
         .map(|i| {
@@ -154,7 +154,7 @@ fn params_info(ops: &[&'static Op], arity: usize) -> Vec<String> {
     info
 }
 
-fn comments(ops: &[&'static Op]) -> Vec<String> {
+pub(super) fn comments(ops: &[&'static Op]) -> Vec<String> {
     let mut lines = Vec::new();
     for op in ops {
         lines.push(format!(
@@ -255,6 +255,12 @@ pub fn invoke(rt: &Runtime, op: &'static Op, args: Vec<Dynamic>) -> RhaiResult {
         rt.check_stop()?;
     }
     let value = rt.call(op, &request).map_err(|e| convert::api_error(&e))?;
+    // "Create a startup script" answers 201 with no body: find what it made by its name.
+    let value = if op.mutates && super::by_name::answered_without_object(op, &request, &value) {
+        super::by_name::created(rt, op, &request).map_err(|e| convert::api_error(&e))?
+    } else {
+        value
+    };
     let value = match (&filter, value) {
         (Some(filter), Value::Array(items)) => {
             Value::Array(items.into_iter().filter(|i| matches(i, filter)).collect())

@@ -57,6 +57,18 @@ fn conflict(op: &Op, code: &str, status: u16, message: String) -> ApiError {
     err
 }
 
+/// A list of id strings (or one id) as the request or the object holds it.
+fn strings(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(one)) => vec![one.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn answer(data: Value) -> Answer {
     Answer {
         data,
@@ -178,6 +190,9 @@ impl Planner {
                 self.plan_restore_snapshot(client, op, args, target.as_ref(), &mut change)?
             }
             OpId::Snapshot => self.plan_snapshot(client, op, args, &mut change)?,
+            OpId::AttachFirewall | OpId::DetachFirewall => {
+                self.plan_firewall_attachment(op, target.unwrap_or_default(), args, &mut change)?
+            }
             id if lifecycle::transition(id).is_some() && target_kind == Some(Kind::Vm) => {
                 let t = target.unwrap_or_default();
                 self.plan_transition(client, op, t, &mut change)?
@@ -191,6 +206,17 @@ impl Planner {
                 if target.is_some() =>
             {
                 let t = target.unwrap_or_default();
+                if op.id == OpId::DeleteFirewall {
+                    let attached = strings(t.get("instance_ids"));
+                    if !attached.is_empty() {
+                        let why = crate::api::rules::firewall_still_attached(
+                            text(&t, "id"),
+                            text(&t, "name"),
+                            &attached,
+                        );
+                        return Err(conflict(op, "CONFLICT", 409, why));
+                    }
+                }
                 let id = text(&t, "id").to_string();
                 change.hourly_delta = -storage_cost(&t);
                 let mut overlay = self.lock();
@@ -216,9 +242,21 @@ impl Planner {
                         if change.target.is_empty() {
                             change.target = format!("{id} ({})", text(&object, "name"));
                         }
-                        let creating = matches!(kind, Kind::Volume | Kind::Image);
-                        let status = if creating { "CREATING" } else { "AVAILABLE" };
-                        self.put(kind, object, status, Some("AVAILABLE"))
+                        let (status, settles) = match kind {
+                            Kind::Volume | Kind::Image => ("CREATING", "AVAILABLE"),
+                            // A firewall is UPDATING while its rules apply, then SUCCESS.
+                            Kind::Firewall => {
+                                let rules = object
+                                    .get("rules")
+                                    .and_then(Value::as_array)
+                                    .is_some_and(|r| !r.is_empty());
+                                let ready = crate::api::choices::FIREWALL_READY;
+                                let updating = crate::api::choices::FIREWALL_UPDATING;
+                                (if rules { updating } else { ready }, ready)
+                            }
+                            _ => ("AVAILABLE", "AVAILABLE"),
+                        };
+                        self.put(kind, object, status, Some(settles))
                     }
                     (_, Some(mut t)) => {
                         t.insert("planned".into(), true.into());
@@ -307,6 +345,55 @@ impl Planner {
         format!("planned-{}", overlay.next_id)
     }
 
+    /// Attaching adds instances, detaching removes attached ones: the firewall as the plan
+    /// leaves it, refused where the server would refuse.
+    fn plan_firewall_attachment(
+        &self,
+        op: &'static Op,
+        mut fw: Map<String, Value>,
+        args: &Args,
+        change: &mut Change,
+    ) -> Result<Value, ApiError> {
+        let ids = strings(args.get("instance_ids"));
+        if ids.is_empty() {
+            return Err(ApiError::invalid(
+                op.name,
+                "instance_ids",
+                "At least one instance id is required",
+            ));
+        }
+        let mut attached = strings(fw.get("instance_ids"));
+        if op.id == OpId::AttachFirewall {
+            for id in &ids {
+                if !attached.contains(id) {
+                    attached.push(id.clone());
+                }
+            }
+        } else {
+            let strangers: Vec<&str> = ids
+                .iter()
+                .filter(|id| !attached.contains(id))
+                .map(String::as_str)
+                .collect();
+            if !strangers.is_empty() {
+                let why = crate::api::rules::firewall_not_attached(
+                    text(&fw, "id"),
+                    text(&fw, "name"),
+                    &strangers,
+                    &attached,
+                );
+                return Err(conflict(op, "CONFLICT", 409, why));
+            }
+            attached.retain(|id| !ids.contains(id));
+        }
+        change.args.insert("instance_ids".into(), ids.into());
+        fw.insert("instance_ids".into(), attached.into());
+        fw.insert("planned".into(), true.into());
+        let id = text(&fw, "id").to_string();
+        self.lock().objects.insert(id, (Kind::Firewall, fw.clone()));
+        Ok(Value::Object(fw))
+    }
+
     /// The object as the plan sees it now.
     fn current(
         &self,
@@ -332,6 +419,11 @@ impl Planner {
         change: &mut Change,
     ) -> Result<Value, ApiError> {
         let t = lifecycle::transition(op.id).ok_or_else(|| not_found(op, ""))?;
+        if op.id == OpId::TogglePublicIp {
+            let label = format!("instance {} ({})", text(&vm, "id"), text(&vm, "name"));
+            crate::api::choices::public_ip_toggle(text(&vm, "region"), &label)
+                .map_err(|why| conflict(op, "CONFLICT", 409, why))?;
+        }
         let status = text(&vm, "status").to_string();
         if !t.from.contains(&status.as_str()) {
             return Err(conflict(

@@ -78,6 +78,8 @@ fn leads_to(kind: Kind, status: &str) -> Option<Option<&'static str>> {
         (Kind::Vm, "CREATING" | "STARTING" | "REBOOTING" | "RESTORING") => Some("ACTIVE"),
         (Kind::Vm, "STOPPING") => Some("SHUTOFF"),
         (Kind::Vm, "HIBERNATING") => Some("HIBERNATED"),
+        // A firewall is UPDATING while a rule applies ("up to 10 minutes"), then SUCCESS.
+        (Kind::Firewall, "UPDATING") => Some("SUCCESS"),
         (_, "DELETING") => None,
         (_, "CREATING" | "APPLYING") => Some("AVAILABLE"),
         _ => return None,
@@ -88,6 +90,7 @@ fn leads_to(kind: Kind, status: &str) -> Option<Option<&'static str>> {
 fn is_resting(kind: Kind, status: &str) -> bool {
     match kind {
         Kind::Vm => matches!(status, "ACTIVE" | "SHUTOFF" | "HIBERNATED" | "ERROR"),
+        Kind::Firewall => matches!(status, "SUCCESS" | "ERROR"),
         _ => matches!(status, "AVAILABLE" | "IN_USE" | "ERROR"),
     }
 }
@@ -130,6 +133,13 @@ fn wait_error(spec: &WaitSpec, handle: &Handle, code: &str, why: String) -> Box<
         format!("{} {}", handle.kind.noun(), handle.id())
     } else {
         format!("{} {} ({name})", handle.kind.noun(), handle.id())
+    };
+    // The server's reason for an ERROR (e.g. "Snapshot deleted during restore: …") ends it.
+    let reason = handle.text("error");
+    let why = if reason.is_empty() {
+        why
+    } else {
+        format!("{why} ({reason})")
     };
     let message = format!(
         "{}: {label} will not become {}: {why}",
@@ -339,7 +349,7 @@ use std::sync::Arc;
 
 const WAITERS: [(&str, Option<&str>, &str); 3] = [
     ("wait_active", Some("ACTIVE"), "/// Wait until the object is ACTIVE; fails early on ERROR or a state that cannot lead there."),
-    ("wait_status", None, "/// Wait until the object reaches `status` (e.g. \"HIBERNATED\", \"AVAILABLE\")."),
+    ("wait_status", None, "/// Wait until the object reaches `status` (e.g. \"HIBERNATED\", \"AVAILABLE\"; \"SUCCESS\" for a firewall whose rules are all applied)."),
     ("wait_deleted", None, "/// Wait until the object is gone (the API answers 404)."),
 ];
 

@@ -39,10 +39,93 @@ pub fn gpu_rate(model: &str) -> Option<f64> {
         .map(|(_, r)| *r)
 }
 
+/// Simulated instants, kept as seconds since the epoch, written as RFC 3339 (the world's dump at
+/// `/_sim/state` and `--state` files show times as every API answer does) and read from either
+/// form, so older state files still load. An instant beyond RFC 3339's years stays a number.
+pub mod instant {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn to_text(seconds: f64) -> Option<String> {
+        if !seconds.is_finite() || seconds.abs() > 1e15 {
+            return None;
+        }
+        // Whole seconds and the fraction apart: their product with 1e9 would lose digits.
+        let whole = seconds.floor();
+        let nanos = ((seconds - whole) * 1e9).round().min(999_999_999.0) as i32;
+        jiff::Timestamp::new(whole as i64, nanos)
+            .ok()
+            .map(|t| t.to_string())
+    }
+
+    pub fn from_text(text: &str) -> Option<f64> {
+        let t: jiff::Timestamp = text.parse().ok()?;
+        Some(t.as_second() as f64 + f64::from(t.subsec_nanosecond()) / 1e9)
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Seconds(f64),
+        Text(String),
+    }
+
+    fn read<E: Error>(value: Either) -> Result<f64, E> {
+        match value {
+            Either::Seconds(s) => Ok(s),
+            Either::Text(t) => {
+                from_text(&t).ok_or_else(|| E::custom(format!("{t:?} is not an RFC 3339 time")))
+            }
+        }
+    }
+
+    pub fn serialize<S: Serializer>(seconds: &f64, s: S) -> Result<S::Ok, S::Error> {
+        match to_text(*seconds) {
+            Some(text) => s.serialize_str(&text),
+            None => s.serialize_f64(*seconds),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        read(Either::deserialize(d)?)
+    }
+
+    /// The same for a map of instants.
+    pub mod map {
+        use super::*;
+        use serde::ser::SerializeMap;
+
+        pub fn serialize<S: Serializer>(
+            map: &BTreeMap<String, f64>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            let mut out = s.serialize_map(Some(map.len()))?;
+            for (key, seconds) in map {
+                match to_text(*seconds) {
+                    Some(text) => out.serialize_entry(key, &text)?,
+                    None => out.serialize_entry(key, seconds)?,
+                }
+            }
+            out.end()
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<BTreeMap<String, f64>, D::Error> {
+            BTreeMap::<String, Either>::deserialize(d)?
+                .into_iter()
+                .map(|(k, v)| read(v).map(|s| (k, s)))
+                .collect()
+        }
+    }
+}
+
 /// A status change that becomes true at a simulated time.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Pending {
     /// Simulated seconds since the epoch.
+    #[serde(with = "instant")]
     pub due: f64,
     /// The status reached; `None` means the object disappears (a finished delete).
     pub to: Option<String>,
@@ -83,6 +166,12 @@ pub struct Instance {
     /// Seconds of the current minute already run (billing is per whole minute).
     #[serde(default)]
     pub partial_seconds: f64,
+    /// The snapshot a restore is still reading (until the instance first becomes ACTIVE).
+    #[serde(default)]
+    pub restoring_from: Option<String>,
+    /// Why the instance is in ERROR, when the simulator knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl Instance {
@@ -131,6 +220,8 @@ impl Instance {
                 to: Some("ACTIVE".into()),
             }),
             partial_seconds: 0.0,
+            restoring_from: None,
+            error: None,
         }
     }
 
@@ -142,7 +233,8 @@ impl Instance {
             .sum()
     }
 
-    /// Cost per hour in the current status: full while ACTIVE (and while rebooting or stopping),
+    /// Cost per hour in the current status (when billing starts is a choice: see
+    /// `api::choices`, "billing start"): full while ACTIVE (and while rebooting or stopping),
     /// storage only while SHUTOFF or HIBERNATED — and from the moment hibernation starts, since
     /// the GPU is released at once — nothing while CREATING or RESTORING.
     pub fn hourly_rate(&self) -> f64 {
@@ -220,6 +312,22 @@ pub struct Firewall {
     pub rules: Vec<serde_json::Value>,
     pub instance_ids: Vec<String>,
     pub created_at: String,
+    /// When each APPLYING rule (by id) takes effect, in simulated seconds; its public
+    /// `applies_at` is the same instant as RFC 3339.
+    #[serde(default, with = "instant::map")]
+    pub rule_due: BTreeMap<String, f64>,
+}
+
+impl Firewall {
+    /// SUCCESS when every rule is in force, UPDATING while one still applies.
+    pub fn status(&self) -> &'static str {
+        use crate::api::choices::{FIREWALL_READY, FIREWALL_UPDATING};
+        if self.rule_due.is_empty() {
+            FIREWALL_READY
+        } else {
+            FIREWALL_UPDATING
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -264,6 +372,7 @@ pub struct Remembered {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct World {
     /// Simulated seconds since the Unix epoch at the last tick.
+    #[serde(with = "instant")]
     pub clock: f64,
     pub currency: String,
     pub balance: f64,
@@ -433,8 +542,7 @@ impl World {
         let rules = self
             .firewalls
             .values()
-            .flat_map(|f| f.rules.iter())
-            .filter_map(|r| r.get("applies_at").and_then(serde_json::Value::as_f64));
+            .flat_map(|f| f.rule_due.values().copied());
         instance
             .chain(volume)
             .chain(snapshot)
@@ -466,6 +574,7 @@ impl World {
                 Some(status) => {
                     instance.status = status;
                     instance.updated_at = stamp.clone();
+                    instance.restoring_from = None;
                 }
                 None => {
                     if let Some(gone) = self.instances.remove(&id) {
@@ -505,13 +614,24 @@ impl World {
             }
         }
         for firewall in self.firewalls.values_mut() {
-            for rule in &mut firewall.rules {
-                let due = rule.get("applies_at").and_then(serde_json::Value::as_f64);
-                if due.is_some_and(|d| d <= now) {
-                    if let Some(obj) = rule.as_object_mut() {
-                        obj.remove("applies_at");
-                        obj.insert("status".into(), "ACTIVE".into());
-                    }
+            if firewall.rule_due.is_empty() {
+                continue;
+            }
+            let due: Vec<String> = firewall
+                .rule_due
+                .iter()
+                .filter(|(_, at)| **at <= now)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in due {
+                firewall.rule_due.remove(&id);
+                let rule = firewall
+                    .rules
+                    .iter_mut()
+                    .filter_map(serde_json::Value::as_object_mut)
+                    .find(|r| r.get("id").and_then(serde_json::Value::as_str) == Some(&id));
+                if let Some(rule) = rule {
+                    rule.insert("status".into(), "ACTIVE".into());
                 }
             }
         }
@@ -533,27 +653,15 @@ impl World {
         }
     }
 
-    /// Charge `seconds` of simulated time: instances per whole minute, storage continuously.
+    /// Charge `seconds` of simulated time: instances (GPUs and OS disk) per whole minute, data
+    /// volumes and snapshots continuously.
     fn accrue(&mut self, seconds: f64) {
         if seconds <= 0.0 {
             return;
         }
         let mut charged = 0.0;
-        // Attached volumes bill with their instance while it is ACTIVE: sum them once, without
-        // cloning every instance id on every request.
-        let mut attached: HashMap<&str, f64> = HashMap::new();
-        for volume in self.volumes.values() {
-            if let Some(id) = &volume.instance_id {
-                *attached.entry(id.as_str()).or_insert(0.0) += volume.hourly_cost();
-            }
-        }
         for instance in self.instances.values_mut() {
-            let volumes = if instance.status == "ACTIVE" {
-                attached.get(instance.id.as_str()).copied().unwrap_or(0.0)
-            } else {
-                0.0
-            };
-            let rate = instance.hourly_rate() + volumes;
+            let rate = instance.hourly_rate();
             if rate <= 0.0 {
                 continue;
             }
@@ -572,12 +680,12 @@ impl World {
             snapshot.total_cost += cost;
             charged += cost;
         }
+        // A data volume's storage is billed to the volume, attached or not and whatever its
+        // instance is doing: stopping or hibernating releases GPUs, not disks.
         for volume in self.volumes.values_mut() {
-            if volume.instance_id.is_none() {
-                let cost = volume.hourly_cost() * seconds / 3600.0;
-                volume.total_cost += cost;
-                charged += cost;
-            }
+            let cost = volume.hourly_cost() * seconds / 3600.0;
+            volume.total_cost += cost;
+            charged += cost;
         }
         self.balance -= charged;
     }
@@ -622,6 +730,38 @@ mod tests {
         assert_eq!(world.instances[&id].billed_minutes, 10);
         let expected = (2.49 + 100.0 * OS_VOLUME_RATE) / 6.0;
         assert!((before - world.balance - expected).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_world_writes_its_instants_as_rfc3339_and_reads_both_forms() {
+        let mut world = World::seeded(3, 1_780_000_000.25);
+        world.firewalls.insert(
+            "fw-1".into(),
+            Firewall {
+                id: "fw-1".into(),
+                name: "f".into(),
+                region: "FINLAND-1".into(),
+                description: String::new(),
+                rules: Vec::new(),
+                instance_ids: Vec::new(),
+                created_at: world.timestamp(),
+                rule_due: BTreeMap::from([("rule-1".to_string(), 1_780_000_120.5)]),
+            },
+        );
+        let json = serde_json::to_value(&world).unwrap();
+        assert_eq!(json["clock"], "2026-05-28T20:26:40.25Z");
+        assert_eq!(
+            json["firewalls"]["fw-1"]["rule_due"]["rule-1"],
+            "2026-05-28T20:28:40.5Z"
+        );
+        let back: World = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back.clock, world.clock);
+        assert_eq!(back.firewalls["fw-1"].rule_due["rule-1"], 1_780_000_120.5);
+        // A state file of an older barrack, with seconds.
+        let mut old = json;
+        old["clock"] = serde_json::json!(1_780_000_000.25);
+        let back: World = serde_json::from_value(old).unwrap();
+        assert_eq!(back.clock, world.clock);
     }
 
     #[test]

@@ -30,11 +30,12 @@ const RESTORE_SECONDS: f64 = 120.0;
 const DELETE_SECONDS: f64 = 30.0;
 const SNAPSHOT_RESTORE_SECONDS: f64 = 180.0;
 
-const INTERNAL: [&str; 4] = [
+const INTERNAL: [&str; 5] = [
     "holds_gpus",
     "partial_seconds",
     "billing_records",
     "total_cost",
+    "restoring_from",
 ];
 
 pub fn instance_json(world: &World, instance: &Instance) -> Value {
@@ -460,6 +461,9 @@ pub fn delete(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn toggle_public_ip(world: &mut World, req: &Req) -> Outcome {
+    let instance = find(world, req.id())?;
+    crate::api::choices::public_ip_toggle(&instance.region, &label(instance))
+        .map_err(|why| Refusal::conflict(why).in_tier(tier(&instance.region)))?;
     let instance = require(world, req.id(), OpId::TogglePublicIp)?;
     let ip = (!instance.public_ip_enabled).then(|| world.new_ip());
     if let Some(i) = world.instances.get_mut(req.id()) {
@@ -478,6 +482,8 @@ pub fn billing(world: &mut World, req: &Req) -> Outcome {
             "currency": world.currency,
             "hourly_cost": round4(instance.full_hourly_cost(world)),
             "current_hourly_rate": round4(instance.hourly_rate()),
+            // Attached data volumes bill on their own (volume_billing), in every state.
+            "data_volumes_hourly_cost": round4(instance.data_volume_cost(world)),
             "billed_minutes": instance.billed_minutes,
             "total_cost": round4(instance.total_cost),
             "billing": "per minute",
@@ -601,6 +607,7 @@ pub fn restore_snapshot(world: &mut World, req: &Req) -> Outcome {
         public_ip_enabled: true,
         public_ip: Some(ip),
         source_snapshot_id: Some(snapshot.id.clone()),
+        restoring_from: Some(snapshot.id.clone()),
         ..Instance::starting(
             id.clone(),
             name,

@@ -234,6 +234,7 @@ fn route(id: OpId) -> Handler {
         OpId::AddFirewallRule => network::add_rule,
         OpId::RemoveFirewallRule => network::remove_rule,
         OpId::AttachFirewall => network::attach,
+        OpId::DetachFirewall => network::detach,
         OpId::Snapshots => storage::snapshots,
         OpId::Snapshot => storage::create_snapshot,
         OpId::GetSnapshot => storage::snapshot,

@@ -18,8 +18,16 @@ pub const PROTOCOLS: [(&str, bool); 7] = [
     ("AH", false),
 ];
 
-/// A rule takes this long (simulated) to apply; the reference says "up to 10 minutes".
-const RULE_APPLY_SECONDS: f64 = 120.0;
+use crate::api::choices::{FIREWALL_READY, FIREWALL_RULE_APPLY_SECONDS};
+
+/// A firewall as the API shows it: its state derived from its rules, bookkeeping left out.
+pub fn firewall_json(fw: &Firewall) -> Value {
+    let mut value = public(fw, &["rule_due"]);
+    if let Some(map) = value.as_object_mut() {
+        map.insert("status".into(), fw.status().into());
+    }
+    value
+}
 
 fn prefixed(prefix: &str, field: &str) -> String {
     if prefix.is_empty() {
@@ -161,7 +169,7 @@ fn check_cidr(cidr: &str, ethertype: &str) -> Result<(), String> {
 }
 
 pub fn firewalls(world: &mut World, req: &Req) -> Outcome {
-    let items = world.firewalls.values().map(|f| public(f, &[])).collect();
+    let items = world.firewalls.values().map(firewall_json).collect();
     list(items, req, "advanced")
 }
 
@@ -170,7 +178,7 @@ pub fn firewall(world: &mut World, req: &Req) -> Outcome {
         .firewalls
         .get(req.id())
         .ok_or_else(|| missing(Kind::Firewall, req.id()))?;
-    Ok(Reply::ok(public(fw, &[]), tier(&fw.region)))
+    Ok(Reply::ok(firewall_json(fw), tier(&fw.region)))
 }
 
 pub fn protocols(_world: &mut World, _req: &Req) -> Outcome {
@@ -181,14 +189,15 @@ pub fn protocols(_world: &mut World, _req: &Req) -> Outcome {
     Ok(Reply::ok(Value::Array(items), "advanced"))
 }
 
-fn new_rule(world: &mut World, mut rule: Map<String, Value>) -> Value {
-    rule.insert("id".into(), world.new_id("rule-").into());
+/// A checked rule made new: an id, APPLYING until `applies_at` (RFC 3339). Returns the rule and
+/// the simulated instant it applies at, for the firewall's `rule_due`.
+fn new_rule(world: &mut World, mut rule: Map<String, Value>) -> (Value, String, f64) {
+    let id = world.new_id("rule-");
+    let due = world.clock + FIREWALL_RULE_APPLY_SECONDS;
+    rule.insert("id".into(), id.clone().into());
     rule.insert("status".into(), "APPLYING".into());
-    rule.insert(
-        "applies_at".into(),
-        (world.clock + RULE_APPLY_SECONDS).into(),
-    );
-    Value::Object(rule)
+    rule.insert("applies_at".into(), format_time(due).into());
+    (Value::Object(rule), id, due)
 }
 
 pub fn create_firewall(world: &mut World, req: &Req) -> Outcome {
@@ -228,18 +237,25 @@ pub fn create_firewall(world: &mut World, req: &Req) -> Outcome {
             "A firewall named {name:?} already exists"
         )));
     }
-    let rules = rules.into_iter().map(|r| new_rule(world, r)).collect();
+    let mut made = Vec::new();
+    let mut rule_due = std::collections::BTreeMap::new();
+    for rule in rules {
+        let (rule, rule_id, due) = new_rule(world, rule);
+        made.push(rule);
+        rule_due.insert(rule_id, due);
+    }
     let id = world.new_id(Kind::Firewall.id_prefix());
     let firewall = Firewall {
         id: id.clone(),
         name,
         region,
         description,
-        rules,
+        rules: made,
         instance_ids: Vec::new(),
         created_at: world.timestamp(),
+        rule_due,
     };
-    let data = public(&firewall, &[]);
+    let data = firewall_json(&firewall);
     world.firewalls.insert(id, firewall);
     Ok(Reply::created(data, "advanced"))
 }
@@ -250,12 +266,17 @@ pub fn delete_firewall(world: &mut World, req: &Req) -> Outcome {
         .get(req.id())
         .ok_or_else(|| missing(Kind::Firewall, req.id()))?;
     if !fw.instance_ids.is_empty() {
+        return Err(Refusal::conflict(
+            crate::api::rules::firewall_still_attached(&fw.id, &fw.name, &fw.instance_ids),
+        ));
+    }
+    if fw.status() != FIREWALL_READY {
         return Err(Refusal::conflict(format!(
-            "Firewall {} ({}) is attached to {} instance(s): {}; detach it first (attach it to an empty list)",
+            "Firewall {} ({}) is {}: {} rule(s) still applying; wait_status(fw, \"{FIREWALL_READY}\") and delete it then",
             fw.id,
             fw.name,
-            fw.instance_ids.len(),
-            fw.instance_ids.join(", ")
+            fw.status(),
+            fw.rule_due.len()
         )));
     }
     let id = fw.id.clone();
@@ -270,12 +291,13 @@ pub fn add_rule(world: &mut World, req: &Req) -> Outcome {
     let mut errors = FieldErrors::default();
     let rule = check_rule(&Value::Object(req.body.clone()), &mut errors, "")?;
     errors.finish()?;
-    let rule = new_rule(world, rule);
+    let (rule, rule_id, due) = new_rule(world, rule);
     let fw = world
         .firewalls
         .get_mut(req.id())
         .ok_or_else(|| missing(Kind::Firewall, req.id()))?;
     fw.rules.push(rule.clone());
+    fw.rule_due.insert(rule_id, due);
     Ok(Reply::created(
         json!({"firewall_id": fw.id, "rule": rule}),
         "advanced",
@@ -298,6 +320,7 @@ pub fn remove_rule(world: &mut World, req: &Req) -> Outcome {
             format!("Rule {rule_id} not found in firewall {}", fw.id),
         ));
     }
+    fw.rule_due.remove(&rule_id);
     Ok(Reply::ok(
         json!({"firewall_id": fw.id, "rule_id": rule_id, "deleted": true}),
         "advanced",
@@ -322,21 +345,28 @@ pub fn available_instances(world: &mut World, req: &Req) -> Outcome {
     list(items, req, "advanced")
 }
 
-/// `instance_ids` is the whole set the firewall applies to (**chosen**: the API has no detach
-/// operation, and a firewall must be detached before deletion, so an empty list detaches).
+/// The instances named by `instance_ids` (at least one), for attach and detach.
+fn named_instances(req: &Req) -> Result<Vec<String>, Refusal> {
+    let mut errors = FieldErrors::default();
+    let ids = req.ids("instance_ids", &mut errors);
+    if errors.is_empty() && ids.as_ref().is_none_or(Vec::is_empty) {
+        errors.add("instance_ids", "At least one instance id is required");
+    }
+    errors.finish()?;
+    let mut ids = ids.unwrap_or_default();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// Adds the instances to the firewall; those already attached stay attached (a firewall is
+/// never silently taken off an instance). See `api::choices`, "detaching a firewall".
 pub fn attach(world: &mut World, req: &Req) -> Outcome {
     let fw = world
         .firewalls
         .get(req.id())
         .ok_or_else(|| missing(Kind::Firewall, req.id()))?
         .clone();
-    let mut errors = FieldErrors::default();
-    let ids = req.ids("instance_ids", &mut errors);
-    if ids.is_none() && errors.is_empty() {
-        errors.add("instance_ids", "This field is required");
-    }
-    errors.finish()?;
-    let ids = ids.unwrap_or_default();
+    let ids = named_instances(req)?;
     for id in &ids {
         let instance = world
             .instances
@@ -353,9 +383,36 @@ pub fn attach(world: &mut World, req: &Req) -> Outcome {
         .firewalls
         .get_mut(req.id())
         .ok_or_else(|| missing(Kind::Firewall, req.id()))?;
-    fw.instance_ids = ids;
-    fw.instance_ids.dedup();
-    Ok(Reply::ok(public(&*fw, &[]), "advanced"))
+    for id in ids {
+        if !fw.instance_ids.contains(&id) {
+            fw.instance_ids.push(id);
+        }
+    }
+    Ok(Reply::ok(firewall_json(fw), "advanced"))
+}
+
+/// Takes the firewall off the named instances, each of which must carry it.
+pub fn detach(world: &mut World, req: &Req) -> Outcome {
+    let ids = named_instances(req)?;
+    let fw = world
+        .firewalls
+        .get_mut(req.id())
+        .ok_or_else(|| missing(Kind::Firewall, req.id()))?;
+    let strangers: Vec<&str> = ids
+        .iter()
+        .filter(|id| !fw.instance_ids.contains(id))
+        .map(String::as_str)
+        .collect();
+    if !strangers.is_empty() {
+        return Err(Refusal::conflict(crate::api::rules::firewall_not_attached(
+            &fw.id,
+            &fw.name,
+            &strangers,
+            &fw.instance_ids,
+        )));
+    }
+    fw.instance_ids.retain(|id| !ids.contains(id));
+    Ok(Reply::ok(firewall_json(fw), "advanced"))
 }
 
 pub fn instance_firewalls(world: &mut World, req: &Req) -> Outcome {
@@ -366,7 +423,7 @@ pub fn instance_firewalls(world: &mut World, req: &Req) -> Outcome {
         .firewalls
         .values()
         .filter(|f| f.instance_ids.iter().any(|i| i == req.id()))
-        .map(|f| public(f, &[]))
+        .map(firewall_json)
         .collect();
     list(items, req, "advanced")
 }

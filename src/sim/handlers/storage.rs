@@ -437,8 +437,51 @@ pub fn delete_snapshot(world: &mut World, req: &Req) -> Outcome {
         )));
     }
     let id = snapshot.id.clone();
+    let name = snapshot.name.clone();
     world.snapshots.remove(&id);
-    Ok(Reply::ok(json!({"id": id, "deleted": true}), "advanced"))
+    let failed = fail_restores_of(world, &id, &name);
+    Ok(Reply::ok(
+        json!({"id": id, "deleted": true, "failed_restores": failed}),
+        "advanced",
+    ))
+}
+
+/// A restore still reading a deleted snapshot cannot finish: it ends in ERROR with the
+/// reference's "Snapshot Deleted During Restore" and gives its GPUs back. See `api::choices`.
+fn fail_restores_of(world: &mut World, snapshot_id: &str, snapshot_name: &str) -> Vec<String> {
+    use crate::api::choices::SNAPSHOT_DELETED_DURING_RESTORE;
+    let readers: Vec<String> = world
+        .instances
+        .values()
+        .filter(|i| i.restoring_from.as_deref() == Some(snapshot_id))
+        .map(|i| i.id.clone())
+        .collect();
+    let now = world.timestamp();
+    let mut released = Vec::new();
+    for id in &readers {
+        if let Some(instance) = world.instances.get_mut(id) {
+            instance.status = "ERROR".into();
+            instance.pending = None;
+            instance.restoring_from = None;
+            instance.updated_at = now.clone();
+            instance.error = Some(format!(
+                "{SNAPSHOT_DELETED_DURING_RESTORE}: snapshot {snapshot_id} ({snapshot_name}) was deleted while instance {id} ({}) was being restored from it",
+                instance.name
+            ));
+            if instance.holds_gpus {
+                instance.holds_gpus = false;
+                released.push((
+                    instance.region.clone(),
+                    instance.gpu_model.clone(),
+                    instance.gpu_count,
+                ));
+            }
+        }
+    }
+    for (region, model, count) in released {
+        world.return_gpus(&region, &model, count);
+    }
+    readers
 }
 
 pub fn snapshot_billing(world: &mut World, req: &Req) -> Outcome {
