@@ -75,6 +75,13 @@ pub enum Command {
     Plan(RunArgs),
     /// Interactive session: one scope, completion, history, :help.
     Repl(ReplArgs),
+    /// Run the test_* functions of *_test.rhai files, each against its own fresh simulator.
+    #[command(after_help = "Examples:\n  \
+        barrack test                          # every *_test.rhai under the current directory\n  \
+        barrack test scripts/ --filter nightly --seed 42\n  \
+        barrack test --format junit > report.xml\n\n\
+        Exit codes: 0 all passed · 1 a test failed · 65 a file does not compile")]
+    Test(TestArgs),
     /// List every API operation: Rhai name(s), method, path, summary.
     Ops(OpsArgs),
     /// Call one operation by its name and print the JSON it returns.
@@ -193,6 +200,36 @@ pub struct CheckArgs {
 pub struct ReplArgs {
     #[command(flatten)]
     pub opts: ScriptOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Test files, or directories searched for *_test.rhai files (default: the current directory).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// How many tests run at once (default: the number of cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub jobs: Option<u32>,
+    /// Run only the tests whose name (or file) contains TEXT.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+    /// Seed of the tests' simulators (default: a new one each run, printed to repeat it).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Report format (`-o json` prints one JSON document instead).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = TestFormat::Text)]
+    pub format: TestFormat,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum TestFormat {
+    /// One line per test with its time; failures in detail.
+    #[default]
+    Text,
+    /// Test Anything Protocol, version 13.
+    Tap,
+    /// JUnit XML, as CI systems read it.
+    Junit,
 }
 
 #[derive(Debug, Args)]

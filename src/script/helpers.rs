@@ -3,7 +3,6 @@
 use super::convert;
 use super::runtime::Runtime;
 use super::time::{duration, Time};
-use super::wait::pause;
 use super::RhaiResult;
 use rhai::{Array, Dynamic, EvalAltResult, FuncRegistration, ImmutableString, Map, Module};
 use std::sync::Arc;
@@ -102,7 +101,7 @@ fn sleep(rt: &Runtime, d: &Dynamic) -> Res<()> {
         planner.settle_all();
         return Ok(());
     }
-    pause(rt, rt.client.scaled(d))
+    super::clock::pass(rt, d)
 }
 
 /// How a value prints in `log` and the REPL: handles as one line, the rest as JSON.

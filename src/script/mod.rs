@@ -13,6 +13,7 @@
 //! let balance: rhai::Map = engine.eval("balance()").unwrap();
 //! ```
 
+pub mod clock;
 pub mod convert;
 mod deploy;
 mod fleet;

@@ -87,6 +87,8 @@ pub struct Runtime {
     pub planner: Option<Planner>,
     /// Serialises stderr lines from parallel fleet threads.
     pub stderr: Mutex<()>,
+    /// A simulated clock (`barrack test`): `now()`, sleeps and waits follow it, never the wall.
+    pub clock: Option<std::sync::Arc<dyn super::clock::Clock>>,
 }
 
 impl Runtime {
@@ -102,6 +104,7 @@ impl Runtime {
             audit: None,
             planner: None,
             stderr: Mutex::new(()),
+            clock: None,
         }
     }
 
@@ -142,6 +145,9 @@ impl Runtime {
 
     /// Scripts see the server's clock: the simulator's when it runs faster than real time.
     pub fn now(&self) -> jiff::Timestamp {
+        if let Some(clock) = &self.clock {
+            return clock.now();
+        }
         self.client.server_now()
     }
 }

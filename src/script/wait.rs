@@ -189,6 +189,7 @@ pub fn wait_one(
         planner.settle(&handle.id());
     }
     let started = Instant::now();
+    let watch = super::clock::Stopwatch::start(rt);
     let progress = Progress::start(rt, handle, spec);
     let mut resting_seen: Option<String> = None;
     loop {
@@ -234,7 +235,7 @@ pub fn wait_one(
             }
             Err(err) => return Err(convert::api_error(&err)),
         }
-        let waited = server_elapsed(rt, started);
+        let waited = watch.elapsed(rt);
         if waited >= spec.timeout {
             let why = format!(
                 "still {} after {} (timeout)",
@@ -243,7 +244,7 @@ pub fn wait_one(
             );
             return Err(wait_error(spec, handle, "WAIT_TIMEOUT", why));
         }
-        pause(rt, rt.client.scaled(spec.interval))?;
+        super::clock::pass(rt, spec.interval)?;
     }
 }
 

@@ -6,6 +6,7 @@
 //! ```
 
 mod admin;
+mod control;
 mod handlers;
 mod openapi;
 mod reply;
