@@ -89,11 +89,7 @@ fn nested_error(name: &str, err: EvalAltResult) -> Box<EvalAltResult> {
         return err.into();
     }
     let at = place(name, &err);
-    let mut map = match &err {
-        EvalAltResult::ErrorRuntime(value, _) => value.read_lock::<Map>().map(|m| m.clone()),
-        _ => None,
-    }
-    .unwrap_or_else(|| {
+    let mut map = thrown_map(&err).unwrap_or_else(|| {
         let mut map = Map::new();
         map.insert("code".into(), "SCRIPT_FAILED".into());
         map.insert("status".into(), 0_i64.into());
@@ -108,6 +104,16 @@ fn nested_error(name: &str, err: EvalAltResult) -> Box<EvalAltResult> {
         map.insert("at".into(), at.into());
     }
     EvalAltResult::ErrorRuntime(map.into(), Position::NONE).into()
+}
+
+/// The map a script threw, from under the function and module frames it passed through.
+fn thrown_map(err: &EvalAltResult) -> Option<Map> {
+    match err {
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _)
+        | EvalAltResult::ErrorInModule(_, inner, _) => thrown_map(inner),
+        EvalAltResult::ErrorRuntime(value, _) => value.read_lock::<Map>().map(|m| m.clone()),
+        _ => None,
+    }
 }
 
 /// `file:line` of the innermost place an error comes from.
