@@ -23,6 +23,7 @@ mod repl;
 mod script_api;
 mod script_cli;
 mod stdlib;
+mod testing;
 
 // ---- Reliability (issue 7): soak under faults, bad input, secrets, property tests ----
 mod bad_input;
