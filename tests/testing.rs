@@ -347,3 +347,25 @@ fn a_seed_reproduces_the_same_worlds_and_filter_picks_tests() {
     };
     assert_eq!(ids("77"), ids("77"));
 }
+
+#[test]
+fn the_sim_module_is_in_the_repl_with_sim_and_only_there() {
+    Test::new()
+        .args(["repl", "--sim"])
+        .stdin(
+            r#"
+            let t = now();
+            sim::advance("2d");
+            now() - t >= 172800
+            sim::stock("CANADA-1", "L40", 0);
+            sim::state().stock["CANADA-1/L40"]
+            let b = balance();
+            sim::requests().map(|r| r.op)
+            "#,
+        )
+        .stdout("true\n0\n[\n  \"balance\"\n]\n")
+        .success();
+    Test::eval(r#"sim::advance("1d")"#)
+        .stderr_has("the sim module exists only under `barrack test` and `barrack repl --sim`")
+        .status(1);
+}

@@ -384,7 +384,15 @@ pub fn script_error(
             }
         }
         EvalAltResult::ErrorModuleNotFound(path, pos) => Error::Script {
-            message: format!("{}cannot import {path}", location(file, pos)),
+            message: format!(
+                "{}cannot import {path}{}",
+                location(file, pos),
+                if path == "sim" {
+                    "; the sim module exists only under `barrack test` and `barrack repl --sim`"
+                } else {
+                    ""
+                }
+            ),
             api: None,
         },
         other => {

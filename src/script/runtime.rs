@@ -87,8 +87,9 @@ pub struct Runtime {
     pub planner: Option<Planner>,
     /// Serialises stderr lines from parallel fleet threads.
     pub stderr: Mutex<()>,
-    /// A simulated clock (`barrack test`): `now()`, sleeps and waits follow it, never the wall.
-    pub clock: Option<std::sync::Arc<dyn super::clock::Clock>>,
+    /// A simulator's clock (`barrack test`, `repl --sim`): `now()`, sleeps and waits follow it.
+    /// Set once, also after the runtime is shared.
+    pub clock: std::sync::OnceLock<std::sync::Arc<dyn super::clock::Clock>>,
 }
 
 impl Runtime {
@@ -104,7 +105,7 @@ impl Runtime {
             audit: None,
             planner: None,
             stderr: Mutex::new(()),
-            clock: None,
+            clock: std::sync::OnceLock::new(),
         }
     }
 
@@ -145,7 +146,7 @@ impl Runtime {
 
     /// Scripts see the server's clock: the simulator's when it runs faster than real time.
     pub fn now(&self) -> jiff::Timestamp {
-        if let Some(clock) = &self.clock {
+        if let Some(clock) = self.clock.get() {
             return clock.now();
         }
         self.client.server_now()

@@ -4,7 +4,7 @@
 use crate::api::{Exchange, Observer};
 use crate::sim::Simulator;
 use rhai::{Dynamic, Map};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Request {
@@ -46,31 +46,48 @@ impl Request {
 }
 
 pub struct RequestLog {
-    sim: Arc<Simulator>,
+    /// The simulator whose clock stamps each request (set once it exists).
+    sim: OnceLock<Arc<Simulator>>,
     entries: Mutex<Vec<Request>>,
 }
 
+impl Default for RequestLog {
+    fn default() -> Self {
+        RequestLog::new()
+    }
+}
+
 impl RequestLog {
-    pub fn new(sim: Arc<Simulator>) -> RequestLog {
+    /// An empty log; `attach` the simulator to stamp requests with its time. (The client and
+    /// its observers may be built before the simulator is at hand, as `repl --sim` does.)
+    pub fn new() -> RequestLog {
         RequestLog {
-            sim,
+            sim: OnceLock::new(),
             entries: Mutex::new(Vec::new()),
         }
+    }
+
+    pub fn attach(&self, sim: Arc<Simulator>) {
+        let _ = self.sim.set(sim);
     }
 
     /// The client observer that fills this log.
     pub fn observer(self: &Arc<Self>) -> Observer {
         let log = self.clone();
-        let base = self.sim.base_url();
         Arc::new(move |x: &Exchange<'_>| {
-            let rest = x.url.strip_prefix(base.as_str()).unwrap_or(x.url);
-            let path = rest.split('?').next().unwrap_or(rest).to_string();
+            let time = log
+                .sim
+                .get()
+                .map(|sim| {
+                    super::sandbox::epoch_to_timestamp(sim.now())
+                        .strftime("%Y-%m-%dT%H:%M:%SZ")
+                        .to_string()
+                })
+                .unwrap_or_default();
             let request = Request {
-                time: super::sandbox::epoch_to_timestamp(log.sim.now())
-                    .strftime("%Y-%m-%dT%H:%M:%SZ")
-                    .to_string(),
+                time,
                 method: x.method.as_str().to_string(),
-                path,
+                path: path_of(x.url),
                 op: x.op.name,
                 status: x.status,
                 mutates: x.op.mutates,
@@ -108,5 +125,28 @@ impl RequestLog {
             .map(|r| Dynamic::from(r.to_map()))
             .collect::<rhai::Array>()
             .into()
+    }
+}
+
+/// `http://127.0.0.1:8787/instances/?page=2` → `/instances/`
+fn path_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = rest.find('/').map_or("/", |i| &rest[i..]);
+    path.split('?').next().unwrap_or(path).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn paths_lose_origin_and_query() {
+        assert_eq!(
+            super::path_of("http://127.0.0.1:1/instances/?page=2"),
+            "/instances/"
+        );
+        assert_eq!(
+            super::path_of("https://barrack.ai/api/balance/"),
+            "/api/balance/"
+        );
+        assert_eq!(super::path_of("http://h:1"), "/");
     }
 }

@@ -165,7 +165,7 @@ fn run_case(case: &Case<'_>, seed: u64) -> Outcome {
         }
     };
     let mut runtime = Runtime::new(sandbox.client.clone());
-    runtime.clock = Some(sandbox.clock.clone());
+    let _ = runtime.clock.set(sandbox.clock.clone());
     // `log` lines of parallel tests would interleave on stderr; `print` is captured instead.
     runtime.quiet = true;
     let host = Arc::new(Host::new(runtime));

@@ -33,8 +33,9 @@ impl Sandbox {
             ..SimOptions::fast()
         };
         let sim = Arc::new(Simulator::start_at(options, START_EPOCH)?);
-        let clock: Arc<dyn Clock> = Arc::new(SimClock(sim.clone()));
-        let requests = Arc::new(RequestLog::new(sim.clone()));
+        let clock: Arc<dyn Clock> = Arc::new(SimClock::frozen(sim.clone()));
+        let requests = Arc::new(RequestLog::new());
+        requests.attach(sim.clone());
         let mut settings = ClientSettings::new(sim.base_url(), ApiKey::new(SIM_KEY));
         settings.retry = retry_policy();
         // The one line to add once the client takes a sleep function for its backoff (then
@@ -62,19 +63,36 @@ fn retry_policy() -> RetryPolicy {
     }
 }
 
-/// A test simulator's clock: sleeping moves it forward.
-struct SimClock(Arc<Simulator>);
+/// A simulator's clock. Frozen (a test's): sleeping moves it. Live (`repl --sim`): it runs by
+/// itself, and only its time is read.
+pub struct SimClock {
+    sim: Arc<Simulator>,
+    frozen: bool,
+}
+
+impl SimClock {
+    pub fn frozen(sim: Arc<Simulator>) -> SimClock {
+        SimClock { sim, frozen: true }
+    }
+
+    pub fn live(sim: Arc<Simulator>) -> SimClock {
+        SimClock { sim, frozen: false }
+    }
+}
 
 impl Clock for SimClock {
     fn now(&self) -> jiff::Timestamp {
-        epoch_to_timestamp(self.0.now())
+        epoch_to_timestamp(self.sim.now())
     }
 
-    fn sleep(&self, d: Duration) {
-        // `advance_to`, not `advance`: parallel waiters of a fleet that read the same time
-        // move the clock once, instead of adding their intervals up.
-        let start = self.0.now();
-        self.0.advance_to(start + d.as_secs_f64());
+    fn skip(&self, d: Duration) -> bool {
+        if self.frozen {
+            // `advance_to`, not `advance`: parallel waiters of a fleet that read the same time
+            // move the clock once, instead of adding their intervals up.
+            let start = self.sim.now();
+            self.sim.advance_to(start + d.as_secs_f64());
+        }
+        self.frozen
     }
 }
 

@@ -95,7 +95,7 @@ fn set_time(sim: &Simulator, t: &Dynamic) -> Res<()> {
     if (wanted.epoch() as f64) < now.floor() {
         return Err(format!(
             "sim::set_time: the simulated clock only moves forward: it is {} and {wanted} is earlier \
-             (a test's clock starts at {})",
+             (in `barrack test` the clock starts at {})",
             Time(super::sandbox::epoch_to_timestamp(now)),
             super::sandbox::START
         )
