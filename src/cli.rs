@@ -408,6 +408,36 @@ mod tests {
     }
 
     #[test]
+    fn test_takes_paths_jobs_filter_seed_and_format() {
+        let cli = parse(&[
+            "test",
+            "a",
+            "b_test.rhai",
+            "--jobs",
+            "3",
+            "--filter",
+            "night",
+            "--seed",
+            "7",
+            "--format",
+            "junit",
+        ])
+        .unwrap();
+        let Command::Test(test) = cli.command else {
+            panic!()
+        };
+        assert_eq!(
+            test.paths,
+            vec![PathBuf::from("a"), PathBuf::from("b_test.rhai")]
+        );
+        assert_eq!((test.jobs, test.seed), (Some(3), Some(7)));
+        assert_eq!(test.filter.as_deref(), Some("night"));
+        assert_eq!(test.format, TestFormat::Junit);
+        assert!(parse(&["test", "--jobs", "0"]).is_err());
+        assert!(parse(&["test", "--format", "xml"]).is_err());
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));

@@ -88,7 +88,8 @@ impl Clock for SimClock {
     fn skip(&self, d: Duration) -> bool {
         if self.frozen {
             // `advance_to`, not `advance`: parallel waiters of a fleet that read the same time
-            // move the clock once, instead of adding their intervals up.
+            // move the clock once. Waiters that read it one after the other still add up (a
+            // fleet's wait may end up to one interval per waiter later than a lone wait).
             let start = self.sim.now();
             self.sim.advance_to(start + d.as_secs_f64());
         }
