@@ -103,7 +103,7 @@ fn indented(text: &str, prefix: &str) -> String {
 fn details(o: &Outcome) -> String {
     let mut text = o.message.clone().unwrap_or_default();
     if !o.output.trim().is_empty() {
-        text.push_str("\nprinted:\n");
+        text.push_str("\nprinted and logged:\n");
         text.push_str(&indented(o.output.trim_end(), "  "));
     }
     if !o.requests.is_empty() {

@@ -2,24 +2,42 @@
 //! the test's simulator, the way `barrack run` would, and return `#{result, output, mutations}`.
 
 use super::requests::RequestLog;
-use crate::script::{self, Host, Source};
-use rhai::{Dynamic, EvalAltResult, Map, Position, Scope};
+use crate::script::time::Time;
+use crate::script::{self, Host, Runtime, Source};
+use rhai::{Dynamic, EvalAltResult, FuncRegistration, Map, Position, Scope};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 type Res<T> = Result<T, Box<EvalAltResult>>;
 
-/// What a script printed, line by line.
+/// What a script printed and logged, line by line.
 pub type Output = Arc<Mutex<String>>;
 
-/// Route an engine's `print` into `output` instead of stdout.
-pub fn capture_print(engine: &mut rhai::Engine, output: &Output) {
-    let output = output.clone();
-    engine.on_print(move |text| {
-        let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
-        out.push_str(text);
-        out.push('\n');
-    });
+/// Route an engine's `print` and `log` into `output` instead of stdout and stderr, so each
+/// test's lines stay its own (tests run in parallel) and a failure can show them.
+pub fn capture_output(engine: &mut rhai::Engine, output: &Output, runtime: &Arc<Runtime>) {
+    let sink = output.clone();
+    engine.on_print(move |text| push_line(&sink, text));
+    let mut module = rhai::Module::new();
+    let (sink, rt) = (output.clone(), runtime.clone());
+    FuncRegistration::new("log")
+        .in_global_namespace()
+        .with_comments(["/// A line with the simulated time, kept with the test's output."])
+        .set_into_module(&mut module, move |msg: Dynamic| {
+            let text = if msg.is_string() {
+                msg.to_string()
+            } else {
+                script::display(&msg)
+            };
+            push_line(&sink, &format!("{}  {text}", Time(rt.now())));
+        });
+    engine.register_global_module(module.into());
+}
+
+fn push_line(output: &Output, text: &str) {
+    let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
+    out.push_str(text);
+    out.push('\n');
 }
 
 /// Run `spec` (a path relative to the test file's directory, or `stdlib:NAME`) with `params`.
@@ -33,7 +51,7 @@ pub fn run_script(
     let source = load(test_dir, spec)?;
     let output: Output = Arc::default();
     let mut engine = host.engine(source.dir.clone());
-    capture_print(&mut engine, &output);
+    capture_output(&mut engine, &output, &host.runtime);
     let ast = script::compile(&engine, &source)
         .map_err(|e| format!("run_script: {} does not compile:\n{e}", source.name))?;
     let mut scope = Scope::new();

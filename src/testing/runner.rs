@@ -2,7 +2,7 @@
 
 use super::discover::{TestFile, TestFn};
 use super::requests::Request;
-use super::run_script::{capture_print, place, run_script, Output};
+use super::run_script::{capture_output, place, run_script, Output};
 use super::sandbox::Sandbox;
 use super::{assertions, sim_module};
 use crate::script::{self, Host, Runtime};
@@ -30,7 +30,7 @@ pub struct Outcome {
     pub file: String,
     pub name: String,
     pub passed: bool,
-    #[serde(serialize_with = "millis")]
+    #[serde(rename = "time_ms", serialize_with = "millis")]
     pub time: Duration,
     pub seed: u64,
     /// `file:line` of the failure.
@@ -166,12 +166,13 @@ fn run_case(case: &Case<'_>, seed: u64) -> Outcome {
     };
     let mut runtime = Runtime::new(sandbox.client.clone());
     let _ = runtime.clock.set(sandbox.clock.clone());
-    // `log` lines of parallel tests would interleave on stderr; `print` is captured instead.
+    // Waits' progress lines of parallel tests would interleave on stderr; `print` and `log`
+    // are captured per test instead.
     runtime.quiet = true;
     let host = Arc::new(Host::new(runtime));
     let output: Output = Arc::default();
     let mut engine = host.engine(file.dir.clone());
-    capture_print(&mut engine, &output);
+    capture_output(&mut engine, &output, &host.runtime);
     engine.register_global_module(test_functions(&host, &sandbox, file).into());
     engine.register_static_module("sim", sim_module::module(&sandbox.sim, &sandbox.requests));
     let mut scope = host.scope();
