@@ -233,3 +233,46 @@ fn junit(out: &mut impl Write, summary: &Summary<'_>) -> io::Result<()> {
     }
     writeln!(out, "</testsuites>")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(name: &str, passed: bool) -> Outcome {
+        Outcome {
+            file: "a<b>_test.rhai".into(),
+            name: name.into(),
+            passed,
+            time: Duration::from_millis(5),
+            seed: 1,
+            location: (!passed).then(|| "a<b>_test.rhai:3".into()),
+            message: (!passed)
+                .then(|| "a<b>_test.rhai:3:5: assertion failed: \"x\" & \u{1b}y".into()),
+            output: String::new(),
+            requests: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn junit_is_escaped_and_counts_per_file() {
+        let outcomes = [outcome("test_ok", true), outcome("test_bad", false)];
+        let summary = Summary {
+            outcomes: &outcomes,
+            seed: 9,
+            time: Duration::from_millis(10),
+        };
+        let mut out = Vec::new();
+        finish(Style::Junit, &mut out, &summary).unwrap();
+        let xml = String::from_utf8(out).unwrap();
+        assert!(
+            xml.contains(r#"<testsuite name="a&lt;b&gt;_test.rhai" tests="2" failures="1""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("assertion failed: &quot;x&quot; &amp; y"),
+            "{xml}"
+        );
+        assert!(!xml.contains('\u{1b}'), "no control characters in XML");
+        assert_eq!(summary.counts(), "1 passed, 1 failed");
+    }
+}

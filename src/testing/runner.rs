@@ -32,6 +32,8 @@ pub struct Outcome {
     pub passed: bool,
     #[serde(rename = "time_ms", serialize_with = "millis")]
     pub time: Duration,
+    /// This test's simulator seed (derived from the run's `--seed` and the test's name).
+    #[serde(rename = "sim_seed")]
     pub seed: u64,
     /// `file:line` of the failure.
     pub location: Option<String>,
