@@ -198,6 +198,14 @@ fn the_sim_module_the_clock_and_the_assertions_work_inside_tests() {
                 assert_eq(balance().currency, "USD");
             }
 
+            fn test_a_lost_answer_is_retried_into_one_instance() {
+                sim::faults(#{drop: 1.0});
+                let vm = l40("drop-1");
+                sim::faults(#{});
+                assert_eq(instances().map(|i| i.id), [vm.id]);
+                assert_eq(sim::requests().filter(|r| r.op == "deploy").map(|r| r.status), [0, 201]);
+            }
+
             fn test_unknown_fault_options_are_named() {
                 let e = assert_throws(|| sim::faults(#{rat: 0.5}));
                 assert(e.message.contains("unknown option \"rat\""), e.message);
@@ -263,7 +271,7 @@ fn the_sim_module_the_clock_and_the_assertions_work_inside_tests() {
         .args(["test", "--seed", "11"])
         .stdout_lacks("FAIL")
         .success();
-    assert_eq!(counts(&out.stdout), (14, 0));
+    assert_eq!(counts(&out.stdout), (15, 0));
 }
 
 #[test]
