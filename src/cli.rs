@@ -79,6 +79,13 @@ pub enum Command {
     Plan(RunArgs),
     /// Interactive session: one scope, completion, history, :help.
     Repl(ReplArgs),
+    /// Run the test_* functions of *_test.rhai files, each against its own fresh simulator.
+    #[command(after_help = "Examples:\n  \
+        barrack test                          # every *_test.rhai under the current directory\n  \
+        barrack test scripts/ --filter nightly --seed 42\n  \
+        barrack test --format junit > report.xml\n\n\
+        Exit codes: 0 all passed · 1 a test failed · 65 a file does not compile")]
+    Test(TestArgs),
     /// List every API operation: Rhai name(s), method, path, summary.
     Ops(OpsArgs),
     /// Call one operation by its name and print the JSON it returns.
@@ -226,6 +233,36 @@ pub struct CheckArgs {
 pub struct ReplArgs {
     #[command(flatten)]
     pub opts: ScriptOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Test files, or directories searched for *_test.rhai files (default: the current directory).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// How many tests run at once (default: the number of cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub jobs: Option<u32>,
+    /// Run only the tests whose name (or file) contains TEXT.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+    /// Seed of the tests' simulators (default: a new one each run, printed to repeat it).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Report format (`-o json` prints one JSON document instead).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = TestFormat::Text)]
+    pub format: TestFormat,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum TestFormat {
+    /// One line per test with its time; failures in detail.
+    #[default]
+    Text,
+    /// Test Anything Protocol, version 13.
+    Tap,
+    /// JUnit XML, as CI systems read it.
+    Junit,
 }
 
 #[derive(Debug, Args)]
@@ -456,6 +493,36 @@ mod tests {
         assert_eq!(call.connect.retry_for, Dur(Duration::from_secs(10)));
         assert_eq!(cli.global.ca_cert.len(), 2);
         assert!(parse(&["call", "balance", "--retries", "0"]).is_err());
+    }
+
+    #[test]
+    fn test_takes_paths_jobs_filter_seed_and_format() {
+        let cli = parse(&[
+            "test",
+            "a",
+            "b_test.rhai",
+            "--jobs",
+            "3",
+            "--filter",
+            "night",
+            "--seed",
+            "7",
+            "--format",
+            "junit",
+        ])
+        .unwrap();
+        let Command::Test(test) = cli.command else {
+            panic!()
+        };
+        assert_eq!(
+            test.paths,
+            vec![PathBuf::from("a"), PathBuf::from("b_test.rhai")]
+        );
+        assert_eq!((test.jobs, test.seed), (Some(3), Some(7)));
+        assert_eq!(test.filter.as_deref(), Some("night"));
+        assert_eq!(test.format, TestFormat::Junit);
+        assert!(parse(&["test", "--jobs", "0"]).is_err());
+        assert!(parse(&["test", "--format", "xml"]).is_err());
     }
 
     #[test]

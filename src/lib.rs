@@ -23,6 +23,7 @@ pub mod repl;
 pub mod script;
 pub mod secret;
 pub mod sim;
+pub mod testing;
 
 use clap::Parser;
 use std::ffi::OsString;

@@ -32,6 +32,7 @@ mod script_api;
 mod script_cli;
 mod stdlib;
 mod strict_keys;
+mod testing;
 
 // ---- Reliability (issue 7): soak under faults, bad input, secrets, property tests ----
 mod bad_input;

@@ -9,6 +9,7 @@ mod repl;
 mod script;
 mod sim;
 mod stdlib;
+mod test;
 
 use crate::cli::{Cli, Command, ConfigCommand};
 use crate::error::Result;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Eval(args) => script::eval(args, global, printer),
         Command::Check(args) => script::check(args),
         Command::Repl(args) => repl::run(args, global, printer),
+        Command::Test(args) => test::run(&args, global),
         Command::Stdlib(command) => stdlib::run(&command, printer),
         Command::Completions(args) => meta::completions(&args),
         Command::Man => meta::man(),

@@ -7,6 +7,9 @@ use crate::config::{process_env, state_dir};
 use crate::error::{Error, Result};
 use crate::output::Printer;
 use crate::repl::{self, History, Session};
+use crate::testing::requests::RequestLog;
+use crate::testing::sandbox::SimClock;
+use crate::testing::sim_module;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -37,18 +40,33 @@ fn explain_observer(flag: Arc<AtomicBool>) -> Observer {
 
 pub fn run(args: ReplArgs, global: &GlobalOpts, printer: Printer) -> Result<ExitCode> {
     let explain = Arc::new(AtomicBool::new(false));
-    let (host, connection) = host(
+    let requests = Arc::new(RequestLog::new());
+    let (host, mut connection) = host(
         global,
         &args.opts,
         Vec::new(),
-        vec![explain_observer(explain.clone())],
+        vec![explain_observer(explain.clone()), requests.observer()],
         false,
     )?;
+    let sim = connection.sim.take().map(Arc::new);
     let history = state_dir(&process_env)
         .map(|dir| History::open(dir.join("history"), connection.client.api_key().cloned()));
+    if let Some(sim) = &sim {
+        // now() reads the simulator's clock, so it follows `sim::advance` at once.
+        let _ = host
+            .runtime
+            .clock
+            .set(Arc::new(SimClock::live(sim.clone())));
+        requests.attach(sim.clone());
+    }
     crate::interrupt::watch(&host.runtime.stop, false);
-    let session = Session::new(host, printer, explain, history);
+    let mut session = Session::new(host, printer, explain, history);
+    if let Some(sim) = &sim {
+        // `sim::advance`, `sim::faults`… on the session's own simulator, as in `barrack test`.
+        session.add_module("sim", sim_module::module(sim, &requests));
+    }
     repl::run(session).map_err(|e| Error::io("the terminal", e))?;
     drop(connection);
+    drop(sim);
     Ok(ExitCode::SUCCESS)
 }

@@ -67,6 +67,12 @@ impl Session {
         }
     }
 
+    /// Add a module under a name (`barrack repl --sim` adds `sim`), completion included.
+    pub fn add_module(&mut self, name: &str, module: rhai::Shared<rhai::Module>) {
+        self.engine.register_static_module(name, module);
+        self.completer = Completer::new(&self.engine.gen_fn_signatures(false));
+    }
+
     pub fn engine(&self) -> &Engine {
         &self.engine
     }

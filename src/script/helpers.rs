@@ -3,7 +3,6 @@
 use super::convert;
 use super::runtime::Runtime;
 use super::time::{duration, seconds_i64, Time};
-use super::wait::pause;
 use super::RhaiResult;
 use rhai::{Array, Dynamic, EvalAltResult, FuncRegistration, ImmutableString, Map, Module};
 use std::sync::Arc;
@@ -107,7 +106,7 @@ fn sleep(rt: &Runtime, d: &Dynamic) -> Res<()> {
         "sleep({})",
         humantime::format_duration(Duration::from_secs(d.as_secs()))
     ));
-    pause(rt, rt.client.scaled(d))
+    super::clock::pass(rt, d)
 }
 
 /// How a value prints in `log` and the REPL: handles as one line, the rest as JSON.

@@ -16,6 +16,7 @@
 mod actions;
 mod bounds;
 mod by_name;
+pub mod clock;
 pub mod convert;
 mod deploy;
 mod fleet;
@@ -457,7 +458,15 @@ pub fn script_error(
             }
         }
         EvalAltResult::ErrorModuleNotFound(path, pos) => Error::Script {
-            message: format!("{}cannot import {path}", location(file, pos)),
+            message: format!(
+                "{}cannot import {path}{}",
+                location(file, pos),
+                if path == "sim" {
+                    "; the sim module exists only under `barrack test` and `barrack repl --sim`"
+                } else {
+                    ""
+                }
+            ),
             api: None,
         },
         other => {

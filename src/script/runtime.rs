@@ -93,6 +93,9 @@ pub struct Runtime {
     pub planner: Option<Planner>,
     /// Serialises stderr lines from parallel fleet threads.
     pub stderr: Mutex<()>,
+    /// A simulator's clock (`barrack test`, `repl --sim`): `now()`, sleeps and waits follow it.
+    /// Set once, also after the runtime is shared.
+    pub clock: std::sync::OnceLock<std::sync::Arc<dyn super::clock::Clock>>,
     /// Set by `--timeout`, Ctrl-C or the memory bound; read by the engine, waits and fleets.
     pub stop: Stop,
 }
@@ -117,6 +120,7 @@ impl Runtime {
             planner: None,
             stderr: Mutex::new(()),
             stop: Stop::new(),
+            clock: std::sync::OnceLock::new(),
         }
     }
 
@@ -203,6 +207,9 @@ impl Runtime {
 
     /// Scripts see the server's clock: the simulator's when it runs faster than real time.
     pub fn now(&self) -> jiff::Timestamp {
+        if let Some(clock) = self.clock.get() {
+            return clock.now();
+        }
         self.client.server_now()
     }
 }

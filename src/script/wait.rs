@@ -193,6 +193,7 @@ pub fn wait_one(
         planner.settle(&handle.id());
     }
     let started = Instant::now();
+    let watch = super::clock::Stopwatch::start(rt);
     let progress = Progress::start(rt, handle, spec);
     let _doing = rt.stop.doing(format!("{} {}", spec.name, handle.id()));
     let mut resting_seen: Option<String> = None;
@@ -237,7 +238,7 @@ pub fn wait_one(
             }
             Err(err) => return Err(convert::api_error(&err)),
         }
-        let waited = server_elapsed(rt, started);
+        let waited = watch.elapsed(rt);
         if waited >= spec.timeout {
             let why = format!(
                 "still {} after {} (timeout)",
@@ -246,7 +247,7 @@ pub fn wait_one(
             );
             return Err(wait_error(spec, handle, "WAIT_TIMEOUT", why));
         }
-        pause(rt, rt.client.scaled(spec.interval))?;
+        super::clock::pass(rt, spec.interval)?;
     }
 }
 

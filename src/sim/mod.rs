@@ -14,6 +14,7 @@ mod admin;
 mod app;
 mod auth;
 mod clock;
+mod control;
 mod faults;
 mod handlers;
 mod http;
