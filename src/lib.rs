@@ -14,6 +14,7 @@ mod commands;
 pub mod config;
 pub mod connect;
 pub mod error;
+mod help;
 pub mod ops_doc;
 pub mod output;
 pub mod repl;

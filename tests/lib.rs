@@ -24,6 +24,10 @@ mod script_api;
 mod script_cli;
 mod stdlib;
 
+// ---- Polish for people (issue 17): what a new user trips over; `barrack status` ----
+mod polish;
+mod status;
+
 // ---- Reliability (issue 7): soak under faults, bad input, secrets, property tests ----
 mod bad_input;
 mod props;

@@ -47,7 +47,13 @@ pub fn run(args: ReplArgs, global: &GlobalOpts, printer: Printer) -> Result<Exit
     let history = state_dir(&process_env)
         .map(|dir| History::open(dir.join("history"), connection.client.api_key().cloned()));
     let session = Session::new(host, printer, explain, history);
-    repl::run(session).map_err(|e| Error::io("the terminal", e))?;
+    let failures = repl::run(session).map_err(|e| Error::io("the terminal", e))?;
     drop(connection);
+    if failures > 0 {
+        return Err(Error::script(format!(
+            "{failures} {} of the piped input failed (see the errors above)",
+            if failures == 1 { "entry" } else { "entries" }
+        )));
+    }
     Ok(ExitCode::SUCCESS)
 }

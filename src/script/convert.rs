@@ -135,7 +135,11 @@ pub fn describe_value(value: &Dynamic) -> String {
             raw.get("id").map(|d| d.to_string()).unwrap_or_default()
         ),
         None if value.is_string() => format!("the string {:?}", value.to_string()),
-        None => format!("a {}", value.type_name()),
+        None if value.is_unit() => super::words::type_words("()"),
+        None if value.is_int() || value.is_float() || value.is_bool() => {
+            format!("{} ({value})", super::words::type_words(value.type_name()))
+        }
+        None => super::words::type_words(value.type_name()),
     }
 }
 
