@@ -195,6 +195,33 @@ fn a_plan_with_no_cost_change_says_zero_not_minus_zero() {
     assert_eq!(out.json()["hourly_cost_change"], 0.0);
 }
 
+#[test]
+fn the_budget_recipe_logs_runway_and_burn_rounded_for_people() {
+    let (sim, client) = crate::support::sim();
+    crate::support::active_instance(
+        &sim,
+        &client,
+        crate::support::REGION,
+        serde_json::json!({"gpu_count": 8, "name": "big"}),
+    );
+    sim.with_world(|w| w.balance = 1000.0 / 3.0);
+    let out = Test::new()
+        .args(["run", "--api-url", &sim.base_url(), "stdlib:budget"])
+        .args(["--set", "hibernate_hours=1"])
+        .env("BARRACK_API_KEY", crate::support::KEY)
+        .success();
+    // 333.33 USD at 19.934 USD/h (8×2.49 + the OS volume's 0.014) lasts 16.7 h.
+    assert!(
+        out.stderr
+            .contains("budget: WARNING 333.33 USD lasts 16.7 h at 19.934 USD/h"),
+        "{}",
+        out.stderr
+    );
+    let result: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(result["runway_hours"], 16.7, "{result}");
+    assert_eq!(result["burn_per_hour"], 19.934, "{result}");
+}
+
 // ---- 5. errors in plain words, naming --set ----
 
 #[test]
