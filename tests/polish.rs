@@ -527,3 +527,40 @@ fn the_readme_links_only_files_that_are_in_the_repository() {
         "the README documents the admin routes"
     );
 }
+
+#[test]
+fn the_openapi_document_points_at_no_file_outside_the_repository() {
+    let (sim, _client) = crate::support::sim();
+    let answer = crate::support::raw(&sim, "GET", "/openapi.json", None, &[]).unwrap();
+    assert_eq!(answer.status, 200);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for word in answer
+        .text
+        .split(|c: char| c.is_whitespace() || "\"()`,".contains(c))
+    {
+        let word = word.trim_end_matches('.');
+        if word.ends_with(".md") || word.ends_with(".rs") || word.ends_with(".yaml") {
+            assert!(
+                root.join(word).exists(),
+                "/openapi.json names {word}, not in the repository"
+            );
+        }
+    }
+}
+
+// ---- 15. the README's plan excerpt is what `plan` prints ----
+
+#[test]
+fn the_readme_plan_excerpt_is_what_plan_prints() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme.find("\nPlan: ").expect("the README shows a plan") + 1;
+    let excerpt = &readme[start..];
+    let excerpt = &excerpt[..excerpt.find("```").unwrap()];
+    let out = Test::new()
+        .args(["plan", "--sim"])
+        .arg(root.join("scripts/quickstart.rhai").to_str().unwrap())
+        .status(2);
+    let printed = &out.stdout[out.stdout.find("Plan: ").unwrap()..];
+    assert_eq!(excerpt, printed);
+}
