@@ -452,6 +452,13 @@ fn bash_completion_offers_operations_recipes_and_profiles() {
         .args(["config", "profiles"])
         .stdout("")
         .success();
+    // zsh: profiles asked for; script arguments still complete file names.
+    Test::new()
+        .args(["completions", "zsh"])
+        .stdout_has("barrack config profiles")
+        .stdout_has("a bundled recipe:_default'")
+        .stdout_lacks(":(stdlib\\:rotation")
+        .success();
     // Ask bash itself, as a user pressing Tab would.
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_barrack"));
     let completions = script.path("barrack.bash");

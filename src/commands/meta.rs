@@ -26,7 +26,8 @@ pub fn completions(args: &CompletionsArgs) -> Result<ExitCode> {
 
 /// Profiles live in the user's config file, not in the binary: make the generated script ask
 /// `barrack config profiles` for them after `--profile` (bash, zsh, fish; the other shells
-/// complete --profile with file names as clap generates it).
+/// complete --profile with file names as clap generates it). Recipes (`stdlib:NAME`) are
+/// offered beside file names by bash; zsh keeps plain file completion for scripts.
 fn with_profile_names(shell: Shell, script: &str) -> String {
     const ASK: &str = "barrack config profiles 2>/dev/null";
     match shell {
@@ -54,7 +55,13 @@ fn with_profile_names(shell: Shell, script: &str) -> String {
             script
                 .lines()
                 .map(|line| {
-                    if line.contains("'--profile=") {
+                    if line.contains("stdlib\\:rotation") {
+                        // zsh would offer only the recipes, never a file: keep its file
+                        // completion for script arguments (bash offers both).
+                        let cut = line.rfind(":(").unwrap_or(line.len());
+                        let tail = line[cut..].find(")'").map_or("", |i| &line[cut + i + 1..]);
+                        format!("{}:_default{tail}", &line[..cut])
+                    } else if line.contains("'--profile=") {
                         line.replace(
                             ":NAME:_default'",
                             ":NAME:{compadd -- ${(f)\"$(barrack config profiles 2>/dev/null)\"}}'",
