@@ -244,6 +244,10 @@ fn wrong_argument_types_are_said_as_people_say_them() {
     Test::eval("[1] - 3")
         .stderr_has("cannot use `-` between an array and an integer")
         .status(1);
+    Test::eval("let m = #{}; m[3]")
+        .stderr_has("expected a string, got an integer")
+        .stderr_lacks("i64")
+        .status(1);
 }
 
 // ---- 6. --set typing: JSON arrays and maps drive recipes ----

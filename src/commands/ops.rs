@@ -62,7 +62,8 @@ pub fn run(args: &OpsArgs, global: &GlobalOpts, printer: Printer) -> Result<Exit
             writeln!(out, "{}", output::table(&rows, &cols)).map_err(write_err)?;
             writeln!(
                 out,
-                "\n{} operations. `barrack ops NAME` for one in detail.",
+                "\n{} operations. `barrack ops NAME` for one in detail; NAME may also be a waiter, \
+                 a helper or a recipe function (`barrack ops wait_active`, `barrack ops rotation::rotate`).",
                 OPS.len()
             )
             .map_err(write_err)?;

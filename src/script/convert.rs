@@ -65,8 +65,8 @@ pub fn to_json(value: &Dynamic) -> Result<Value, String> {
         return Ok(Value::String(time.to_string()));
     }
     Err(format!(
-        "a {} cannot be turned into JSON",
-        value.type_name()
+        "{} cannot be turned into JSON",
+        super::words::type_words(value.type_name())
     ))
 }
 

@@ -397,6 +397,15 @@ pub fn script_error(
             message: format!("{}{}", location(file, pos), words::not_found(&signature)),
             api: None,
         },
+        EvalAltResult::ErrorMismatchDataType(expected, actual, pos)
+        | EvalAltResult::ErrorMismatchOutputType(expected, actual, pos) => Error::Script {
+            message: format!(
+                "{}{}",
+                location(file, pos),
+                words::mismatch(&expected, &actual)
+            ),
+            api: None,
+        },
         EvalAltResult::ErrorModuleNotFound(path, pos) => Error::Script {
             message: format!("{}cannot import {path}", location(file, pos)),
             api: None,

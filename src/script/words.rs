@@ -85,6 +85,19 @@ pub fn not_found(signature: &str) -> String {
     }
 }
 
+/// Rhai's "Data type incorrect: i64 (expecting string)", said plainly.
+pub fn mismatch(expected: &str, actual: &str) -> String {
+    match (expected.is_empty(), actual.is_empty()) {
+        (false, false) => format!(
+            "expected {}, got {}",
+            type_words(expected),
+            type_words(actual)
+        ),
+        (false, true) => format!("expected {}", type_words(expected)),
+        _ => format!("a value of the wrong type: {}", type_words(actual)),
+    }
+}
+
 /// When an operator failed on a line that reads a `params` value given as a string by
 /// `--set`, the sentence that names the flag: `params.size` is the string "abc", from
 /// `--set size=abc`.
@@ -145,5 +158,9 @@ mod tests {
         assert!(not_found("nope (i64)").starts_with("unknown function nope taking (an integer)"));
         assert_eq!(type_words("barrack::script::handles::Vm"), "a Vm");
         assert_eq!(type_words("bool"), "a boolean");
+        assert_eq!(
+            mismatch("string", "i64"),
+            "expected a string, got an integer"
+        );
     }
 }
