@@ -16,9 +16,11 @@ use std::time::Duration;
     propagate_version = true,
     max_term_width = 100,
     after_help = "Exit codes: 0 ok · 1 script error (uncaught throw or API error, failed wait) · 2 usage \
-                  error, or plan with changes · 65 does not compile · 69 API unreachable · 70 internal \
-                  error · 75 try again later (lock held, rate limited, --timeout) · 77 authentication \
-                  refused · 78 bad configuration · 130 interrupted (Ctrl-C)"
+                  error, or plan with changes · 65 does not compile · 66 a script or input file does \
+                  not exist · 69 API unreachable · 70 internal error · 75 try again later (lock held, \
+                  rate limited, --timeout) · 77 authentication refused · 78 bad configuration \
+                  (including a flag's file or directory that cannot be used) · 130 interrupted \
+                  (Ctrl-C)"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -29,7 +31,8 @@ pub struct Cli {
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct GlobalOpts {
-    /// Output format of printed values.
+    /// Output format of printed values. With json, stdout carries exactly one JSON document
+    /// (a script's own `print` lines go to stderr).
     #[arg(short = 'o', long, value_enum, global = true, default_value_t = Format::Text)]
     pub output: Format,
     /// More detail on stderr: each HTTP request (key redacted).
@@ -105,6 +108,20 @@ pub enum Command {
     /// Show the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The fleet at a glance: instances by state and region, GPUs in use, hourly burn, balance
+    /// and runway, hibernated, ERROR, the newest snapshot of each instance.
+    #[command(
+        after_help = "Every figure comes from API reads. Burn: each instance's current rate \
+        (its billing), detached volumes and volumes of ACTIVE instances, every snapshot. Runway = \
+        balance ÷ burn; its bar is full at 30 days and turns red under one (colour only on a \
+        terminal, never with NO_COLOR). GPUs in use: every instance except HIBERNATING, \
+        HIBERNATED and DELETING ones (hibernation releases the GPU).\n\n\
+        Examples:\n  \
+        barrack status --sim\n  \
+        barrack status -o json | jq .runway_hours\n  \
+        barrack status --watch 30s"
+    )]
+    Status(StatusArgs),
 }
 
 /// How to reach the API: the real service, or a simulator started in-process.
@@ -166,16 +183,19 @@ pub struct SimOpts {
 pub struct ScriptOpts {
     #[command(flatten)]
     pub connect: ConnectOpts,
-    /// A value for the script's `params` map (repeatable).
+    /// A value for the script's `params` map (repeatable). Typed: integers, floats and
+    /// booleans as such, JSON arrays and maps as Rhai arrays and maps
+    /// (`--set 'periods=[{"begin":"09:00"}]'`), anything else a string.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<KeyValue>,
     /// Stop the whole run after this long (exit 75).
     #[arg(long, value_name = "DUR")]
     pub timeout: Option<Dur>,
     /// Hold an exclusive lock on PATH for the run; if another run holds it, exit 75 at once.
+    /// Its directory must exist (else exit 78).
     #[arg(long, value_name = "PATH")]
     pub lock: Option<PathBuf>,
-    /// Append one JSON line per mutating API call to PATH.
+    /// Append one JSON line per mutating API call to PATH. Its directory must exist (else exit 78).
     #[arg(long, value_name = "PATH")]
     pub audit_log: Option<PathBuf>,
     /// How many calls of a fleet action run at once.
@@ -206,7 +226,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// The script: a file path, or stdlib:NAME for a bundled recipe.
-    #[arg(value_name = "SCRIPT")]
+    #[arg(value_name = "SCRIPT", value_parser = Offer(stdlib_specs), hide_possible_values = true)]
     pub script: String,
     /// Words after `--`, visible to the script as the array ARGS.
     #[arg(last = true, value_name = "ARGS")]
@@ -223,9 +243,22 @@ pub struct EvalArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub connect: ConnectOpts,
+    /// Show it again every DUR (default 10s): redrawn in place on a terminal, repeated blocks
+    /// otherwise.
+    #[arg(long, value_name = "DUR", num_args = 0..=1, default_missing_value = "10s")]
+    pub watch: Option<Dur>,
+    /// With --watch: stop after N screens.
+    #[arg(long, value_name = "N", requires = "watch")]
+    pub count: Option<u64>,
+}
+
+#[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Script files (or stdlib:NAME).
-    #[arg(required = true, value_name = "SCRIPT")]
+    #[arg(required = true, value_name = "SCRIPT", value_parser = Offer(stdlib_specs), hide_possible_values = true)]
     pub scripts: Vec<String>,
 }
 
@@ -280,7 +313,7 @@ pub struct CallArgs {
     #[command(flatten)]
     pub connect: ConnectOpts,
     /// The operation's name (see `barrack ops`).
-    #[arg(value_name = "OP")]
+    #[arg(value_name = "OP", value_parser = Offer(op_names), hide_possible_values = true)]
     pub op: String,
     /// Arguments: `key=value` (a string) or `key:=json` (a number, list, map…). `id=…` fills `{id}`.
     #[arg(value_name = "KEY=VALUE")]
@@ -342,6 +375,8 @@ pub enum StdlibCommand {
 pub enum ConfigCommand {
     /// The effective settings and where each came from (key redacted).
     Show,
+    /// The profile names of the config file, one a line (shell completion of --profile uses it).
+    Profiles,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -364,6 +399,59 @@ pub struct DefsArgs {
     /// Directory to write the definition files into.
     #[arg(value_name = "DIR", default_value = ".barrack-defs")]
     pub dir: PathBuf,
+}
+
+/// A value parser that accepts any text and offers `names` to shell completion: operation
+/// names after `barrack call`, `stdlib:NAME` after `barrack run`, generated from the catalog
+/// and the stdlib, so a new operation or recipe completes with no edit here. Files still
+/// complete (the shells fall back to file names when no offered word matches).
+#[derive(Clone, Copy)]
+pub struct Offer(pub fn() -> Vec<&'static str>);
+
+impl clap::builder::TypedValueParser for Offer {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            (self.0)()
+                .into_iter()
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
+}
+
+/// Every name `barrack call` takes: each operation's name and Rhai aliases.
+pub fn op_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = crate::api::OPS
+        .iter()
+        .flat_map(|op| std::iter::once(op.name).chain(op.rhai_names()))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// `stdlib:rotation`, … for every runnable recipe.
+pub fn stdlib_specs() -> Vec<&'static str> {
+    crate::script::stdlib::RECIPES
+        .iter()
+        .filter(|(name, _, _)| *name != "common")
+        .map(|(name, _, _)| -> &'static str {
+            // Completion and help ask a handful of times per process: a few leaked bytes.
+            Box::leak(format!("stdlib:{name}").into_boxed_str())
+        })
+        .collect()
 }
 
 /// A duration such as `90s`, `15m`, `2h`, `7d`.

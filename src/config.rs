@@ -17,6 +17,8 @@ pub enum Source {
     Env(&'static str),
     Profile(String),
     Default,
+    /// `default_profile` in the config file at this path.
+    DefaultProfile(PathBuf),
     /// `--sim`: the in-process simulator.
     Simulator,
 }
@@ -28,6 +30,7 @@ impl fmt::Display for Source {
             Source::Env(var) => write!(f, "environment {var}"),
             Source::Profile(name) => write!(f, "profile {name}"),
             Source::Default => write!(f, "built-in default"),
+            Source::DefaultProfile(path) => write!(f, "default_profile in {}", path.display()),
             Source::Simulator => write!(f, "--sim"),
         }
     }
@@ -144,7 +147,7 @@ impl Config {
             }),
             (None, None, Some(p)) => Some(Sourced {
                 value: p,
-                source: Source::Default,
+                source: path.clone().map_or(Source::Default, Source::DefaultProfile),
             }),
             _ => None,
         };
@@ -449,6 +452,16 @@ fn check_url(url: &Sourced<String>) -> Result<()> {
             url.value, url.source
         )))
     }
+}
+
+/// The profile names of the config file, for shell completion: empty when there is no file
+/// or it does not parse (completion never fails loudly; `config show` says what is wrong).
+pub fn profile_names(env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+    config_path(env)
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .and_then(|text| toml::from_str::<ConfigFile>(&text).ok())
+        .map(|file| file.profiles.into_keys().collect())
+        .unwrap_or_default()
 }
 
 fn read_file(path: &Path) -> Result<ConfigFile> {

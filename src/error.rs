@@ -49,6 +49,8 @@ pub enum Error {
     Interrupted { in_flight: String, finished: String },
     /// The live heap passed `--max-memory`.
     Memory { limit: usize },
+    /// A script or input file that does not exist (sysexits EX_NOINPUT).
+    NoInput { what: &'static str, path: PathBuf },
     /// Reading or writing a file.
     Io {
         path: PathBuf,
@@ -76,6 +78,25 @@ impl Error {
         }
     }
 
+    /// A flag's file that cannot be opened: a configuration error (78) naming the flag, and
+    /// for a missing directory the directory to create, so a cron line can be fixed at once.
+    pub fn flag_path(flag: &str, path: &std::path::Path, source: &std::io::Error) -> Error {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if source.kind() == std::io::ErrorKind::NotFound && !dir.is_dir() {
+            return Error::config(format!(
+                "{flag} {}: the directory {} does not exist; create it first \
+                 (mkdir -p {}) or give a path in an existing directory",
+                path.display(),
+                dir.display(),
+                dir.display()
+            ));
+        }
+        Error::config(format!("{flag} {}: {source}", path.display()))
+    }
+
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
         Error::Io {
             path: path.into(),
@@ -94,6 +115,7 @@ impl Error {
             Error::Script { .. } | Error::Io { .. } | Error::Memory { .. } => 1,
             Error::Usage { .. } => 2,
             Error::Compile { .. } => 65,
+            Error::NoInput { .. } => 66,
             Error::LockHeld { .. } | Error::Timeout { .. } => 75,
             Error::Config { .. } => 78,
             Error::Interrupted { .. } => EXIT_INTERRUPTED,
@@ -156,6 +178,9 @@ impl fmt::Display for Error {
                  longer needs, or raise the limit with --max-memory SIZE",
                 crate::memory::format_size(*limit)
             ),
+            Error::NoInput { what, path } => {
+                write!(f, "{what} {} does not exist", path.display())
+            }
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
         }
     }

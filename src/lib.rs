@@ -15,6 +15,7 @@ pub mod config;
 pub mod connect;
 mod crash;
 pub mod error;
+mod help;
 mod interrupt;
 pub mod memory;
 pub mod ops_doc;

@@ -35,6 +35,56 @@ pub fn error_prefix() -> String {
     }
 }
 
+/// Figures as people read them. Amounts of money to the cent, hourly rates to four decimals
+/// (the price list's precision, so a sum of rates is exact again once rounded), hours to one
+/// decimal; never `-0.0`.
+pub mod figures {
+    /// Round to `places` decimals, with `-0.0` made `0.0`.
+    pub fn round(value: f64, places: i32) -> f64 {
+        let factor = 10f64.powi(places);
+        let rounded = (value * factor).round() / factor;
+        if rounded == 0.0 {
+            0.0
+        } else {
+            rounded
+        }
+    }
+
+    /// `1234.50 USD`.
+    pub fn amount(value: f64, currency: &str) -> String {
+        format!("{:.2} {currency}", round(value, 2))
+    }
+
+    /// `+19.9340 USD/h`, `-0.0070 USD/h`, `0.0000 USD/h`.
+    pub fn rate(value: f64, currency: &str, signed: bool) -> String {
+        let value = round(value, 4);
+        if signed && value > 0.0 {
+            format!("+{value:.4} {currency}/h")
+        } else {
+            format!("{value:.4} {currency}/h")
+        }
+    }
+
+    /// `4779.9 h`, or days too when that is easier to read: `4779.9 h (199.2 days)`.
+    pub fn hours(value: f64) -> String {
+        let value = round(value, 1);
+        if value >= 48.0 {
+            format!("{value:.1} h ({:.1} days)", round(value / 24.0, 1))
+        } else {
+            format!("{value:.1} h")
+        }
+    }
+
+    /// `1 object`, `3 objects`.
+    pub fn count(n: usize, noun: &str) -> String {
+        if n == 1 {
+            format!("1 {noun}")
+        } else {
+            format!("{n} {noun}s")
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Printer {
     pub format: Format,
@@ -174,6 +224,21 @@ mod tests {
         let rows =
             json!([{"name": "a", "id": "BRK-1", "extra": [1]}, {"id": "BRK-22", "name": "bb"}]);
         assert_eq!(text(&rows), "ID      NAME\nBRK-1   a\nBRK-22  bb");
+    }
+
+    #[test]
+    fn figures_read_like_money() {
+        assert_eq!(
+            figures::rate(0.006999999999999999, "USD", true),
+            "+0.0070 USD/h"
+        );
+        assert_eq!(figures::rate(-0.0, "USD", true), "0.0000 USD/h");
+        assert_eq!(figures::round(-0.00001, 4).to_string(), "0");
+        assert_eq!(figures::amount(9999.996, "USD"), "10000.00 USD");
+        assert_eq!(figures::hours(4779.936585365855), "4779.9 h (199.2 days)");
+        assert_eq!(figures::hours(5.04), "5.0 h");
+        assert_eq!(figures::count(1, "object"), "1 object");
+        assert_eq!(figures::count(2, "object"), "2 objects");
     }
 
     #[test]

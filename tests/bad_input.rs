@@ -282,7 +282,11 @@ fn wrong_state_calls_and_wrong_types_are_refused_naming_the_object() {
         ("stop(\"\")".into(), 1, "expected a Vm or its id"),
         ("stop([1, 2])".into(), 1, "2 of 2 failed"),
         ("wait_active(42)".into(), 1, "expected an object"),
-        ("wait_active(\"BRK-999999VM\")".into(), 1, "it was deleted"),
+        (
+            "wait_active(\"BRK-999999VM\")".into(),
+            1,
+            "it does not exist",
+        ),
         ("delete(\"xyz-1\")".into(), 1, "delete_instance"),
         ("delete(())".into(), 1, "delete"),
         (
@@ -783,8 +787,8 @@ fn bad_call_arguments_and_bodies_are_refused() {
 #[test]
 fn bad_files_and_configuration_give_clear_errors() {
     let cases = vec![
-        (argv(&["run", "--sim", "missing.rhai"]), 1, "missing.rhai"),
-        (argv(&["check", "missing.rhai"]), 1, "missing.rhai"),
+        (argv(&["run", "--sim", "missing.rhai"]), 66, "missing.rhai"),
+        (argv(&["check", "missing.rhai"]), 66, "missing.rhai"),
         (argv(&["run", "--sim", "binary.rhai"]), 1, "binary.rhai"),
         (argv(&["run", "--sim", "."]), 1, "."),
         (argv(&["check", "syntax.rhai"]), 65, "syntax.rhai:2:"),
@@ -823,13 +827,13 @@ fn bad_files_and_configuration_give_clear_errors() {
         (argv(&["call", "balance"]), 78, "no API key"),
         (
             argv(&["eval", "--sim", "--lock", "no/such/dir/lock", "1"]),
-            1,
-            "no/such/dir/lock",
+            78,
+            "mkdir -p no/such/dir",
         ),
         (
             argv(&["eval", "--sim", "--audit-log", "no/such/dir/a.jsonl", "1"]),
-            1,
-            "a.jsonl",
+            78,
+            "--audit-log no/such/dir/a.jsonl",
         ),
         (
             argv(&["eval", "--sim", "--state", "garbage.json", "1"]),

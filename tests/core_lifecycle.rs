@@ -7,7 +7,7 @@ use barrack::api::Client;
 use barrack::sim::world::OS_VOLUME_RATE;
 use barrack::sim::Simulator;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn status_of(client: &Client, id: &str) -> String {
     ok(client, "instance", json!({"id": id}))["status"]
@@ -418,28 +418,35 @@ fn restored_instances_are_billed_from_restore_completion() {
 }
 
 #[test]
-fn the_fast_clock_finishes_a_deploy_in_well_under_a_second() {
+fn the_fast_clock_runs_a_documented_deploy_in_simulated_minutes() {
     let (sim, client) = fast_sim();
     let vm = deploy(&sim, &client, REGION, json!({}));
-    let started = Instant::now();
     assert_eq!(client.speed(), 1000.0, "the client read X-Sim-Speed");
-    loop {
-        let status = status_of(&client, &vm);
-        if status == "ACTIVE" {
+    // Poll (at most 500 times) until ACTIVE; every status seen before is CREATING.
+    let mut active = None;
+    for _ in 0..500 {
+        let answer = ok(&client, "instance", json!({"id": vm}));
+        if answer["status"] == "ACTIVE" {
+            active = Some(answer);
             break;
         }
-        assert_eq!(status, "CREATING");
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "never became ACTIVE"
-        );
+        assert_eq!(answer["status"], "CREATING");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // 2–5 simulated minutes are 0.12–0.3 s of wall time at 1000×.
+    let active = active.expect("the deploy became ACTIVE");
+    // The deploy took the documented 2–5 minutes, on the server's clock: the transition is
+    // timed by the simulated clock, not instant (speed is measured in benches, not here).
+    let at = |field: &str| -> i64 {
+        active[field]
+            .as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| t.as_second())
+            .unwrap_or_else(|| panic!("{field} is a time in {active}"))
+    };
+    let took = at("updated_at") - at("created_at");
     assert!(
-        started.elapsed() >= Duration::from_millis(100),
-        "{:?}",
-        started.elapsed()
+        (120..=300).contains(&took),
+        "deploy took {took} simulated seconds"
     );
     let answer = raw(&sim, "GET", "/balance/", None, &[]).unwrap();
     assert_eq!(answer.header("x-sim-speed"), Some("1000"));

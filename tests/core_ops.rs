@@ -211,10 +211,13 @@ fn every_catalog_operation_succeeds_with_valid_arguments() {
     let (sim, client) = sim();
     let w = build_world(&sim, &client);
     let mut called = BTreeSet::new();
+    // Every operation is tried; a failing one is noted and the rest still run, so one run of
+    // the test names every broken operation, not only the first.
+    let mut failures = Vec::new();
     for op in OPS {
         let name = op.name;
         let status = |v: &Value| v["status"].as_str().unwrap_or("").to_string();
-        match name {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match name {
             "balance" => {
                 let b = ok(&client, name, json!({}));
                 assert!(b["balance"].as_f64().unwrap() > 9_000.0, "{b}");
@@ -727,9 +730,19 @@ fn every_catalog_operation_succeeds_with_valid_arguments() {
                 assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
             }
             other => panic!("the test has no case for operation {other}: add one"),
+        }));
+        if let Err(payload) = outcome {
+            failures.push(format!("{name}: {}", panic_text(payload.as_ref())));
         }
         called.insert(name);
     }
+    assert!(
+        failures.is_empty(),
+        "{} of {} operations failed:\n{}",
+        failures.len(),
+        OPS.len(),
+        failures.join("\n")
+    );
     assert_eq!(called.len(), OPS.len());
     assert_eq!(
         OPS.len(),

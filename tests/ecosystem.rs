@@ -150,7 +150,7 @@ fn profiles_select_the_api_and_config_show_says_where_each_setting_came_from() {
     );
     let out = write_config(Test::new(), &config, 0o600)
         .args(["config", "show"])
-        .stdout_has("profile     prod  (built-in default)")
+        .stdout_has("profile     prod  (default_profile in ")
         .stdout_has("api_url     http://127.0.0.1:9  (profile prod)")
         .stdout_has("api_key     (redacted)  (profile prod)")
         .success();

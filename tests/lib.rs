@@ -34,6 +34,10 @@ mod stdlib;
 mod strict_keys;
 mod testing;
 
+// ---- Polish for people (issue 17): what a new user trips over; `barrack status` ----
+mod polish;
+mod status;
+
 // ---- Reliability (issue 7): soak under faults, bad input, secrets, property tests ----
 mod bad_input;
 mod props;

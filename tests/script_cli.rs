@@ -104,7 +104,7 @@ fn syntax_errors_are_exit_65_with_every_location() {
     Test::new()
         .file("good.rhai", "let a = 1;")
         .args(["check", "good.rhai"])
-        .stdout("")
+        .stdout("ok  good.rhai\n")
         .success();
 }
 
@@ -190,8 +190,8 @@ fn a_refused_key_is_exit_77_and_never_printed() {
 fn a_bad_script_path_is_a_clear_error() {
     Test::new()
         .args(["run", "--sim", "missing.rhai"])
-        .stderr_has("missing.rhai")
-        .status(1);
+        .stderr_has("script missing.rhai does not exist")
+        .status(66);
     Test::new()
         .args(["run", "--sim", "stdlib:nope"])
         .stderr_has("rotation")

@@ -402,7 +402,8 @@ fn a_second_run_with_the_same_lock_exits_75_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let lock = dir.path().join("nightly.lock");
     let script = dir.path().join("slow.rhai");
-    std::fs::write(&script, "sleep(4000);").unwrap();
+    // Far longer than any test: the first run still holds the lock when the second ends.
+    std::fs::write(&script, "sleep(\"7d\");").unwrap();
     let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_barrack"))
         .args([
             "run",
@@ -422,7 +423,6 @@ fn a_second_run_with_the_same_lock_exits_75_at_once() {
             .unwrap_or(false)
     });
     assert!(held, "the first run never took the lock");
-    let started = std::time::Instant::now();
     Test::new()
         .file("quick.rhai", "1")
         .args([
@@ -433,9 +433,11 @@ fn a_second_run_with_the_same_lock_exits_75_at_once() {
             "quick.rhai",
         ])
         .status(75);
+    // "At once": the second run gave up while the first still held the lock, instead of
+    // waiting for it to be released.
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(3),
-        "the second run waited"
+        first.try_wait().unwrap().is_none(),
+        "the first run ended before the second answered: the second waited for the lock"
     );
     let _ = first.kill();
     let _ = first.wait();

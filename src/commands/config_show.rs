@@ -71,3 +71,13 @@ pub fn run(global: &GlobalOpts, printer: Printer) -> Result<ExitCode> {
     result.map_err(|e| Error::io("stdout", e))?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `barrack config profiles`: one name a line.
+pub fn profiles() -> Result<ExitCode> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for name in crate::config::profile_names(&process_env) {
+        writeln!(out, "{name}").map_err(|e| Error::io("stdout", e))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -20,7 +20,63 @@ pub fn completions(args: &CompletionsArgs) -> Result<ExitCode> {
     let mut command = Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut command, "barrack", &mut out);
-    write_stdout(&out)
+    let script = String::from_utf8_lossy(&out);
+    write_stdout(with_profile_names(args.shell, &script).as_bytes())
+}
+
+/// Profiles live in the user's config file, not in the binary: make the generated script ask
+/// `barrack config profiles` for them after `--profile` (bash, zsh, fish; the other shells
+/// complete --profile with file names as clap generates it). Recipes (`stdlib:NAME`) are
+/// offered beside file names by bash; zsh keeps plain file completion for scripts.
+fn with_profile_names(shell: Shell, script: &str) -> String {
+    const ASK: &str = "barrack config profiles 2>/dev/null";
+    match shell {
+        Shell::Bash => {
+            let mut after_flag = false;
+            script
+                .lines()
+                .map(|line| {
+                    let trimmed = line.trim_start();
+                    if after_flag && trimmed.starts_with("COMPREPLY=(") {
+                        after_flag = false;
+                        let indent = &line[..line.len() - trimmed.len()];
+                        return format!(
+                            "{indent}COMPREPLY=($(compgen -W \"$({ASK})\" -- \"${{cur}}\"))"
+                        );
+                    }
+                    after_flag = trimmed == "--profile)";
+                    line.to_string()
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+                + "\n"
+        }
+        Shell::Zsh => {
+            script
+                .lines()
+                .map(|line| {
+                    if line.contains("stdlib\\:rotation") {
+                        // zsh would offer only the recipes, never a file: keep its file
+                        // completion for script arguments (bash offers both).
+                        let cut = line.rfind(":(").unwrap_or(line.len());
+                        let tail = line[cut..].find(")'").map_or("", |i| &line[cut + i + 1..]);
+                        format!("{}:_default{tail}", &line[..cut])
+                    } else if line.contains("'--profile=") {
+                        line.replace(
+                            ":NAME:_default'",
+                            ":NAME:{compadd -- ${(f)\"$(barrack config profiles 2>/dev/null)\"}}'",
+                        )
+                    } else {
+                        line.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+                + "\n"
+        }
+        Shell::Fish => format!("{script}complete -c barrack -l profile -f -r -a '({ASK})'\n"),
+        Shell::Powershell | Shell::Elvish => script.to_string(),
+    }
 }
 
 pub fn man() -> Result<ExitCode> {

@@ -8,6 +8,8 @@ mod plan;
 mod repl;
 mod script;
 mod sim;
+mod status;
+mod status_view;
 mod stdlib;
 mod test;
 
@@ -26,14 +28,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Call(args) => call::run(&args, global, printer),
         Command::Sim(args) => sim::run(&args, global),
         Command::Config(ConfigCommand::Show) => config_show::run(global, printer),
+        Command::Config(ConfigCommand::Profiles) => config_show::profiles(),
         Command::Run(args) if args.dry_run => plan::run(args, global, printer),
-        Command::Run(args) => script::run(args, global),
+        Command::Run(args) => script::run(args, global, printer),
         Command::Plan(args) => plan::run(args, global, printer),
         Command::Eval(args) => script::eval(args, global, printer),
-        Command::Check(args) => script::check(args),
+        Command::Check(args) => script::check(args, global),
         Command::Repl(args) => repl::run(args, global, printer),
         Command::Test(args) => test::run(&args, global),
         Command::Stdlib(command) => stdlib::run(&command, printer),
+        Command::Status(args) => status::run(&args, global, printer),
         Command::Completions(args) => meta::completions(&args),
         Command::Man => meta::man(),
         Command::Defs(args) => meta::defs(&args),

@@ -78,7 +78,8 @@ pub fn run(args: &OpsArgs, global: &GlobalOpts, printer: Printer) -> Result<Exit
             writeln!(out, "{}", output::table(&rows, &cols)).map_err(write_err)?;
             writeln!(
                 out,
-                "\n{} operations. `barrack ops NAME` for one in detail.",
+                "\n{} operations. `barrack ops NAME` for one in detail; NAME may also be a waiter, \
+                 a helper or a recipe function (`barrack ops wait_active`, `barrack ops rotation::rotate`).",
                 OPS.len()
             )
             .map_err(write_err)?;
@@ -89,10 +90,35 @@ pub fn run(args: &OpsArgs, global: &GlobalOpts, printer: Printer) -> Result<Exit
                 None => catalog::by_rhai_name(name).collect(),
             };
             if matches.is_empty() {
-                return Err(Error::usage(format!(
-                    "no operation named {name:?}{}",
-                    ops_doc::suggest(name)
-                )));
+                // Not an operation: a waiter, a helper or a stdlib function.
+                return match crate::help::describe(name) {
+                    Some(text) if !json_out => {
+                        writeln!(out, "{text}").map_err(write_err)?;
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Some(_) => Err(Error::usage(format!(
+                        "{name} is a function of barrack's Rhai surface, not an API operation; \
+                         `barrack ops {name}` without --json describes it"
+                    ))),
+                    None => {
+                        let close: Vec<String> = crate::help::names()
+                            .into_iter()
+                            .filter(|n| {
+                                n.contains(name.as_str())
+                                    || crate::api::suggest::edit_distance(n, name) <= 2
+                            })
+                            .take(4)
+                            .collect();
+                        let hint = if close.is_empty() {
+                            ops_doc::suggest(name)
+                        } else {
+                            format!("; did you mean {}?", close.join(", "))
+                        };
+                        Err(Error::usage(format!(
+                            "no operation or function named {name:?}{hint}"
+                        )))
+                    }
+                };
             }
             if json_out {
                 let all = catalog_json(&catalog);

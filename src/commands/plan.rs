@@ -4,7 +4,7 @@
 use super::script::{host, lock};
 use crate::cli::{Format, GlobalOpts, RunArgs};
 use crate::error::{Error, Result};
-use crate::output::Printer;
+use crate::output::{figures, Printer};
 use crate::script::plan::{Change, Planner};
 use crate::script::Source;
 use serde_json::{json, Value};
@@ -75,14 +75,10 @@ fn summary(change: &Change) -> String {
 }
 
 fn money(delta: f64, currency: &str) -> String {
-    if delta.abs() < 0.00005 {
+    if figures::round(delta, 4) == 0.0 {
         String::new()
     } else {
-        format!(
-            "{}{:.4} {currency}/h",
-            if delta > 0.0 { "+" } else { "-" },
-            delta.abs()
-        )
+        figures::rate(delta, currency, true)
     }
 }
 
@@ -90,10 +86,20 @@ pub fn print_plan(changes: &[Change], currency: &str, printer: Printer) -> std::
     let total: f64 = changes.iter().map(|c| c.hourly_delta).sum();
     let mut out = std::io::stdout().lock();
     if printer.format == Format::Json {
+        // Rates to the price list's four decimals: the float noise of summing them goes, and
+        // the figure a reviewer compares is the exact one.
+        let changes: Vec<Value> = changes
+            .iter()
+            .map(|c| {
+                let mut value = serde_json::to_value(c).unwrap_or(Value::Null);
+                value["hourly_delta"] = figures::round(c.hourly_delta, 4).into();
+                value
+            })
+            .collect();
         let value = json!({
             "changes": changes,
             "count": changes.len(),
-            "hourly_cost_change": (total * 10_000.0).round() / 10_000.0,
+            "hourly_cost_change": figures::round(total, 4),
             "currency": currency,
         });
         return printer.value(&mut out, &value);
@@ -122,10 +128,6 @@ pub fn print_plan(changes: &[Change], currency: &str, printer: Printer) -> std::
     for line in table.lines().skip(1) {
         writeln!(out, "{line}")?;
     }
-    let total_text = if total.abs() < 0.00005 {
-        format!("0 {currency}/h")
-    } else {
-        money(total, currency)
-    };
+    let total_text = figures::rate(total, currency, true);
     writeln!(out, "Hourly cost change: {total_text}")
 }

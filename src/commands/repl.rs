@@ -65,8 +65,14 @@ pub fn run(args: ReplArgs, global: &GlobalOpts, printer: Printer) -> Result<Exit
         // `sim::advance`, `sim::faults`… on the session's own simulator, as in `barrack test`.
         session.add_module("sim", sim_module::module(sim, &requests));
     }
-    repl::run(session).map_err(|e| Error::io("the terminal", e))?;
+    let failures = repl::run(session).map_err(|e| Error::io("the terminal", e))?;
     drop(connection);
     drop(sim);
+    if failures > 0 {
+        return Err(Error::script(format!(
+            "{failures} {} of the piped input failed (see the errors above)",
+            if failures == 1 { "entry" } else { "entries" }
+        )));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -19,7 +19,7 @@ pub fn lock(path: &std::path::Path) -> Result<RunLock> {
         .truncate(false)
         .write(true)
         .open(path)
-        .map_err(|e| Error::io(path, e))?;
+        .map_err(|e| Error::flag_path("--lock", path, &e))?;
     match file.try_lock() {
         Ok(()) => Ok(RunLock(file)),
         Err(std::fs::TryLockError::WouldBlock) => Err(Error::LockHeld {
@@ -59,12 +59,14 @@ pub fn host(
         runtime.parallel = 1;
         runtime.planner = Some(crate::script::plan::Planner::new());
     } else if let Some(path) = &opts.audit_log {
-        runtime.audit = Some(AuditLog::open(path).map_err(|e| Error::io(path, e))?);
+        runtime.audit =
+            Some(AuditLog::open(path).map_err(|e| Error::flag_path("--audit-log", path, &e))?);
     }
     let mut host = Host::new(runtime);
     if let Some(size) = opts.max_memory {
         host.limits.max_memory = size.0;
     }
+    host.print_to_stderr = global.output == Format::Json;
     for kv in &opts.set {
         host.params
             .insert(kv.key.as_str().into(), script::param_value(&kv.value));
@@ -73,12 +75,17 @@ pub fn host(
     Ok((host, connection))
 }
 
-pub fn run(args: RunArgs, global: &GlobalOpts) -> Result<ExitCode> {
+/// With `-o json`, stdout carries exactly one JSON document: the script's value (`null` when it
+/// has none); the script's own `print` lines went to stderr.
+pub fn run(args: RunArgs, global: &GlobalOpts, printer: Printer) -> Result<ExitCode> {
     let _lock = args.opts.lock.as_deref().map(lock).transpose()?;
     let (host, _connection) = host(global, &args.opts, args.args.clone(), Vec::new(), false)?;
     crate::interrupt::watch(&host.runtime.stop, true);
     let source = Source::load(&args.script)?;
-    let _ = host.run(&source)?;
+    let value = host.run(&source)?;
+    if printer.format == Format::Json {
+        print_value(&value, printer)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -93,7 +100,7 @@ pub fn eval(args: EvalArgs, global: &GlobalOpts, printer: Printer) -> Result<Exi
 
 /// A value as `eval` and the REPL print it: one line for handles, JSON for maps and arrays.
 pub fn print_value(value: &rhai::Dynamic, printer: Printer) -> Result<()> {
-    if value.is_unit() {
+    if value.is_unit() && printer.format == Format::Text {
         return Ok(());
     }
     let mut out = std::io::stdout().lock();
@@ -107,13 +114,39 @@ pub fn print_value(value: &rhai::Dynamic, printer: Printer) -> Result<()> {
     written.map_err(|e| Error::io("stdout", e))
 }
 
-pub fn check(args: CheckArgs) -> Result<ExitCode> {
+/// One `ok  PATH` line per file that compiles (stdout), every syntax error (stderr), then a
+/// summary when more than one file was checked.
+pub fn check(args: CheckArgs, global: &GlobalOpts) -> Result<ExitCode> {
     let mut engine = rhai::Engine::new_raw();
     script::Limits::default().apply(&mut engine);
     let mut diagnostics = Vec::new();
+    let mut out = std::io::stdout().lock();
+    let mut failed_files = 0;
     for spec in &args.scripts {
         let source = Source::load(spec)?;
-        diagnostics.extend(script::check(&engine, &source));
+        let found = script::check(&engine, &source);
+        if found.is_empty() {
+            if !global.quiet {
+                writeln!(out, "ok  {spec}").map_err(|e| Error::io("stdout", e))?;
+            }
+        } else {
+            failed_files += 1;
+        }
+        diagnostics.extend(found);
+    }
+    let total = args.scripts.len();
+    if total > 1 && !global.quiet {
+        writeln!(
+            out,
+            "{} of {total} files compile{}",
+            total - failed_files,
+            if failed_files == 0 {
+                ""
+            } else {
+                "; the errors follow on stderr"
+            }
+        )
+        .map_err(|e| Error::io("stdout", e))?;
     }
     if diagnostics.is_empty() {
         Ok(ExitCode::SUCCESS)

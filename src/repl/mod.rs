@@ -35,6 +35,8 @@ pub struct Session {
     explain: Arc<AtomicBool>,
     completer: Completer,
     history: Option<History>,
+    /// Entries that ended in an error: a piped session exits 1 when there were any.
+    failures: usize,
 }
 
 /// What a finished entry asks of the loop.
@@ -64,6 +66,7 @@ impl Session {
             explain,
             completer,
             history,
+            failures: 0,
         }
     }
 
@@ -141,6 +144,7 @@ impl Session {
                         .join("\n")
                 };
                 eprintln!("error: {text}");
+                self.failures += 1;
                 return;
             }
         };
@@ -154,7 +158,10 @@ impl Session {
         self.ast.clear_statements();
         match result {
             Ok(value) => self.print(&value),
-            Err(err) => eprintln!("error: {}", self.host.runtime_error("<repl>", *err)),
+            Err(err) => {
+                self.failures += 1;
+                eprintln!("error: {}", self.host.runtime_error("<repl>", *err));
+            }
         }
     }
 
@@ -225,7 +232,10 @@ impl Session {
                     drop(out);
                     self.eval(&source.code);
                 }
-                Err(e) => eprintln!("error: {e}"),
+                Err(e) => {
+                    self.failures += 1;
+                    eprintln!("error: {e}");
+                }
             },
             "clear" => {
                 self.scope = self.host.scope();
@@ -236,7 +246,10 @@ impl Session {
                 let (_, candidates) = self.completer.complete(arg, arg.len(), &self.variables());
                 let _ = writeln!(out, "{}", candidates.join("\n"));
             }
-            other => eprintln!("error: unknown command :{other}; :help lists them"),
+            other => {
+                self.failures += 1;
+                eprintln!("error: unknown command :{other}; :help lists them");
+            }
         }
         Flow::Continue
     }
@@ -272,6 +285,9 @@ pub fn help_for(engine: &Engine, name: &str) -> String {
             .collect::<Vec<_>>()
             .join("\n\n");
     }
+    if let Some(text) = crate::help::describe(name) {
+        return text;
+    }
     let metadata = engine.gen_fn_metadata_to_json(false).unwrap_or_default();
     let parsed: serde_json::Value = serde_json::from_str(&metadata).unwrap_or_default();
     let mut lines = Vec::new();
@@ -289,7 +305,9 @@ pub fn help_for(engine: &Engine, name: &str) -> String {
     if lines.is_empty() {
         format!("no function named {name:?}{}", ops_doc::suggest(name))
     } else {
-        lines.dedup();
+        // One line per call shape: overloads that differ only in the handle type read alike.
+        let mut seen = std::collections::HashSet::new();
+        lines.retain(|l| seen.insert(l.clone()));
         format!("{name}\n{}", lines.join("\n"))
     }
 }
@@ -348,10 +366,12 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-/// Read from a terminal with rustyline, or line by line from a pipe.
-pub fn run(mut session: Session) -> std::io::Result<()> {
+/// Read from a terminal with rustyline, or line by line from a pipe. Returns how many piped
+/// entries failed (a terminal session is judged by the person at it, so 0 there).
+pub fn run(mut session: Session) -> std::io::Result<usize> {
     if !std::io::stdin().is_terminal() {
-        return run_piped(&mut session);
+        run_piped(&mut session)?;
+        return Ok(session.failures);
     }
     let config = rustyline::Config::builder()
         .completion_type(rustyline::CompletionType::List)
@@ -387,7 +407,7 @@ pub fn run(mut session: Session) -> std::io::Result<()> {
             Err(e) => return Err(std::io::Error::other(e)),
         }
     }
-    Ok(())
+    Ok(0)
 }
 
 fn run_piped(session: &mut Session) -> std::io::Result<()> {

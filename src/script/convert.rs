@@ -79,8 +79,8 @@ fn to_json_at(value: &Dynamic, depth: usize) -> Result<Value, String> {
         return Ok(Value::String(time.to_string()));
     }
     Err(format!(
-        "a {} cannot be turned into JSON",
-        value.type_name()
+        "{} cannot be turned into JSON",
+        super::words::type_words(value.type_name())
     ))
 }
 
@@ -153,7 +153,11 @@ pub fn describe_value(value: &Dynamic) -> String {
             raw.get("id").map(|d| d.to_string()).unwrap_or_default()
         ),
         None if value.is_string() => format!("the string {:?}", value.to_string()),
-        None => format!("a {}", value.type_name()),
+        None if value.is_unit() => super::words::type_words("()"),
+        None if value.is_int() || value.is_float() || value.is_bool() => {
+            format!("{} ({value})", super::words::type_words(value.type_name()))
+        }
+        None => super::words::type_words(value.type_name()),
     }
 }
 

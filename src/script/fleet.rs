@@ -32,8 +32,8 @@ pub fn run(rt: &Runtime, ops: &[&'static Op], name: &str, args: Vec<Dynamic>) ->
     } else if rt.events && !rt.quiet {
         let failed = results.iter().filter(|r| r.is_err()).count();
         rt.say(&format!(
-            "barrack: {name} on {} objects: {} done, {failed} failed",
-            items.len(),
+            "barrack: {name} on {}: {} done, {failed} failed",
+            crate::output::figures::count(items.len(), "object"),
             items.len() - failed
         ));
     }

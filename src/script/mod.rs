@@ -24,12 +24,14 @@ pub mod handles;
 mod helpers;
 mod ops;
 pub mod plan;
+mod progress;
 mod resolver;
 pub mod runtime;
 pub mod stdlib;
 pub mod stop;
 pub mod time;
 mod wait;
+mod words;
 
 use crate::error::{Diagnostic, Error};
 use rhai::packages::{Package, StandardPackage};
@@ -38,6 +40,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 pub use helpers::display;
+pub use wait::{DEFAULT_INTERVAL as WAIT_INTERVAL, DEFAULT_TIMEOUT as WAIT_TIMEOUT};
 
 /// What a native function returns to a script.
 pub type RhaiResult = Result<Dynamic, Box<EvalAltResult>>;
@@ -153,7 +156,13 @@ impl Source {
             });
         }
         let path = Path::new(spec);
-        let code = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let code = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NoInput {
+                what: "script",
+                path: path.to_path_buf(),
+            },
+            _ => Error::io(path, e),
+        })?;
         let dir = path.parent().map(|p| {
             if p.as_os_str().is_empty() {
                 PathBuf::from(".")
@@ -184,6 +193,8 @@ pub struct Host {
     pub limits: Limits,
     pub params: Map,
     pub args: Vec<String>,
+    /// `-o json`: a script's own `print` lines go to stderr, so stdout carries one document.
+    pub print_to_stderr: bool,
 }
 
 /// Rhai's standard library as one shared, immutable package: built once per process (it is
@@ -206,6 +217,7 @@ impl Host {
             limits: Limits::default(),
             params: Map::new(),
             args: Vec::new(),
+            print_to_stderr: false,
         }
     }
 
@@ -218,11 +230,15 @@ impl Host {
         self.limits.apply(&mut engine);
         engine.set_module_resolver(resolver::Resolver::new(script_dir));
         engine.disable_symbol("eval");
-        engine.on_print(|text| {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{text}");
-        });
+        if self.print_to_stderr {
+            engine.on_print(|text| eprintln!("{text}"));
+        } else {
+            engine.on_print(|text| {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{text}");
+            });
+        }
         let rt = self.runtime.clone();
         engine.on_debug(move |text, source, pos| {
             rt.say(&format!(
@@ -264,7 +280,10 @@ impl Host {
         let mut scope = self.scope();
         engine
             .eval_ast_with_scope::<Dynamic>(&mut scope, &ast)
-            .map_err(|e| self.runtime_error(&source.name, *e))
+            .map_err(|e| {
+                let hint = words::set_hint(&e, &source.code, &self.params);
+                words::with_hint(self.runtime_error(&source.name, *e), hint)
+            })
     }
 
     /// Turn an uncaught Rhai error into barrack's error, worded for a person.
@@ -449,14 +468,19 @@ pub fn script_error(
                 api,
             }
         }
-        EvalAltResult::ErrorFunctionNotFound(signature, pos) => {
-            let name = signature.split([' ', '(']).next().unwrap_or("").to_string();
-            let hint = crate::ops_doc::suggest(&name);
-            Error::Script {
-                message: format!("{}unknown function {signature}{hint}", location(file, pos)),
-                api: None,
-            }
-        }
+        EvalAltResult::ErrorFunctionNotFound(signature, pos) => Error::Script {
+            message: format!("{}{}", location(file, pos), words::not_found(&signature)),
+            api: None,
+        },
+        EvalAltResult::ErrorMismatchDataType(expected, actual, pos)
+        | EvalAltResult::ErrorMismatchOutputType(expected, actual, pos) => Error::Script {
+            message: format!(
+                "{}{}",
+                location(file, pos),
+                words::mismatch(&expected, &actual)
+            ),
+            api: None,
+        },
         EvalAltResult::ErrorModuleNotFound(path, pos) => Error::Script {
             message: format!(
                 "{}cannot import {path}{}",

@@ -66,6 +66,7 @@ pub fn runner(name: &str) -> String {
          print(to_json(result));\n\
          if type_of(result) == \"map\" && result.failed != () && !result.failed.is_empty() {{\n\
          \x20   throw #{{code: \"RECIPE_FAILED\", status: 0, op: \"{name}\", errors: #{{}}, message: `{name}: ${{result.failed.len()}} failure(s): ${{result.failed.map(|f| f.reason)}}`}};\n\
-         }}\n"
+         }}\n\
+         result\n"
     )
 }

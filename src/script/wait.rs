@@ -8,6 +8,7 @@
 use super::convert;
 use super::fleet;
 use super::handles::{self, Handle};
+use super::progress::Display;
 use super::runtime::{terminated, Runtime};
 use super::RhaiResult;
 use crate::api::check;
@@ -174,42 +175,68 @@ pub fn pause(rt: &Runtime, wall: Duration) -> Result<(), Box<EvalAltResult>> {
     rt.check_stop()
 }
 
-/// Wall time since `started` in the server's time (times its announced speed). The speed comes
-/// from a response header, so the product may be beyond what a `Duration` holds: then the
-/// longest duration, never a panic.
-fn server_elapsed(rt: &Runtime, started: Instant) -> Duration {
-    Duration::try_from_secs_f64(started.elapsed().as_secs_f64() * rt.client.speed().max(1.0))
-        .unwrap_or(Duration::MAX)
-}
-
-/// Wait for one object; returns its last JSON (`None` once deleted).
+/// Wait for one object with a display of its own; returns its last JSON (`None` once deleted).
 pub fn wait_one(
     rt: &Runtime,
     handle: &mut Handle,
     spec: &WaitSpec,
 ) -> Result<Option<Map>, Box<EvalAltResult>> {
+    let display = Display::new(rt, spec.name, 1);
+    wait_shown(rt, handle, spec, &display)
+}
+
+/// "BRK-… (name)" or "BRK-…".
+fn label(handle: &Handle) -> String {
+    let name = handle.text("name");
+    if name.is_empty() {
+        handle.id()
+    } else {
+        format!("{} ({name})", handle.id())
+    }
+}
+
+/// Wait for one object, drawing its line in `display`.
+fn wait_shown(
+    rt: &Runtime,
+    handle: &mut Handle,
+    spec: &WaitSpec,
+    display: &Display,
+) -> Result<Option<Map>, Box<EvalAltResult>> {
     let op = Handle::get_op(handle.kind);
     if let Some(planner) = &rt.planner {
         planner.settle(&handle.id());
     }
-    let started = Instant::now();
     let watch = super::clock::Stopwatch::start(rt);
-    let progress = Progress::start(rt, handle, spec);
     let _doing = rt.stop.doing(format!("{} {}", spec.name, handle.id()));
+    let line = display.line(format!(
+        "{} {} → {}",
+        handle.kind.noun(),
+        handle.id(),
+        spec.goal.describe()
+    ));
+    // A handle the server handed out (it has more than its id) was seen to exist; a bare id
+    // was not, until a read answers. A 404 then means "deleted", before it "no such id".
+    let mut seen = handle.raw.len() > 1;
     let mut resting_seen: Option<String> = None;
+    let finish = |handle: &Handle| {
+        display.finished_one();
+        finished_line(rt, display, handle, spec, &watch);
+    };
     loop {
         rt.check_stop()?;
         let mut args = Args::new();
         args.insert("id".into(), handle.id().into());
         match rt.call(op, &args) {
             Ok(value) => {
+                seen = true;
                 if let Some(map) = convert::to_dynamic(value).try_cast::<Map>() {
                     handle.raw = map;
                 }
                 let status = handle.text("status");
-                progress.update(&status, started);
+                display.observe_speed(rt.client.speed());
+                line.status(&status);
                 if spec.goal == Goal::Status(status.clone()) {
-                    progress.event(rt, handle, spec, started);
+                    finish(handle);
                     return Ok(Some(handle.raw.clone()));
                 }
                 if let Some(why) = unreachable(handle.kind, &status, &spec.goal) {
@@ -217,6 +244,7 @@ pub fn wait_one(
                     let transitional =
                         leads_to(handle.kind, &status).is_some() || status == "ERROR";
                     if transitional || resting_seen.as_deref() == Some(status.as_str()) {
+                        display.finished_one();
                         return Err(wait_error(spec, handle, "WAIT_FAILED", why));
                     }
                     resting_seen = Some(status);
@@ -226,15 +254,25 @@ pub fn wait_one(
             }
             Err(err) if err.status == 404 => {
                 if spec.goal == Goal::Deleted {
-                    progress.event(rt, handle, spec, started);
+                    finish(handle);
                     return Ok(None);
                 }
-                return Err(wait_error(
-                    spec,
-                    handle,
-                    "WAIT_FAILED",
-                    "it was deleted".into(),
-                ));
+                display.finished_one();
+                return Err(if seen {
+                    wait_error(spec, handle, "WAIT_FAILED", "it was deleted".into())
+                } else {
+                    wait_error(
+                        spec,
+                        handle,
+                        "NOT_FOUND",
+                        format!(
+                            "it does not exist (the API knows no {} with this id; check the id, \
+                             or list them with {}())",
+                            handle.kind.noun(),
+                            list_name(handle.kind)
+                        ),
+                    )
+                });
             }
             Err(err) => return Err(convert::api_error(&err)),
         }
@@ -245,9 +283,23 @@ pub fn wait_one(
                 handle.text("status"),
                 humantime::format_duration(Duration::from_secs(spec.timeout.as_secs()))
             );
+            display.finished_one();
             return Err(wait_error(spec, handle, "WAIT_TIMEOUT", why));
         }
         super::clock::pass(rt, spec.interval)?;
+    }
+}
+
+/// The list function a person would call to find the right id.
+fn list_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Vm => "instances",
+        Kind::Volume => "volumes",
+        Kind::Snapshot => "snapshots",
+        Kind::Firewall => "firewalls",
+        Kind::SshKey => "ssh_keys",
+        Kind::Script => "scripts",
+        Kind::Image => "images",
     }
 }
 
@@ -270,79 +322,57 @@ pub fn handle_of(value: &Dynamic) -> Result<Handle, Box<EvalAltResult>> {
     .into())
 }
 
-/// Wait for a value: one object (returned refreshed) or an array of them (waited in parallel).
+/// Wait for a value: one object (returned refreshed) or an array of them (waited in parallel,
+/// under one display).
 pub fn wait_value(rt: &Runtime, target: &Dynamic, spec: &WaitSpec) -> RhaiResult {
+    let count = target.read_lock::<Array>().map_or(1, |a| a.len());
+    let display = Display::new(rt, spec.name, count);
+    wait_value_shown(rt, target, spec, &display)
+}
+
+fn wait_value_shown(
+    rt: &Runtime,
+    target: &Dynamic,
+    spec: &WaitSpec,
+    display: &Display,
+) -> RhaiResult {
     if let Some(items) = target.read_lock::<Array>() {
         let items: Array = items.clone();
-        let results = fleet::map_parallel(rt, &items, |item| wait_value(rt, item, spec));
+        let results =
+            fleet::map_parallel(rt, &items, |item| wait_value_shown(rt, item, spec, display));
         return fleet::collect(spec.name, &items, results);
     }
     let mut handle = handle_of(target)?;
-    match wait_one(rt, &mut handle, spec)? {
+    match wait_shown(rt, &mut handle, spec, display)? {
         Some(_) => Ok(handles::wrap(handle.kind, handle.raw)),
         None => Ok(Dynamic::UNIT),
     }
 }
 
-/// A spinner on a terminal (object, state, elapsed); nothing otherwise.
-struct Progress(Option<indicatif::ProgressBar>);
-
-impl Progress {
-    fn start(rt: &Runtime, handle: &Handle, spec: &WaitSpec) -> Progress {
-        if !rt.progress || rt.quiet {
-            return Progress(None);
-        }
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_message(format!(
-            "{} {} → {}",
-            handle.kind.noun(),
-            handle.id(),
-            spec.goal.describe()
-        ));
-        bar.enable_steady_tick(Duration::from_millis(120));
-        Progress(Some(bar))
+/// The one line a finished wait leaves (unless `-q`): `barrack: instance BRK-… is ACTIVE after
+/// 3m 59s`, in server time, printed above any live lines on a terminal.
+fn finished_line(
+    rt: &Runtime,
+    display: &Display,
+    handle: &Handle,
+    spec: &WaitSpec,
+    watch: &super::clock::Stopwatch,
+) {
+    if rt.quiet || !(rt.events || rt.progress) {
+        return;
     }
-
-    fn update(&self, status: &str, started: Instant) {
-        if let Some(bar) = &self.0 {
-            let msg = bar.message();
-            let head = msg.split(" [").next().unwrap_or("").to_string();
-            bar.set_message(format!(
-                "{head} [{status}, {}s]",
-                started.elapsed().as_secs()
-            ));
-        }
-    }
-}
-
-impl Progress {
-    /// Without a terminal, one plain line when a wait ends (unless `-q`).
-    fn event(&self, rt: &Runtime, handle: &Handle, spec: &WaitSpec, started: Instant) {
-        if self.0.is_some() || rt.quiet || !rt.events {
-            return;
-        }
-        let name = handle.text("name");
-        let label = if name.is_empty() {
-            handle.id()
-        } else {
-            format!("{} ({name})", handle.id())
-        };
-        let waited = server_elapsed(rt, started);
-        rt.say(&format!(
-            "barrack: {} {label} is {} after {}",
+    // Server time: the simulated clock's under `barrack test`, else wall time × the speed.
+    let waited = watch.elapsed(rt);
+    display.say(
+        rt,
+        &format!(
+            "barrack: {} {} is {} after {}",
             handle.kind.noun(),
+            label(handle),
             spec.goal.describe(),
             humantime::format_duration(Duration::from_secs(waited.as_secs()))
-        ));
-    }
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        if let Some(bar) = &self.0 {
-            bar.finish_and_clear();
-        }
-    }
+        ),
+    );
 }
 
 use rhai::{FuncRegistration, Module, NativeCallContext};

@@ -72,7 +72,7 @@ pub fn document() -> Value {
         "info": {
             "title": "Barrack API (barrack simulator)",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Generated from barrack's operation catalog. Paths marked chosen in barrack-api.md are barrack's choice.",
+            "description": "Generated from barrack's operation catalog (src/api/catalog.rs). The public reference prints few paths; most here are barrack's choice, and `barrack ops --json` with `--catalog FILE` corrects one without a rebuild.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],

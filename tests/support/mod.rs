@@ -334,3 +334,12 @@ pub fn barrack(home: &Path) -> Command {
         .current_dir(home);
     cmd
 }
+
+/// The message of a caught panic (`assert!` and `panic!` give a `String` or a `&str`).
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panicked".into())
+}
