@@ -46,3 +46,6 @@ mod soak;
 
 // ---- Run control and engine bounds (issue 13; Ctrl-C of 17; --timeout cost of 18) ----
 mod bounds;
+
+// ---- Scale (issue 18): a fleet deploy reads the account facts once ----
+mod deploy_facts;

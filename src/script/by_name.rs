@@ -68,12 +68,17 @@ pub fn created(rt: &Runtime, op: &'static Op, request: &Args) -> Result<Value, A
 }
 
 /// `startup_script_id` given as a Script's id or its name: the id. An id that no script has and
-/// a name that none bears is an error listing the scripts there are.
-pub fn startup_script(rt: &Runtime, args: &mut Args, key: &str) -> Result<(), ApiError> {
+/// a name that none bears is an error listing the scripts there are. `scripts` lists the
+/// account's scripts, asked only when a script is named.
+pub fn startup_script(
+    args: &mut Args,
+    key: &str,
+    scripts: impl FnOnce() -> Result<Vec<Value>, ApiError>,
+) -> Result<(), ApiError> {
     let Some(Value::String(given)) = args.get("startup_script_id").cloned() else {
         return Ok(());
     };
-    let scripts = all_of(rt, Kind::Script)?;
+    let scripts = scripts()?;
     if scripts.iter().any(|s| text(s, "id") == given) {
         return Ok(());
     }

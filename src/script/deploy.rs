@@ -2,10 +2,11 @@
 //! deployment validation the server also runs, before any request, so a bad spec costs
 //! nothing and says the same words.
 
+use super::account_facts::{AccountFacts, Reservation};
 use super::runtime::Runtime;
 use crate::api::check::{self, Mode, Vocabulary};
 use crate::api::shape::{Tier, DEPLOY};
-use crate::api::{deployment, facts, rules, ApiError, Args, OpId};
+use crate::api::{deployment, facts, rules, ApiError, Args};
 use serde_json::Value;
 
 const OP: &str = "deploy";
@@ -19,7 +20,8 @@ const OP: &str = "deploy";
 /// the account's only key when the boot source needs one. The name is left to the server, which
 /// generates `barrack-{gpu}-{random}`. The shape is checked before any request, so a misspelled
 /// key costs nothing.
-pub fn prepare(rt: &Runtime, spec: &Args) -> Result<Args, ApiError> {
+/// The account facts come from `account`, shared by the specs of one deploy call.
+pub fn prepare(rt: &Runtime, account: &AccountFacts, spec: &Args) -> Result<Args, ApiError> {
     let mut spec = spec.clone();
     // The key the user named the startup script by, for the message when it is not found.
     let script_key = if spec.contains_key("startup_script") {
@@ -46,10 +48,14 @@ pub fn prepare(rt: &Runtime, spec: &Args) -> Result<Args, ApiError> {
     };
     let count = args.get("gpu_count").and_then(Value::as_i64).unwrap_or(1);
     args.insert("gpu_count".into(), count.into());
+    // Held until the spec passes every check below, so a refused spec reserves nothing.
+    let mut reservation = None;
     let region = match args.get("region").and_then(Value::as_str) {
         Some(region) => region.to_string(),
         None => {
-            let region = region_with_stock(rt, &model, count, tier_needed(&args))?;
+            let reserved = region_with_stock(rt, account, &model, count, tier_needed(&args))?;
+            let region = reserved.region().to_string();
+            reservation = Some(reserved);
             args.insert("region".into(), region.clone().into());
             region
         }
@@ -61,10 +67,9 @@ pub fn prepare(rt: &Runtime, spec: &Args) -> Result<Args, ApiError> {
         .iter()
         .any(|k| args.contains_key(*k))
     {
-        let images = rt.call(OpId::OsImages.op(), &Args::new())?;
-        let first = images
-            .as_array()
-            .and_then(|list| list.first())
+        let first = account
+            .os_images(rt)?
+            .first()
             .and_then(|image| image.get("id"))
             .cloned()
             .ok_or_else(|| {
@@ -81,11 +86,11 @@ pub fn prepare(rt: &Runtime, spec: &Args) -> Result<Args, ApiError> {
     }
     let volume_boot = args.contains_key("volume_id");
     if !volume_boot && !args.contains_key("ssh_key_ids") {
-        let keys = rt.call(OpId::SshKeys.op(), &Args::new())?;
-        let ids: Vec<Value> = keys
-            .as_array()
-            .map(|list| list.iter().filter_map(|k| k.get("id").cloned()).collect())
-            .unwrap_or_default();
+        let ids: Vec<Value> = account
+            .ssh_keys(rt)?
+            .iter()
+            .filter_map(|k| k.get("id").cloned())
+            .collect();
         match ids.len() {
             1 => {
                 args.insert("ssh_key_ids".into(), Value::Array(ids));
@@ -107,8 +112,13 @@ pub fn prepare(rt: &Runtime, spec: &Args) -> Result<Args, ApiError> {
         }
     }
     // A startup script may be named by its handle, its id or its name.
-    super::by_name::startup_script(rt, &mut args, script_key)?;
-    deployment::check(&args).map_err(|problems| check::refusal(OP, checked.in_user_words(problems)))
+    super::by_name::startup_script(&mut args, script_key, || account.scripts(rt))?;
+    let request = deployment::check(&args)
+        .map_err(|problems| check::refusal(OP, checked.in_user_words(problems)))?;
+    if let Some(reservation) = reservation {
+        reservation.keep();
+    }
+    Ok(request)
 }
 
 /// The tier the spec's tier-only keys need (`startup_script` → advanced), if any.
@@ -121,32 +131,25 @@ fn tier_needed(args: &Args) -> Tier {
         .unwrap_or(Tier::Both)
 }
 
-/// The first region (advanced ones first) whose stock covers `count` GPUs of `model`.
-fn region_with_stock(
+/// The first region (advanced ones first) whose stock covers `count` GPUs of `model`, reserved.
+fn region_with_stock<'a>(
     rt: &Runtime,
+    account: &'a AccountFacts,
     model: &str,
     count: i64,
     tier: Tier,
-) -> Result<String, ApiError> {
-    let stocks = rt.call(OpId::GpuStocks.op(), &Args::new())?;
-    let regions = facts::REGIONS.iter().filter(|r| match tier {
-        Tier::Both => true,
-        Tier::Advanced => facts::is_advanced(r),
-        Tier::Legacy => !facts::is_advanced(r),
-    });
-    for region in regions {
-        let available = stocks.as_array().into_iter().flatten().any(|item| {
-            item.get("region").and_then(Value::as_str) == Some(region)
-                && item.get("gpu_model").and_then(Value::as_str) == Some(model)
-                && item
-                    .get("available_gpus")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0)
-                    >= count
-        });
-        if available {
-            return Ok(region.to_string());
-        }
+) -> Result<Reservation<'a>, ApiError> {
+    let regions: Vec<&str> = facts::REGIONS
+        .iter()
+        .copied()
+        .filter(|r| match tier {
+            Tier::Both => true,
+            Tier::Advanced => facts::is_advanced(r),
+            Tier::Legacy => !facts::is_advanced(r),
+        })
+        .collect();
+    if let Some(reservation) = account.reserve(rt, &regions, model, count)? {
+        return Ok(reservation);
     }
     let mut err = ApiError::invalid(
         OP,

@@ -2,7 +2,8 @@
 //! `--parallel` at once. Every element is attempted; results keep input order; failures are
 //! reported together after all finished (as ripgrep reports errors: collect, then decide).
 
-use super::ops::{choose, describe_target, invoke};
+use super::account_facts::AccountFacts;
+use super::ops::{choose, describe_target, invoke_with};
 use super::runtime::Runtime;
 use super::RhaiResult;
 use crate::api::Op;
@@ -18,10 +19,12 @@ pub fn run(rt: &Runtime, ops: &[&'static Op], name: &str, args: Vec<Dynamic>) ->
         .unwrap_or_default();
     let rest: Vec<Dynamic> = args.collect();
     let bar = progress_bar(rt, name, items.len());
+    // Read once for the whole fleet: N deployments cost N requests plus a constant.
+    let account = AccountFacts::default();
     let results = map_parallel(rt, &items, |item| {
         let mut call = vec![item.clone()];
         call.extend(rest.iter().cloned());
-        let outcome = choose(ops, name, &call).and_then(|op| invoke(rt, op, call));
+        let outcome = choose(ops, name, &call).and_then(|op| invoke_with(rt, op, call, &account));
         if let Some(bar) = &bar {
             bar.inc(1);
         }

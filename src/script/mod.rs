@@ -13,6 +13,7 @@
 //! let balance: rhai::Map = engine.eval("balance()").unwrap();
 //! ```
 
+mod account_facts;
 mod actions;
 mod bounds;
 mod by_name;

@@ -6,6 +6,7 @@
 //! a request, and wraps the answer in handles. An array as the first argument of an action runs
 //! the action on every element concurrently (the fleet).
 
+use super::account_facts::AccountFacts;
 use super::convert::{self, to_dynamic};
 use super::deploy;
 use super::fleet;
@@ -247,11 +248,22 @@ pub fn choose(
 
 /// One call of one operation with Rhai arguments.
 pub fn invoke(rt: &Runtime, op: &'static Op, args: Vec<Dynamic>) -> RhaiResult {
+    invoke_with(rt, op, args, &AccountFacts::default())
+}
+
+/// One call of one operation, with the account facts a deploy reads shared with the other
+/// calls of its fleet.
+pub fn invoke_with(
+    rt: &Runtime,
+    op: &'static Op,
+    args: Vec<Dynamic>,
+    account: &AccountFacts,
+) -> RhaiResult {
     // Nothing new is sent once the run is stopping (`--timeout`, Ctrl-C).
     rt.check_stop()?;
     let (mut request, filter) = build_args(op, args)?;
     if op.id == OpId::Deploy {
-        request = deploy::prepare(rt, &request).map_err(|e| convert::api_error(&e))?;
+        request = deploy::prepare(rt, account, &request).map_err(|e| convert::api_error(&e))?;
         rt.check_stop()?;
     }
     let value = rt.call(op, &request).map_err(|e| convert::api_error(&e))?;
