@@ -190,7 +190,8 @@ impl Source {
 /// Everything `barrack run` needs: the runtime, the package, limits, `params` and `ARGS`.
 pub struct Host {
     pub runtime: Arc<Runtime>,
-    package: BarrackPackage,
+    /// Built on first need: a script that calls no function never needs it (see [`Host::run`]).
+    package: OnceLock<BarrackPackage>,
     pub limits: Limits,
     pub params: Map,
     pub args: Vec<String>,
@@ -213,7 +214,7 @@ impl Host {
         runtime.arm();
         let runtime = Arc::new(runtime);
         Host {
-            package: BarrackPackage::new(runtime.clone()),
+            package: OnceLock::new(),
             runtime,
             limits: Limits::default(),
             params: Map::new(),
@@ -225,9 +226,23 @@ impl Host {
     /// A sandboxed engine: standard library, the Barrack package, limits, the `--timeout`
     /// deadline, and imports limited to the stdlib and files beside the script.
     pub fn engine(&self, script_dir: Option<PathBuf>) -> Engine {
+        let mut engine = self.bare_engine(script_dir);
+        self.register_packages(&mut engine);
+        engine
+    }
+
+    /// The standard library and the Barrack package, the functions a script calls. Building
+    /// them is most of an engine's set-up, so each is built once per process, when first needed.
+    fn register_packages(&self, engine: &mut Engine) {
+        standard_package().register_into_engine(engine);
+        self.package
+            .get_or_init(|| BarrackPackage::new(self.runtime.clone()))
+            .register_into_engine(engine);
+    }
+
+    /// An engine with everything of [`Host::engine`] but the functions.
+    fn bare_engine(&self, script_dir: Option<PathBuf>) -> Engine {
         let mut engine = Engine::new_raw();
-        standard_package().register_into_engine(&mut engine);
-        self.package.register_into_engine(&mut engine);
         self.limits.apply(&mut engine);
         engine.set_module_resolver(resolver::Resolver::new(script_dir));
         engine.disable_symbol("eval");
@@ -276,8 +291,13 @@ impl Host {
     /// Compile and run a script; syntax errors are exit 65, uncaught errors exit 1 (or the API
     /// error's code), `--timeout` exit 75.
     pub fn run(&self, source: &Source) -> Result<Dynamic, Error> {
-        let engine = self.engine(source.dir.clone());
+        // Parsing needs no registered function; a script that can reach none (an empty one)
+        // is run without building them.
+        let mut engine = self.bare_engine(source.dir.clone());
         let ast = compile(&engine, source)?;
+        if calls_functions(&ast) {
+            self.register_packages(&mut engine);
+        }
         let mut scope = self.scope();
         engine
             .eval_ast_with_scope::<Dynamic>(&mut scope, &ast)
@@ -316,6 +336,53 @@ impl Host {
             },
         }
     }
+}
+
+/// Whether a compiled script can reach a registered function: any call, operator, method,
+/// property, index, interpolation, loop (its iterator), switch or import. Only the nodes listed
+/// here are known to need none (Rhai evaluates them itself); any other, including node kinds
+/// a later Rhai adds, counts as a call.
+fn calls_functions(ast: &AST) -> bool {
+    use rhai::{ASTNode, Expr, Stmt};
+    let mut calls = false;
+    ast.walk(&mut |path: &[ASTNode]| {
+        let plain = match path.last() {
+            Some(ASTNode::Expr(expr)) => matches!(
+                expr,
+                Expr::DynamicConstant(..)
+                    | Expr::BoolConstant(..)
+                    | Expr::IntegerConstant(..)
+                    | Expr::FloatConstant(..)
+                    | Expr::CharConstant(..)
+                    | Expr::StringConstant(..)
+                    | Expr::Unit(..)
+                    | Expr::Array(..)
+                    | Expr::Map(..)
+                    | Expr::Variable(..)
+                    | Expr::Stmt(..)
+                    | Expr::And(..)
+                    | Expr::Or(..)
+                    | Expr::Coalesce(..)
+            ),
+            Some(ASTNode::Stmt(stmt)) => matches!(
+                stmt,
+                Stmt::Noop(..)
+                    | Stmt::If(..)
+                    | Stmt::While(..)
+                    | Stmt::Do(..)
+                    | Stmt::Var(..)
+                    | Stmt::Block(..)
+                    | Stmt::TryCatch(..)
+                    | Stmt::Expr(..)
+                    | Stmt::BreakLoop(..)
+                    | Stmt::Return(..)
+            ),
+            _ => false,
+        };
+        calls |= !plain;
+        plain
+    });
+    calls
 }
 
 /// Compile, reporting every syntax error found (exit 65).
@@ -559,5 +626,60 @@ mod tests {
         );
         let names = engine.gen_fn_signatures(false).join("\n");
         assert!(names.contains("wait_active"), "metadata lists the package");
+    }
+
+    fn offline_host() -> Host {
+        // Nothing here sends a request: the address is never dialled.
+        let settings = ClientSettings::new("http://127.0.0.1:9", crate::secret::ApiKey::new("k"));
+        Host::new(Runtime::new(Client::new(settings).unwrap()))
+    }
+
+    #[test]
+    fn only_scripts_that_can_reach_a_function_get_the_packages() {
+        let engine = Engine::new_raw();
+        let calls = |code: &str| calls_functions(&engine.compile(code).unwrap());
+        for plain in [
+            "",
+            "// a comment only",
+            "let x = 1; x",
+            "const A = [1, \"b\", #{c: true}]; if A != () { A } else { () }",
+            "let n = 0; while false { break; } n ?? 1",
+            "try { throw \"no\"; } catch (e) { e }",
+        ] {
+            assert!(!calls(plain), "{plain:?} needs no function");
+        }
+        for calling in [
+            "balance()",
+            "let x = 1; x + y",
+            "let m = #{}; m.a",
+            "let a = [1]; a[0]",
+            "let x = 1; `x is ${x}`",
+            "let a = [1]; for i in a { return i; }",
+            "let x = 1; x += 1;",
+            "switch 1 { 1 => 2, _ => 3 }",
+            "import \"m\" as m;",
+            "fn f() { balance() }",
+        ] {
+            assert!(calls(calling), "{calling:?} may call a function");
+        }
+    }
+
+    #[test]
+    fn a_script_that_calls_nothing_runs_without_building_the_packages() {
+        let host = offline_host();
+        let run = |code: &str| host.run(&Source::snippet("<test>", code));
+        assert!(run("").unwrap().is_unit());
+        let value = run("let x = [1, #{a: true}]; x").unwrap();
+        assert_eq!(
+            convert::to_json(&value).unwrap().to_string(),
+            r#"[1,{"a":true}]"#
+        );
+        let missing = run("let x = y;").unwrap_err().to_string();
+        assert!(missing.contains("y"), "{missing}");
+        assert!(host.package.get().is_none(), "no package was built");
+        // The first script that calls a function builds them, and calls work.
+        assert_eq!(run("\"abc\".len() + 1").unwrap().as_int().unwrap(), 4);
+        assert!(host.package.get().is_some());
+        assert_eq!(run("[3, 4].len()").unwrap().as_int().unwrap(), 2);
     }
 }
