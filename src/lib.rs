@@ -9,22 +9,22 @@
 #![allow(clippy::result_large_err)]
 
 pub mod api;
-pub mod cli;
+mod cli;
 mod commands;
-pub mod config;
-pub mod connect;
+mod config;
+mod connect;
 mod crash;
 pub mod error;
 mod help;
 mod interrupt;
 pub mod memory;
-pub mod ops_doc;
-pub mod output;
-pub mod repl;
+mod ops_doc;
+mod output;
+mod repl;
 pub mod script;
 pub mod secret;
 pub mod sim;
-pub mod testing;
+mod testing;
 
 use clap::Parser;
 use std::ffi::OsString;
@@ -32,13 +32,13 @@ use std::io::ErrorKind;
 use std::process::ExitCode;
 
 /// Exit code of an internal error (a panic): EX_SOFTWARE.
-pub const EXIT_INTERNAL: u8 = 70;
+pub(crate) const EXIT_INTERNAL: u8 = 70;
 
 /// The stack of the thread that runs a command, and of fleet workers: 256 MiB of address space
 /// (touched only as deep as the work goes), so Rhai's recursion on deeply nested values — clone,
 /// drop, printing, barrack's depth-checked comparisons and conversions — ends in an error or a
 /// result, not a stack overflow (the default 8 MiB main stack overflowed at 4,600 levels).
-pub const STACK_SIZE: usize = 256 << 20;
+pub(crate) const STACK_SIZE: usize = 256 << 20;
 
 /// Parse, run, print the error once, and turn it into the exit code of design.md. A panic — a
 /// bug — is the last resort: one short line on stderr (see [`panic_message`]) and exit 70. The
@@ -73,7 +73,7 @@ pub fn main_entry(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 static LOADED_KEYS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 /// Note a key that was loaded, so a crash report never shows it.
-pub fn remember_key(key: &str) {
+pub(crate) fn remember_key(key: &str) {
     let key = key.trim();
     if key.is_empty() {
         return;
@@ -85,7 +85,7 @@ pub fn remember_key(key: &str) {
 }
 
 /// Every text a crash report must not contain: the environment's key and every loaded key.
-pub fn secrets() -> Vec<String> {
+pub(crate) fn secrets() -> Vec<String> {
     let mut all = vec![std::env::var("BARRACK_API_KEY").unwrap_or_default()];
     // `try_lock`: a panic while the list is held must not deadlock the hook.
     if let Ok(keys) = LOADED_KEYS.try_lock() {
@@ -152,7 +152,11 @@ fn install_panic_hook() {
 
 /// The one line a panic prints: short, on one line, and without secrets — every text in
 /// `secrets` and anything after `Bearer ` is replaced by `(redacted)`, whatever the panic said.
-pub fn panic_message(payload: &str, location: Option<(&str, u32)>, secrets: &[&str]) -> String {
+pub(crate) fn panic_message(
+    payload: &str,
+    location: Option<(&str, u32)>,
+    secrets: &[&str],
+) -> String {
     const MAX: usize = 300;
     let mut text: String = payload.split_whitespace().collect::<Vec<_>>().join(" ");
     for secret in secrets.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {

@@ -635,7 +635,7 @@ mod recipes {
         let secs = if let Ok(f) = value.as_float() {
             Duration::try_from_secs_f64(f).ok()?.as_secs()
         } else {
-            barrack::cli::parse_duration(&value.to_string())
+            barrack::script::time::parse_duration(&value.to_string())
                 .ok()?
                 .as_secs()
         };
