@@ -5,14 +5,14 @@
 
 use crate::bad_input::{http, Answer, Garbage};
 use barrack::api::{catalog, ApiError, Args, Client, ClientSettings, RetryPolicy};
-use barrack::script::{Host, Limits, Runtime, Source};
+use barrack::script::{Host, Limits, Source};
 use barrack::secret::ApiKey;
 use barrack::sim::{SimOptions, Simulator};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use serde_json::{json, Value};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// `cases` unless PROPTEST_CASES asks for more; a fixed seed unless PROPTEST_RNG_SEED names
 /// one (`cargo test` must not flake on a new find: hunt with PROPTEST_RNG_SEED and many cases);
@@ -180,14 +180,16 @@ fn sim() -> &'static Simulator {
 }
 
 fn host_for(client: Client) -> Host {
-    let mut runtime = Runtime::new(client);
-    runtime.quiet = true;
-    runtime.deadline = Some(Instant::now() + Duration::from_secs(3));
-    let mut host = Host::new(runtime);
-    host.limits.max_operations = 200_000;
-    host.limits.max_array_size = 10_000;
-    host.limits.max_string_size = 1 << 20;
-    host
+    Host::builder(client)
+        .quiet(true)
+        .timeout(Duration::from_secs(3))
+        .limits(Limits {
+            max_operations: 200_000,
+            max_array_size: 10_000,
+            max_string_size: 1 << 20,
+            ..Limits::default()
+        })
+        .build()
 }
 
 fn sim_client() -> Client {

@@ -15,6 +15,7 @@
 
 mod actions;
 mod bounds;
+mod builder;
 mod by_name;
 pub mod clock;
 pub mod convert;
@@ -44,6 +45,7 @@ pub use wait::{DEFAULT_INTERVAL as WAIT_INTERVAL, DEFAULT_TIMEOUT as WAIT_TIMEOU
 
 /// What a native function returns to a script.
 pub type RhaiResult = Result<Dynamic, Box<EvalAltResult>>;
+pub use builder::HostBuilder;
 pub use runtime::{AuditLog, Runtime};
 pub use stop::{Stop, StopReason};
 
@@ -188,13 +190,13 @@ impl Source {
 
 /// Everything `barrack run` needs: the runtime, the package, limits, `params` and `ARGS`.
 pub struct Host {
-    pub runtime: Arc<Runtime>,
+    pub(crate) runtime: Arc<Runtime>,
     package: BarrackPackage,
-    pub limits: Limits,
-    pub params: Map,
-    pub args: Vec<String>,
+    pub(crate) limits: Limits,
+    pub(crate) params: Map,
+    pub(crate) args: Vec<String>,
     /// `-o json`: a script's own `print` lines go to stderr, so stdout carries one document.
-    pub print_to_stderr: bool,
+    pub(crate) print_to_stderr: bool,
 }
 
 /// Rhai's standard library as one shared, immutable package: built once per process (it is
@@ -208,7 +210,7 @@ fn standard_package() -> &'static StandardPackage {
 }
 
 impl Host {
-    pub fn new(runtime: Runtime) -> Host {
+    pub(crate) fn new(runtime: Runtime) -> Host {
         runtime.arm();
         let runtime = Arc::new(runtime);
         Host {

@@ -75,29 +75,29 @@ impl AuditLog {
 }
 
 pub struct Runtime {
-    pub client: Client,
+    pub(crate) client: Client,
     /// Fleet concurrency (`--parallel`).
-    pub parallel: usize,
+    pub(crate) parallel: usize,
     /// `--timeout`: the wall-clock end of the run.
-    pub deadline: Option<Instant>,
+    pub(crate) deadline: Option<Instant>,
     /// The `--timeout` the deadline came from, for the message when it is hit.
-    pub time_limit: Option<std::time::Duration>,
-    pub quiet: bool,
+    pub(crate) time_limit: Option<std::time::Duration>,
+    pub(crate) quiet: bool,
     /// Spinners on a terminal (`barrack` sets it when stderr is one).
-    pub progress: bool,
+    pub(crate) progress: bool,
     /// Without a terminal, one plain line per finished wait or fleet action. Off for embedders
     /// (`Runtime::new`); `barrack` turns it on unless `-q`.
-    pub events: bool,
-    pub audit: Option<AuditLog>,
+    pub(crate) events: bool,
+    pub(crate) audit: Option<AuditLog>,
     /// `plan` / `--dry-run`: mutations are recorded, not sent.
-    pub planner: Option<Planner>,
+    pub(crate) planner: Option<Planner>,
     /// Serialises stderr lines from parallel fleet threads.
-    pub stderr: Mutex<()>,
+    pub(crate) stderr: Mutex<()>,
     /// A simulator's clock (`barrack test`, `repl --sim`): `now()`, sleeps and waits follow it.
     /// Set once, also after the runtime is shared.
-    pub clock: std::sync::OnceLock<std::sync::Arc<dyn super::clock::Clock>>,
+    pub(crate) clock: std::sync::OnceLock<std::sync::Arc<dyn super::clock::Clock>>,
     /// Set by `--timeout`, Ctrl-C or the memory bound; read by the engine, waits and fleets.
-    pub stop: Stop,
+    pub(crate) stop: Stop,
 }
 
 impl Drop for Runtime {
@@ -122,6 +122,11 @@ impl Runtime {
             stop: Stop::new(),
             clock: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The planner of a planning run ([`super::HostBuilder::plan`]): the changes it recorded.
+    pub fn planner(&self) -> Option<&Planner> {
+        self.planner.as_ref()
     }
 
     /// Call an operation: planned if planning and it mutates, audited if it mutates.
