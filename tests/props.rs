@@ -613,8 +613,8 @@ proptest! {
         let ids = ids_now(sim);
         let path = op
             .path
-            .replace("{id}", &barrack::api::client::encode_component(pick.get::<String>(&ids)))
-            .replace("{rule_id}", &barrack::api::client::encode_component(rule.get::<String>(&ids)));
+            .replace("{id}", &barrack::api::encode_component(pick.get::<String>(&ids)))
+            .replace("{rule_id}", &barrack::api::encode_component(rule.get::<String>(&ids)));
         let url = if query.is_empty() { path } else { format!("{path}?{query}") };
         let answer = crate::support::raw(sim, op.method.as_str(), &url, Some(&body), &[]);
         let answer = match answer {

@@ -17,9 +17,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use super::request::encode_component;
-pub use super::retry::parse_retry_after;
-
 /// Waits the client makes between tries, handed to a clock of the caller's choosing (the
 /// simulated clock of `barrack test`). It receives the wait in server time, unscaled.
 pub type Sleep = Arc<dyn Fn(Duration) + Send + Sync>;
