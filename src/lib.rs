@@ -1,12 +1,54 @@
 //! barrack: the Barrack GPU-cloud API inside a Rhai engine, with a built-in simulator.
 //!
-//! The library surface: [`api`] (catalog, client), [`sim`] (the simulator), and the command line
-//! entry point [`main_entry`] that the binary calls.
+//! The library surface, for programs that embed barrack:
+//! - [`api`]: the operation catalog ([`api::OPS`]) and the HTTP [`api::Client`];
+//! - [`script`]: the Rhai package ([`script::BarrackPackage`]) for an engine of your own, or a
+//!   sandboxed run built with [`script::Host::builder`] (client, limits, timeout, output, the
+//!   bundled stdlib as `import "barrack/…"`);
+//! - [`sim`]: the simulator, served over real HTTP on loopback ([`sim::Simulator::start`]);
+//! - [`error::Error`], what a run fails with, and [`secret::ApiKey`], a key that never prints.
+//!
+//! The command line is [`main_entry`]; its own modules are private.
+//!
+//! # Embedding
+//!
+//! Start the simulator in-process, build a run against it, and evaluate a workflow:
+//!
+//! ```
+//! use barrack::api::{Client, ClientSettings};
+//! use barrack::script::{Host, Source};
+//! use barrack::secret::ApiKey;
+//! use barrack::sim::{SimOptions, Simulator};
+//! use std::time::Duration;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sim = Simulator::start(SimOptions::fast())?;
+//! let client = Client::new(ClientSettings::new(sim.base_url(), ApiKey::new("sk-example")))?;
+//! let host = Host::builder(client)
+//!     .timeout(Duration::from_secs(60))
+//!     .quiet(true)
+//!     .build();
+//! let status = host.run(&Source::snippet(
+//!     "<workflow>",
+//!     r#"
+//!     let vm = deploy(#{gpu: "L40", count: 1, region: "CANADA-1", name: "doc-1"});
+//!     wait_active(vm);
+//!     vm.hibernate();
+//!     wait_status(vm, "HIBERNATED");
+//!     vm.status
+//!     "#,
+//! ))?;
+//! assert_eq!(status.to_string(), "HIBERNATED");
+//! assert_eq!(sim.world().instances.len(), 1);
+//! # Ok(())
+//! # }
+//! ```
 
 // `ApiError` carries everything a person needs to act on a failure (status, code, message,
 // per-field errors, request id, tier, the request); failures are the cold path, so its size in
 // `Result` is not worth boxing away.
 #![allow(clippy::result_large_err)]
+#![warn(missing_docs)]
 
 pub mod api;
 mod cli;
@@ -41,8 +83,8 @@ pub(crate) const EXIT_INTERNAL: u8 = 70;
 pub(crate) const STACK_SIZE: usize = 256 << 20;
 
 /// Parse, run, print the error once, and turn it into the exit code of design.md. A panic — a
-/// bug — is the last resort: one short line on stderr (see [`panic_message`]) and exit 70. The
-/// command runs on a thread with a [`STACK_SIZE`] stack.
+/// bug — is the last resort: one short line on stderr, without the key, and exit 70. The
+/// command runs on a thread with a 256 MiB stack.
 pub fn main_entry(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     install_panic_hook();
     crash::install();

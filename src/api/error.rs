@@ -29,14 +29,19 @@ pub enum Failure {
 /// the per-field errors, and the request id to quote to support.
 #[derive(Clone, Debug)]
 pub struct ApiError {
+    /// What kind of failure this is (it decides the exit code and whether a retry may help).
     pub failure: Failure,
     /// HTTP status, 0 when there was no answer.
     pub status: u16,
+    /// The API's error code, e.g. `not_found`, or barrack's own for failures without an answer.
     pub code: String,
+    /// The message, for a person.
     pub message: String,
     /// Per-field messages, as the server's `errors` object carries them.
     pub errors: BTreeMap<String, Vec<String>>,
+    /// The server's request id, when it sent one.
     pub request_id: Option<String>,
+    /// The region tier the failure concerns, when the API names one.
     pub tier: Option<String>,
     /// The catalog operation that was called.
     pub op: String,
@@ -47,6 +52,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// An error of `failure` for the call `op` (with `request`, its method and path), saying `message`.
     pub fn new(failure: Failure, op: &str, request: String, message: impl Into<String>) -> Self {
         ApiError {
             failure,

@@ -54,6 +54,7 @@ pub use stop::{Stop, StopReason};
 pub struct BarrackPackage(Shared<Module>);
 
 impl BarrackPackage {
+    /// The package for one run's `runtime`: every catalog operation, handle types, waiters, fleet and helpers.
     pub fn new(runtime: Arc<Runtime>) -> BarrackPackage {
         let mut module = Module::new();
         handles::register(&mut module, &runtime);
@@ -87,12 +88,19 @@ impl Package for BarrackPackage {
 /// counting allocator may set them.
 #[derive(Clone, Debug)]
 pub struct Limits {
+    /// Rhai operations before the run is stopped.
     pub max_operations: u64,
+    /// Depth of function calls.
     pub max_call_levels: usize,
+    /// Depth of expressions (global, in functions).
     pub max_expr_depth: (usize, usize),
+    /// Longest string, 0 for no limit.
     pub max_string_size: usize,
+    /// Longest array, 0 for no limit.
     pub max_array_size: usize,
+    /// Largest map, 0 for no limit.
     pub max_map_size: usize,
+    /// Modules a script may import.
     pub max_modules: usize,
     /// Live heap bytes of the process (`--max-memory`); needs [`crate::memory::CountingAlloc`].
     pub max_memory: usize,
@@ -135,6 +143,7 @@ pub struct Source {
     pub name: String,
     /// The directory relative imports resolve against.
     pub dir: Option<PathBuf>,
+    /// The script's text.
     pub code: String,
 }
 
@@ -179,6 +188,7 @@ impl Source {
         })
     }
 
+    /// A script given as text; `name` is what messages call it.
     pub fn snippet(name: &str, code: &str) -> Source {
         Source {
             name: name.to_string(),

@@ -18,6 +18,7 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
+    /// Open (or create, mode 0600) the log at `path` for appending.
     pub fn open(path: &Path) -> std::io::Result<AuditLog> {
         let mut options = std::fs::OpenOptions::new();
         options.create(true).append(true);
@@ -31,6 +32,7 @@ impl AuditLog {
         })
     }
 
+    /// Append the line for one call of `op` with `args` and its outcome.
     pub fn record(&self, op: &Op, args: &Args, outcome: &Result<crate::api::Answer, ApiError>) {
         let from_args = |keys: &[&str]| {
             keys.iter()
@@ -74,6 +76,7 @@ impl AuditLog {
     }
 }
 
+/// What every registered function of one run shares: the client, fleet concurrency, the deadline and stop flag, the audit log, the planner, the clock. Build one with [`super::Host::builder`].
 pub struct Runtime {
     pub(crate) client: Client,
     /// Fleet concurrency (`--parallel`).
@@ -107,6 +110,7 @@ impl Drop for Runtime {
 }
 
 impl Runtime {
+    /// A runtime with defaults: 16 fleet workers, no deadline, no audit log, the system clock.
     pub fn new(client: Client) -> Runtime {
         Runtime {
             client,
@@ -134,6 +138,7 @@ impl Runtime {
         self.execute(op, args).map(|a| a.data)
     }
 
+    /// Call an operation and keep the whole answer (status, request id).
     pub fn execute(&self, op: &'static Op, args: &Args) -> Result<crate::api::Answer, ApiError> {
         if let Some(planner) = &self.planner {
             return if op.mutates {
@@ -206,6 +211,7 @@ impl Runtime {
         eprintln!("{line}");
     }
 
+    /// Whether the run is stopping because its timeout passed.
     pub fn past_deadline(&self) -> bool {
         self.stopping() == Some(StopReason::Timeout)
     }

@@ -16,6 +16,7 @@ impl fmt::Display for Time {
 }
 
 impl Time {
+    /// Parse an RFC 3339 time (`2026-03-29T01:30:00Z`), a zoned time, or Unix seconds.
     pub fn parse(text: &str) -> Result<Time, String> {
         let text = text.trim();
         if let Ok(ts) = text.parse::<jiff::Timestamp>() {
@@ -34,6 +35,7 @@ impl Time {
         ))
     }
 
+    /// Seconds since the Unix epoch.
     pub fn epoch(self) -> i64 {
         self.0.as_second()
     }
