@@ -150,7 +150,7 @@ impl Error {
     /// The whole exit-code table of design.md, and the only place that picks a number.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Api(api) => api.exit_code(),
+            Error::Api(api) => api_exit_code(api.status, &api.code),
             Error::Script {
                 api: Some((status, code)),
                 ..
@@ -257,3 +257,20 @@ impl From<ApiError> for Error {
 
 /// A result with barrack's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{ApiError, Failure};
+
+    #[test]
+    fn api_failures_map_to_the_design_exit_codes() {
+        let code = |err: ApiError| Error::from(err).exit_code();
+        let unauthorized = ApiError::from_response("balance", String::new(), 401, b"{}");
+        assert_eq!(code(unauthorized), 77);
+        let limited = ApiError::from_response("balance", String::new(), 429, b"{}");
+        assert_eq!(code(limited), 75);
+        let down = ApiError::new(Failure::Unreachable, "balance", String::new(), "refused");
+        assert_eq!(code(down), 69);
+    }
+}

@@ -383,7 +383,7 @@ proptest! {
         prop_assert!(text.starts_with("balance (GET /balance/) failed"));
         prop_assert!(!text.contains('\n') || body.contains(&b'\n'));
         let _ = err.to_json();
-        let _ = err.exit_code();
+        let _ = barrack::error::Error::from(err).exit_code();
     }
 }
 

@@ -145,11 +145,6 @@ impl ApiError {
         err
     }
 
-    /// The process exit code this error maps to when no script catches it.
-    pub fn exit_code(&self) -> u8 {
-        crate::error::api_exit_code(self.status, &self.code)
-    }
-
     /// True for the answers a retry may cure.
     pub fn is_transient(&self) -> bool {
         matches!(self.failure, Failure::Unreachable | Failure::Timeout)
@@ -295,15 +290,5 @@ mod tests {
             .contains("non-JSON answer: <html>Bad gateway</html>"));
         let err = ApiError::from_response("balance", "GET /balance/".into(), 404, b"");
         assert_eq!(err.code, "NOT_FOUND");
-    }
-
-    #[test]
-    fn exit_codes_follow_the_design() {
-        let unauthorized = ApiError::from_response("balance", String::new(), 401, b"{}");
-        assert_eq!(unauthorized.exit_code(), 77);
-        let limited = ApiError::from_response("balance", String::new(), 429, b"{}");
-        assert_eq!(limited.exit_code(), 75);
-        let down = ApiError::new(Failure::Unreachable, "balance", String::new(), "refused");
-        assert_eq!(down.exit_code(), 69);
     }
 }
