@@ -62,6 +62,7 @@ mod interrupt;
 pub mod memory;
 mod ops_doc;
 mod output;
+mod render;
 mod repl;
 pub mod script;
 pub mod secret;
