@@ -3,6 +3,7 @@
 
 use super::clock::Clock;
 use super::plan::Planner;
+use super::runtime::{Planned, Sent};
 use super::{AuditLog, Host, Limits, Runtime};
 use crate::api::Client;
 use rhai::Map;
@@ -24,6 +25,8 @@ use std::time::{Duration, Instant};
 /// ```
 pub struct HostBuilder {
     runtime: Runtime,
+    audit: Option<AuditLog>,
+    planning: bool,
     limits: Limits,
     params: Map,
     args: Vec<String>,
@@ -35,6 +38,8 @@ impl Host {
     pub fn builder(client: Client) -> HostBuilder {
         HostBuilder {
             runtime: Runtime::new(client),
+            audit: None,
+            planning: false,
             limits: Limits::default(),
             params: Map::new(),
             args: Vec::new(),
@@ -95,14 +100,14 @@ impl HostBuilder {
 
     /// Append one JSON line per mutating call to `log`.
     pub fn audit(mut self, log: AuditLog) -> Self {
-        self.runtime.audit = Some(log);
+        self.audit = Some(log);
         self
     }
 
     /// Plan instead of acting: mutations are recorded (see [`Runtime::planner`]), not sent;
     /// fleets run one item at a time so the plan keeps the script's order.
     pub fn plan(mut self) -> Self {
-        self.runtime.planner = Some(Planner::new());
+        self.planning = true;
         self.runtime.parallel = 1;
         self
     }
@@ -143,11 +148,20 @@ impl HostBuilder {
     /// module resolver for the bundled stdlib and files beside the script. Starts the timer of
     /// the timeout.
     pub fn build(self) -> Host {
-        let mut host = Host::new(self.runtime);
-        host.limits = self.limits;
-        host.params = self.params;
-        host.args = self.args;
-        host.print_to_stderr = self.print_to_stderr;
+        let HostBuilder {
+            runtime,
+            audit,
+            planning,
+            limits,
+            params,
+            args,
+            print_to_stderr,
+        } = self;
+        let mut host = Host::new(with_calls(runtime, audit, planning));
+        host.limits = limits;
+        host.params = params;
+        host.args = args;
+        host.print_to_stderr = print_to_stderr;
         host
     }
 
@@ -155,6 +169,21 @@ impl HostBuilder {
     /// (limits, params, args and printing are then that engine's business). Call
     /// [`Runtime::arm`] if a timeout was set.
     pub fn into_runtime(self) -> Runtime {
-        self.runtime
+        with_calls(self.runtime, self.audit, self.planning)
     }
+}
+
+/// The runtime with where its calls go: planned, or sent and audited when asked. (A plan sends
+/// no mutation, so there is nothing to audit.)
+fn with_calls(mut runtime: Runtime, audit: Option<AuditLog>, planning: bool) -> Runtime {
+    let client = runtime.client.clone();
+    runtime.calls = if planning {
+        Box::new(Planned {
+            client,
+            planner: Planner::new(),
+        })
+    } else {
+        Box::new(Sent { client, audit })
+    };
+    runtime
 }

@@ -98,7 +98,7 @@ fn for_number_sleep(module: &mut Module, runtime: &Arc<Runtime>) {
 
 fn sleep(rt: &Runtime, d: &Dynamic) -> Res<()> {
     let d = duration(d)?;
-    if let Some(planner) = &rt.planner {
+    if let Some(planner) = rt.planner() {
         planner.settle_all();
         return Ok(());
     }

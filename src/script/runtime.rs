@@ -3,7 +3,7 @@
 
 use super::plan::Planner;
 use super::stop::{Stop, StopReason};
-use crate::api::{ApiError, Args, Client, Op};
+use crate::api::{Answer, ApiError, Args, Client, Op};
 use rhai::{EvalAltResult, Position};
 use serde_json::{json, Value};
 use std::fs::File;
@@ -33,7 +33,7 @@ impl AuditLog {
     }
 
     /// Append the line for one call of `op` with `args` and its outcome.
-    pub fn record(&self, op: &Op, args: &Args, outcome: &Result<crate::api::Answer, ApiError>) {
+    pub fn record(&self, op: &Op, args: &Args, outcome: &Result<Answer, ApiError>) {
         let from_args = |keys: &[&str]| {
             keys.iter()
                 .find_map(|k| args.get(*k).and_then(Value::as_str))
@@ -91,9 +91,8 @@ pub struct Runtime {
     /// Without a terminal, one plain line per finished wait or fleet action. Off for embedders
     /// (`Runtime::new`); `barrack` turns it on unless `-q`.
     pub(crate) events: bool,
-    pub(crate) audit: Option<AuditLog>,
-    /// `plan` / `--dry-run`: mutations are recorded, not sent.
-    pub(crate) planner: Option<Planner>,
+    /// Where calls go: sent (and audited), or planned (`plan` / `--dry-run`).
+    pub(crate) calls: Box<dyn Calls>,
     /// Serialises stderr lines from parallel fleet threads.
     pub(crate) stderr: Mutex<()>,
     /// A simulator's clock (`barrack test`, `repl --sim`): `now()`, sleeps and waits follow it.
@@ -101,6 +100,54 @@ pub struct Runtime {
     pub(crate) clock: std::sync::OnceLock<std::sync::Arc<dyn super::clock::Clock>>,
     /// Set by `--timeout`, Ctrl-C or the memory bound; read by the engine, waits and fleets.
     pub(crate) stop: Stop,
+}
+
+/// Where one run's API calls go. The runtime holds one, so the functions scripts call never
+/// choose between sending, auditing and planning themselves.
+pub(crate) trait Calls: Send + Sync {
+    /// Answer `op` called with `args`.
+    fn execute(&self, op: &'static Op, args: &Args) -> Result<Answer, ApiError>;
+
+    /// The plan being recorded, when calls are planned.
+    fn planner(&self) -> Option<&Planner> {
+        None
+    }
+}
+
+/// Calls sent to the API; each mutation appended to the audit log when there is one.
+pub(crate) struct Sent {
+    pub(crate) client: Client,
+    pub(crate) audit: Option<AuditLog>,
+}
+
+impl Calls for Sent {
+    fn execute(&self, op: &'static Op, args: &Args) -> Result<Answer, ApiError> {
+        let outcome = self.client.execute(op, args);
+        if let (true, Some(audit)) = (op.mutates, &self.audit) {
+            audit.record(op, args, &outcome);
+        }
+        outcome
+    }
+}
+
+/// Calls planned: mutations recorded, reads answered as if they had happened.
+pub(crate) struct Planned {
+    pub(crate) client: Client,
+    pub(crate) planner: Planner,
+}
+
+impl Calls for Planned {
+    fn execute(&self, op: &'static Op, args: &Args) -> Result<Answer, ApiError> {
+        if op.mutates {
+            self.planner.mutate(&self.client, op, args)
+        } else {
+            self.planner.read(&self.client, op, args)
+        }
+    }
+
+    fn planner(&self) -> Option<&Planner> {
+        Some(&self.planner)
+    }
 }
 
 impl Drop for Runtime {
@@ -113,15 +160,17 @@ impl Runtime {
     /// A runtime with defaults: 16 fleet workers, no deadline, no audit log, the system clock.
     pub fn new(client: Client) -> Runtime {
         Runtime {
-            client,
+            client: client.clone(),
             parallel: 16,
             deadline: None,
             time_limit: None,
             quiet: false,
             progress: false,
             events: false,
-            audit: None,
-            planner: None,
+            calls: Box::new(Sent {
+                client: client.clone(),
+                audit: None,
+            }),
             stderr: Mutex::new(()),
             stop: Stop::new(),
             clock: std::sync::OnceLock::new(),
@@ -130,7 +179,7 @@ impl Runtime {
 
     /// The planner of a planning run ([`super::HostBuilder::plan`]): the changes it recorded.
     pub fn planner(&self) -> Option<&Planner> {
-        self.planner.as_ref()
+        self.calls.planner()
     }
 
     /// Call an operation: planned if planning and it mutates, audited if it mutates.
@@ -140,12 +189,9 @@ impl Runtime {
 
     /// Call an operation and keep the whole answer (status, request id).
     pub fn execute(&self, op: &'static Op, args: &Args) -> Result<crate::api::Answer, ApiError> {
-        if let Some(planner) = &self.planner {
-            return if op.mutates {
-                planner.mutate(&self.client, op, args)
-            } else {
-                planner.read(&self.client, op, args)
-            };
+        if self.calls.planner().is_some() {
+            // Planned calls are answered at once: nothing is in flight to track or stop.
+            return self.calls.execute(op, args);
         }
         let target = ["id", "instance_id", "name"]
             .iter()
@@ -153,23 +199,18 @@ impl Runtime {
             .map(|t| format!(" {t}"))
             .unwrap_or_default();
         let doing = self.stop.doing(format!("{}{target}", op.name));
-        let outcome = self.client.execute(op, args);
+        let outcome = self.calls.execute(op, args);
         drop(doing);
-        if op.mutates {
-            if let Some(audit) = &self.audit {
-                audit.record(op, args, &outcome);
-            }
-            if self.stop.reason().is_some() {
-                let result = match &outcome {
-                    Ok(answer) => match answer.data.get("id").and_then(Value::as_str) {
-                        Some(id) if target.is_empty() => format!("done, {id}"),
-                        _ => "done".to_string(),
-                    },
-                    Err(e) => format!("failed: {}", e.code),
-                };
-                self.stop
-                    .finished_after_stop(format!("{}{target} ({result})", op.name));
-            }
+        if op.mutates && self.stop.reason().is_some() {
+            let result = match &outcome {
+                Ok(answer) => match answer.data.get("id").and_then(Value::as_str) {
+                    Some(id) if target.is_empty() => format!("done, {id}"),
+                    _ => "done".to_string(),
+                },
+                Err(e) => format!("failed: {}", e.code),
+            };
+            self.stop
+                .finished_after_stop(format!("{}{target} ({result})", op.name));
         }
         outcome
     }

@@ -205,7 +205,7 @@ fn wait_shown(
     display: &Display,
 ) -> Result<Option<Map>, Box<EvalAltResult>> {
     let op = Handle::get_op(handle.kind);
-    if let Some(planner) = &rt.planner {
+    if let Some(planner) = rt.planner() {
         planner.settle(&handle.id());
     }
     let watch = super::clock::Stopwatch::start(rt);
