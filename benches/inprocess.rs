@@ -67,7 +67,7 @@ fn script(c: &mut Criterion) {
         let rt = Arc::new(Runtime::new(client(&sim)));
         b.iter(|| BarrackPackage::new(rt.clone()))
     });
-    let host = Host::new(Runtime::new(client(&sim)));
+    let host = Host::builder(client(&sim)).build();
     group.bench_function("engine", |b| b.iter(|| host.engine(None)));
     let engine = host.engine(None);
     let quickstart = include_str!("../scripts/quickstart.rhai");

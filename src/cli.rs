@@ -461,21 +461,8 @@ pub struct Dur(pub Duration);
 impl FromStr for Dur {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_duration(s).map(Dur)
+        crate::script::time::parse_duration(s).map(Dur)
     }
-}
-
-/// Parse `90s`, `15m`, `2h`, `7d`, `1h30m`, or plain seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(secs) = text.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Duration::try_from_secs_f64(secs)
-                .map_err(|_| format!("{text:?} is too long for a duration"));
-        }
-    }
-    humantime::parse_duration(text)
-        .map_err(|_| format!("{text:?} is not a duration; use forms like 90s, 15m, 2h, 7d"))
 }
 
 /// `--set key=value`.
@@ -611,17 +598,5 @@ mod tests {
         assert_eq!(test.format, TestFormat::Junit);
         assert!(parse(&["test", "--jobs", "0"]).is_err());
         assert!(parse(&["test", "--format", "xml"]).is_err());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
-        assert_eq!(
-            parse_duration("7d").unwrap(),
-            Duration::from_secs(7 * 86_400)
-        );
-        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
-        assert!(parse_duration("-3s").is_err());
     }
 }

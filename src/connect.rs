@@ -17,7 +17,6 @@ pub struct Connection {
     pub client: Client,
     /// Kept alive for the run when `--sim` started one.
     pub sim: Option<Simulator>,
-    pub config: Config,
 }
 
 /// Apply `SimOpts` flags over a base (`barrack sim` defaults or `--sim` defaults).
@@ -208,9 +207,5 @@ pub fn connect_until(
     for observer in observers {
         client = client.with_observer(observer);
     }
-    Ok(Connection {
-        client,
-        sim,
-        config,
-    })
+    Ok(Connection { client, sim })
 }

@@ -8,9 +8,13 @@ use std::time::Duration;
 /// A syntax error in a script, with where it is.
 #[derive(Clone, Debug)]
 pub struct Diagnostic {
+    /// The script file (or `<eval>`).
     pub file: String,
+    /// Line, from 1.
     pub line: usize,
+    /// Column, from 1.
     pub column: usize,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -24,6 +28,7 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// Why a run of barrack failed; each kind maps to one exit code (design.md).
 #[derive(Debug)]
 pub enum Error {
     /// An API call failed and no script caught it.
@@ -31,46 +36,83 @@ pub enum Error {
     /// The script threw, a wait failed, or a runtime error happened. `api` holds the status and
     /// code of an API error the script did not catch.
     Script {
+        /// What went wrong, worded for a person.
         message: String,
+        /// Status and code of the API error, if one caused it.
         api: Option<(u16, String)>,
     },
     /// The script does not compile.
-    Compile { diagnostics: Vec<Diagnostic> },
+    Compile {
+        /// Every syntax error found.
+        diagnostics: Vec<Diagnostic>,
+    },
     /// Bad flags or arguments.
-    Usage { message: String },
+    Usage {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
     /// Bad configuration: profile, key file permissions, catalog override.
-    Config { message: String },
+    Config {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
     /// `--lock` is held by another run.
-    LockHeld { path: PathBuf },
+    LockHeld {
+        /// The lock file.
+        path: PathBuf,
+    },
     /// `--timeout` expired; `in_flight` says what was running then ("" when nothing was).
-    Timeout { after: Duration, in_flight: String },
+    Timeout {
+        /// The timeout that expired.
+        after: Duration,
+        /// What was running when it expired.
+        in_flight: String,
+    },
     /// Ctrl-C stopped the run: what was in flight, and the mutations sent before the stop that
     /// finished after it (with their outcome).
-    Interrupted { in_flight: String, finished: String },
+    Interrupted {
+        /// What was running at the stop.
+        in_flight: String,
+        /// Mutations sent before the stop that finished after it.
+        finished: String,
+    },
     /// The live heap passed `--max-memory`.
-    Memory { limit: usize },
+    Memory {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// A script or input file that does not exist (sysexits EX_NOINPUT).
-    NoInput { what: &'static str, path: PathBuf },
+    NoInput {
+        /// What the file is, e.g. `script`.
+        what: &'static str,
+        /// The path that does not exist.
+        path: PathBuf,
+    },
     /// Reading or writing a file.
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the system said.
         source: std::io::Error,
     },
 }
 
 impl Error {
+    /// A usage error (exit 2).
     pub fn usage(message: impl Into<String>) -> Error {
         Error::Usage {
             message: message.into(),
         }
     }
 
+    /// A configuration error (exit 78).
     pub fn config(message: impl Into<String>) -> Error {
         Error::Config {
             message: message.into(),
         }
     }
 
+    /// A script error (exit 1).
     pub fn script(message: impl Into<String>) -> Error {
         Error::Script {
             message: message.into(),
@@ -97,6 +139,7 @@ impl Error {
         Error::config(format!("{flag} {}: {source}", path.display()))
     }
 
+    /// An error reading or writing `path` (exit 74).
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
         Error::Io {
             path: path.into(),
@@ -107,7 +150,7 @@ impl Error {
     /// The whole exit-code table of design.md, and the only place that picks a number.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Api(api) => api.exit_code(),
+            Error::Api(api) => api_exit_code(api.status, &api.code),
             Error::Script {
                 api: Some((status, code)),
                 ..
@@ -212,4 +255,22 @@ impl From<ApiError> for Error {
     }
 }
 
+/// A result with barrack's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{ApiError, Failure};
+
+    #[test]
+    fn api_failures_map_to_the_design_exit_codes() {
+        let code = |err: ApiError| Error::from(err).exit_code();
+        let unauthorized = ApiError::from_response("balance", String::new(), 401, b"{}");
+        assert_eq!(code(unauthorized), 77);
+        let limited = ApiError::from_response("balance", String::new(), 429, b"{}");
+        assert_eq!(code(limited), 75);
+        let down = ApiError::new(Failure::Unreachable, "balance", String::new(), "refused");
+        assert_eq!(code(down), 69);
+    }
+}

@@ -1,30 +1,73 @@
 //! barrack: the Barrack GPU-cloud API inside a Rhai engine, with a built-in simulator.
 //!
-//! The library surface: [`api`] (catalog, client), [`sim`] (the simulator), and the command line
-//! entry point [`main_entry`] that the binary calls.
+//! The library surface, for programs that embed barrack:
+//! - [`api`]: the operation catalog ([`api::OPS`]) and the HTTP [`api::Client`];
+//! - [`script`]: the Rhai package ([`script::BarrackPackage`]) for an engine of your own, or a
+//!   sandboxed run built with [`script::Host::builder`] (client, limits, timeout, output, the
+//!   bundled stdlib as `import "barrack/…"`);
+//! - [`sim`]: the simulator, served over real HTTP on loopback ([`sim::Simulator::start`]);
+//! - [`error::Error`], what a run fails with, and [`secret::ApiKey`], a key that never prints.
+//!
+//! The command line is [`main_entry`]; its own modules are private.
+//!
+//! # Embedding
+//!
+//! Start the simulator in-process, build a run against it, and evaluate a workflow:
+//!
+//! ```
+//! use barrack::api::{Client, ClientSettings};
+//! use barrack::script::{Host, Source};
+//! use barrack::secret::ApiKey;
+//! use barrack::sim::{SimOptions, Simulator};
+//! use std::time::Duration;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sim = Simulator::start(SimOptions::fast())?;
+//! let client = Client::new(ClientSettings::new(sim.base_url(), ApiKey::new("sk-example")))?;
+//! let host = Host::builder(client)
+//!     .timeout(Duration::from_secs(60))
+//!     .quiet(true)
+//!     .build();
+//! let status = host.run(&Source::snippet(
+//!     "<workflow>",
+//!     r#"
+//!     let vm = deploy(#{gpu: "L40", count: 1, region: "CANADA-1", name: "doc-1"});
+//!     wait_active(vm);
+//!     vm.hibernate();
+//!     wait_status(vm, "HIBERNATED");
+//!     vm.status
+//!     "#,
+//! ))?;
+//! assert_eq!(status.to_string(), "HIBERNATED");
+//! assert_eq!(sim.world().instances.len(), 1);
+//! # Ok(())
+//! # }
+//! ```
 
 // `ApiError` carries everything a person needs to act on a failure (status, code, message,
 // per-field errors, request id, tier, the request); failures are the cold path, so its size in
 // `Result` is not worth boxing away.
 #![allow(clippy::result_large_err)]
+#![warn(missing_docs)]
 
 pub mod api;
-pub mod cli;
+mod cli;
 mod commands;
-pub mod config;
-pub mod connect;
+mod config;
+mod connect;
 mod crash;
 pub mod error;
 mod help;
 mod interrupt;
 pub mod memory;
-pub mod ops_doc;
-pub mod output;
-pub mod repl;
+mod ops_doc;
+mod output;
+mod render;
+mod repl;
 pub mod script;
 pub mod secret;
 pub mod sim;
-pub mod testing;
+mod testing;
 
 use clap::Parser;
 use std::ffi::OsString;
@@ -32,17 +75,17 @@ use std::io::ErrorKind;
 use std::process::ExitCode;
 
 /// Exit code of an internal error (a panic): EX_SOFTWARE.
-pub const EXIT_INTERNAL: u8 = 70;
+pub(crate) const EXIT_INTERNAL: u8 = 70;
 
 /// The stack of the thread that runs a command, and of fleet workers: 256 MiB of address space
 /// (touched only as deep as the work goes), so Rhai's recursion on deeply nested values — clone,
 /// drop, printing, barrack's depth-checked comparisons and conversions — ends in an error or a
 /// result, not a stack overflow (the default 8 MiB main stack overflowed at 4,600 levels).
-pub const STACK_SIZE: usize = 256 << 20;
+pub(crate) const STACK_SIZE: usize = 256 << 20;
 
 /// Parse, run, print the error once, and turn it into the exit code of design.md. A panic — a
-/// bug — is the last resort: one short line on stderr (see [`panic_message`]) and exit 70. The
-/// command runs on a thread with a [`STACK_SIZE`] stack.
+/// bug — is the last resort: one short line on stderr, without the key, and exit 70. The
+/// command runs on a thread with a 256 MiB stack.
 pub fn main_entry(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     install_panic_hook();
     crash::install();
@@ -73,7 +116,7 @@ pub fn main_entry(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 static LOADED_KEYS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 /// Note a key that was loaded, so a crash report never shows it.
-pub fn remember_key(key: &str) {
+pub(crate) fn remember_key(key: &str) {
     let key = key.trim();
     if key.is_empty() {
         return;
@@ -85,7 +128,7 @@ pub fn remember_key(key: &str) {
 }
 
 /// Every text a crash report must not contain: the environment's key and every loaded key.
-pub fn secrets() -> Vec<String> {
+pub(crate) fn secrets() -> Vec<String> {
     let mut all = vec![std::env::var("BARRACK_API_KEY").unwrap_or_default()];
     // `try_lock`: a panic while the list is held must not deadlock the hook.
     if let Ok(keys) = LOADED_KEYS.try_lock() {
@@ -152,7 +195,11 @@ fn install_panic_hook() {
 
 /// The one line a panic prints: short, on one line, and without secrets — every text in
 /// `secrets` and anything after `Bearer ` is replaced by `(redacted)`, whatever the panic said.
-pub fn panic_message(payload: &str, location: Option<(&str, u32)>, secrets: &[&str]) -> String {
+pub(crate) fn panic_message(
+    payload: &str,
+    location: Option<(&str, u32)>,
+    secrets: &[&str],
+) -> String {
     const MAX: usize = 300;
     let mut text: String = payload.split_whitespace().collect::<Vec<_>>().join(" ");
     for secret in secrets.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {

@@ -8,11 +8,13 @@ use std::fmt;
 pub struct ApiKey(String);
 
 impl ApiKey {
+    /// The key, or `None` for an empty one.
     pub fn new(key: impl Into<String>) -> Option<ApiKey> {
         let key = key.into().trim().to_string();
         (!key.is_empty()).then_some(ApiKey(key))
     }
 
+    /// The key itself, for the `Authorization` header; never print it.
     pub fn expose(&self) -> &str {
         &self.0
     }

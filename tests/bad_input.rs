@@ -8,7 +8,7 @@
 //! one the binary uses); flags, `barrack call`, files and server answers run the real binary.
 
 use crate::support::{barrack, KEY};
-use barrack::script::{Host, Runtime, Source};
+use barrack::script::{Host, Limits, Source};
 use barrack::sim::{SimOptions, Simulator};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 
 /// A host for the fast simulator, with a wall-clock deadline so no case can hang the suite.
 fn host(sim: &Simulator) -> Host {
-    let mut runtime = Runtime::new(crate::support::client_for(sim, Some(KEY)));
-    runtime.quiet = true;
-    runtime.deadline = Some(Instant::now() + Duration::from_secs(20));
-    Host::new(runtime)
+    Host::builder(crate::support::client_for(sim, Some(KEY)))
+        .quiet(true)
+        .timeout(Duration::from_secs(20))
+        .build()
 }
 
 /// Run every `(code, exit, says)`: the script must fail with that exit code and its message
@@ -386,17 +386,24 @@ fn malformed_scripts_are_syntax_errors_or_clear_runtime_errors() {
         ("loop { }".into(), 75, "--timeout"),
     ];
     let sim = Simulator::start(SimOptions::fast()).expect("the simulator starts");
-    let mut limited = host(&sim);
-    limited.limits.max_string_size = 1 << 20;
-    // Small: Rhai re-measures an array on every change, so growth to the limit is quadratic.
-    limited.limits.max_array_size = 10_000;
+    let limited = Host::builder(crate::support::client_for(&sim, Some(KEY)))
+        .quiet(true)
+        .timeout(Duration::from_secs(20))
+        .limits(Limits {
+            max_string_size: 1 << 20,
+            // Small: Rhai re-measures an array on every change, so growth to the limit is
+            // quadratic.
+            max_array_size: 10_000,
+            ..Limits::default()
+        })
+        .build();
     let mut problems = Vec::new();
     for (code, exit, says) in &cases {
         if *exit == 75 {
             // Its own short deadline: the run is stopped, exit 75.
-            let mut runtime = Runtime::new(crate::support::client_for(&sim, Some(KEY)));
-            runtime.deadline = Some(Instant::now() + Duration::from_millis(300));
-            let err = Host::new(runtime)
+            let err = Host::builder(crate::support::client_for(&sim, Some(KEY)))
+                .timeout(Duration::from_millis(300))
+                .build()
                 .run(&Source::snippet("<case>", code))
                 .expect_err("stopped");
             assert_eq!(err.exit_code(), 75, "{err}");

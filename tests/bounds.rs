@@ -6,7 +6,7 @@
 
 use crate::support::{self, KEY};
 use crate::test::Test;
-use barrack::script::{Host, Runtime, Source};
+use barrack::script::{Host, Source};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Stdio};
 use std::time::Duration;
@@ -494,10 +494,9 @@ fn a_fleet_with_mixed_causes_exits_1_and_lists_each() {
 #[test]
 fn an_embedded_host_is_stopped_by_its_deadline() {
     let (sim, _) = support::sim();
-    let mut runtime = Runtime::new(support::client_for(&sim, Some(KEY)));
-    runtime.deadline = Some(std::time::Instant::now() + Duration::from_millis(200));
-    runtime.time_limit = Some(Duration::from_millis(200));
-    let host = Host::new(runtime);
+    let host = Host::builder(support::client_for(&sim, Some(KEY)))
+        .timeout(Duration::from_millis(200))
+        .build();
     let err = host
         .run(&Source::snippet("<t>", "let n = 0; loop { n += 1; }"))
         .expect_err("stopped");
@@ -509,8 +508,7 @@ fn an_embedded_host_is_stopped_by_its_deadline() {
 
 mod recipes {
     use crate::support::{self, KEY, LEGACY_REGION};
-    use barrack::script::plan::Planner;
-    use barrack::script::{Host, Runtime, Source};
+    use barrack::script::{Host, Source};
     use barrack::sim::Simulator;
     use proptest::prelude::*;
     use proptest::test_runner::{Config, RngSeed};
@@ -588,17 +586,15 @@ mod recipes {
     /// Run `code` with `params`, planning (nothing is sent); the mutations it would make.
     fn plan(code: &str, params: rhai::Map) -> Result<Vec<String>, String> {
         let w = world();
-        let mut runtime = Runtime::new(support::client_for(&w.sim, Some(KEY)));
-        runtime.quiet = true;
-        runtime.parallel = 1;
-        runtime.planner = Some(Planner::new());
-        let mut host = Host::new(runtime);
-        host.params = params;
+        let host = Host::builder(support::client_for(&w.sim, Some(KEY)))
+            .quiet(true)
+            .plan()
+            .params(params)
+            .build();
         let outcome = host.run(&Source::snippet("<prop>", code));
         let changes = host
-            .runtime
-            .planner
-            .as_ref()
+            .runtime()
+            .planner()
             .map(|p| p.changes().into_iter().map(|c| c.op.to_string()).collect())
             .unwrap_or_default();
         match outcome {
@@ -635,7 +631,7 @@ mod recipes {
         let secs = if let Ok(f) = value.as_float() {
             Duration::try_from_secs_f64(f).ok()?.as_secs()
         } else {
-            barrack::cli::parse_duration(&value.to_string())
+            barrack::script::time::parse_duration(&value.to_string())
                 .ok()?
                 .as_secs()
         };

@@ -871,7 +871,12 @@ fn every_operation_without_a_key_answers_401_and_changes_nothing() {
         }
         let err = fail(&anonymous, op.name, args);
         assert_refused(&err, 401, "UNAUTHORIZED", "Authorization: Bearer");
-        assert_eq!(err.exit_code(), 77, "{}", op.name);
+        assert_eq!(
+            barrack::error::Error::from(err).exit_code(),
+            77,
+            "{}",
+            op.name
+        );
     }
     let after = sim.world();
     assert!(after.instances.is_empty());
@@ -905,7 +910,7 @@ fn deploy_and_restore_need_credits_402() {
     sim.with_world(|w| w.balance = 0.5);
     let err = fail(&client, "deploy", deploy_spec(&sim, REGION, json!({})));
     assert_refused(&err, 402, "INSUFFICIENT_CREDITS", "Insufficient credits");
-    assert_eq!(err.exit_code(), 1);
+    assert_eq!(barrack::error::Error::from(err).exit_code(), 1);
     let err = fail(
         &client,
         "restore_snapshot",
@@ -1310,7 +1315,7 @@ fn injected_faults_use_the_documented_codes_and_the_client_retries_them() {
     let err = fail(&client, "balance", json!({}));
     assert_refused(&err, 429, "RATE_LIMITED", "Injected fault");
     assert_eq!(err.retry_after, Some(Duration::from_secs(1)));
-    assert_eq!(err.exit_code(), 75);
+    assert_eq!(barrack::error::Error::from(err).exit_code(), 75);
 
     sim.set_faults(Faults {
         fault_rate: 1.0,

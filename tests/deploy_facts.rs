@@ -2,14 +2,14 @@
 //! N deployments cost N requests plus a constant. Counted by the simulator, over real HTTP.
 
 use crate::support::{client_for, frozen_options, GPU, KEY};
-use barrack::script::{Host, Runtime, Source};
+use barrack::script::{Host, Source};
 use barrack::sim::Simulator;
 use rhai::Dynamic;
 
 fn host(sim: &Simulator, parallel: usize) -> Host {
-    let mut runtime = Runtime::new(client_for(sim, Some(KEY)));
-    runtime.parallel = parallel;
-    Host::new(runtime)
+    Host::builder(client_for(sim, Some(KEY)))
+        .parallel(parallel)
+        .build()
 }
 
 fn run(host: &Host, code: &str) -> Result<Dynamic, barrack::error::Error> {

@@ -114,9 +114,7 @@ fn example_scripts_plan_what_they_then_do() {
 #[test]
 fn every_recipe_plans_what_it_then_does() {
     let sim = Simulator::start(SimOptions::fast()).unwrap();
-    let setup = barrack::script::Host::new(barrack::script::Runtime::new(
-        crate::support::client_for(&sim, Some("k")),
-    ));
+    let setup = barrack::script::Host::builder(crate::support::client_for(&sim, Some("k"))).build();
     let _ = setup
         .run(&barrack::script::Source::snippet(
             "<setup>",
@@ -164,9 +162,7 @@ fn every_recipe_plans_what_it_then_does() {
 #[test]
 fn rotation_plan_shows_the_snapshot_it_takes_and_the_ones_it_deletes() {
     let sim = Simulator::start(SimOptions::fast()).unwrap();
-    let setup = barrack::script::Host::new(barrack::script::Runtime::new(
-        crate::support::client_for(&sim, Some("k")),
-    ));
+    let setup = barrack::script::Host::builder(crate::support::client_for(&sim, Some("k"))).build();
     let _ = setup
         .run(&barrack::script::Source::snippet(
             "<setup>",

@@ -5,14 +5,14 @@
 
 use crate::bad_input::{http, Answer, Garbage};
 use barrack::api::{catalog, ApiError, Args, Client, ClientSettings, RetryPolicy};
-use barrack::script::{Host, Limits, Runtime, Source};
+use barrack::script::{Host, Limits, Source};
 use barrack::secret::ApiKey;
 use barrack::sim::{SimOptions, Simulator};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use serde_json::{json, Value};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// `cases` unless PROPTEST_CASES asks for more; a fixed seed unless PROPTEST_RNG_SEED names
 /// one (`cargo test` must not flake on a new find: hunt with PROPTEST_RNG_SEED and many cases);
@@ -180,14 +180,16 @@ fn sim() -> &'static Simulator {
 }
 
 fn host_for(client: Client) -> Host {
-    let mut runtime = Runtime::new(client);
-    runtime.quiet = true;
-    runtime.deadline = Some(Instant::now() + Duration::from_secs(3));
-    let mut host = Host::new(runtime);
-    host.limits.max_operations = 200_000;
-    host.limits.max_array_size = 10_000;
-    host.limits.max_string_size = 1 << 20;
-    host
+    Host::builder(client)
+        .quiet(true)
+        .timeout(Duration::from_secs(3))
+        .limits(Limits {
+            max_operations: 200_000,
+            max_array_size: 10_000,
+            max_string_size: 1 << 20,
+            ..Limits::default()
+        })
+        .build()
 }
 
 fn sim_client() -> Client {
@@ -381,7 +383,7 @@ proptest! {
         prop_assert!(text.starts_with("balance (GET /balance/) failed"));
         prop_assert!(!text.contains('\n') || body.contains(&b'\n'));
         let _ = err.to_json();
-        let _ = err.exit_code();
+        let _ = barrack::error::Error::from(err).exit_code();
     }
 }
 
@@ -611,8 +613,8 @@ proptest! {
         let ids = ids_now(sim);
         let path = op
             .path
-            .replace("{id}", &barrack::api::client::encode_component(pick.get::<String>(&ids)))
-            .replace("{rule_id}", &barrack::api::client::encode_component(rule.get::<String>(&ids)));
+            .replace("{id}", &barrack::api::encode_component(pick.get::<String>(&ids)))
+            .replace("{rule_id}", &barrack::api::encode_component(rule.get::<String>(&ids)));
         let url = if query.is_empty() { path } else { format!("{path}?{query}") };
         let answer = crate::support::raw(sim, op.method.as_str(), &url, Some(&body), &[]);
         let answer = match answer {

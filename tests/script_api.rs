@@ -3,12 +3,12 @@
 
 use crate::support::{client_for, KEY};
 use barrack::api::OPS;
-use barrack::script::{Host, Runtime, Source};
+use barrack::script::{Host, Source};
 use barrack::sim::{SimOptions, Simulator};
 use rhai::Dynamic;
 
 fn host(sim: &Simulator) -> Host {
-    Host::new(Runtime::new(client_for(sim, Some(KEY))))
+    Host::builder(client_for(sim, Some(KEY))).build()
 }
 
 fn run(host: &Host, code: &str) -> Result<Dynamic, barrack::error::Error> {

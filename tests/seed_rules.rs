@@ -452,8 +452,7 @@ fn the_budget_guard_burn_counts_instances_volumes_and_snapshots() {
     ok(&client, "hibernate_instance", json!({"id": vm}));
     wait_status(&sim, &client, &vm, "HIBERNATED");
 
-    let host =
-        barrack::script::Host::new(barrack::script::Runtime::new(client_for(&sim, Some(KEY))));
+    let host = barrack::script::Host::builder(client_for(&sim, Some(KEY))).build();
     let result = host
         .run(&barrack::script::Source::snippet(
             "<test>",
@@ -757,8 +756,7 @@ fn cleanup_skips_a_firewall_whose_rules_still_apply_and_deletes_it_next_run() {
         "create_firewall",
         json!({"name": "fresh", "region": REGION, "rules": [{"protocol": "ICMP"}]}),
     ));
-    let host =
-        barrack::script::Host::new(barrack::script::Runtime::new(client_for(&sim, Some(KEY))));
+    let host = barrack::script::Host::builder(client_for(&sim, Some(KEY))).build();
     let run = || -> Value {
         let out = host
             .run(&barrack::script::Source::snippet(

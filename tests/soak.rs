@@ -277,7 +277,7 @@ fn soak_200() {
 /// script's view the delete succeeded, as a retried DELETE answered 404 does.
 #[test]
 fn a_lost_instance_delete_retried_counts_as_done() {
-    use barrack::script::{Host, Runtime, Source};
+    use barrack::script::{Host, Source};
     let (sim, client) = crate::support::sim();
     let vm = crate::support::active_instance(
         &sim,
@@ -285,7 +285,7 @@ fn a_lost_instance_delete_retried_counts_as_done() {
         crate::support::REGION,
         serde_json::json!({"name": "lost-delete"}),
     );
-    let host = Host::new(Runtime::new(client));
+    let host = Host::builder(client).build();
     sim.set_faults(Faults {
         drop_rate: 1.0,
         ..Faults::default()

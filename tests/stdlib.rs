@@ -3,12 +3,12 @@
 
 use crate::support::{client_for, KEY};
 use crate::test::Test;
-use barrack::script::{Host, Runtime, Source};
+use barrack::script::{Host, Source};
 use barrack::sim::{SimOptions, Simulator};
 use rhai::{Dynamic, Map};
 
 fn host(sim: &Simulator) -> Host {
-    Host::new(Runtime::new(client_for(sim, Some(KEY))))
+    Host::builder(client_for(sim, Some(KEY))).build()
 }
 
 #[track_caller]

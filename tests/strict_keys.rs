@@ -6,13 +6,13 @@ use crate::support::{client_for, raw, KEY};
 use crate::test::Test;
 use barrack::api::catalog::{ArgType, Kind, Op, OPS};
 use barrack::api::check::{request_fields, script_keys};
-use barrack::script::{Host, Runtime, Source};
+use barrack::script::{Host, Source};
 use barrack::sim::{SimOptions, Simulator};
 use rhai::Dynamic;
 use serde_json::{json, Value};
 
 fn host(sim: &Simulator) -> Host {
-    Host::new(Runtime::new(client_for(sim, Some(KEY))))
+    Host::builder(client_for(sim, Some(KEY))).build()
 }
 
 fn run(host: &Host, code: &str) -> Result<Dynamic, barrack::error::Error> {

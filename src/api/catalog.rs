@@ -14,13 +14,18 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Method {
+    /// `GET`: reads.
     Get,
+    /// `POST`: creates and actions.
     Post,
+    /// `PUT`: updates.
     Put,
+    /// `DELETE`: deletes.
     Delete,
 }
 
 impl Method {
+    /// The method as HTTP writes it: `GET`, `POST`, ….
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
@@ -30,6 +35,7 @@ impl Method {
         }
     }
 
+    /// The method named by `text` (case-insensitive), if it is one.
     pub fn parse(text: &str) -> Option<Method> {
         match text.to_ascii_uppercase().as_str() {
             "GET" => Some(Method::Get),
@@ -50,16 +56,24 @@ impl fmt::Display for Method {
 /// The kinds of object the API hands out ids for; each is a handle type in Rhai.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Kind {
+    /// A virtual machine (`BRK-…`).
     Vm,
+    /// A block storage volume.
     Volume,
+    /// A snapshot of a machine's disk.
     Snapshot,
+    /// A firewall and its rules.
     Firewall,
+    /// An SSH public key.
     SshKey,
+    /// A startup script.
     Script,
+    /// An OS image.
     Image,
 }
 
 impl Kind {
+    /// Every kind, in the reference's order.
     pub const ALL: [Kind; 7] = [
         Kind::Vm,
         Kind::Volume,
@@ -111,6 +125,7 @@ impl Kind {
         }
     }
 
+    /// The kind an object id belongs to, by its prefix; `None` for an id of no known prefix.
     pub fn from_id(id: &str) -> Option<Kind> {
         Kind::ALL
             .into_iter()
@@ -126,7 +141,9 @@ pub enum ArgType {
     Target(Kind),
     /// One or more objects of this kind, sent as an array of ids.
     Targets(Kind),
+    /// A string.
     Str,
+    /// An integer.
     Int,
     /// A map whose entries are merged into the request (body, or query for GET).
     Map,
@@ -135,7 +152,9 @@ pub enum ArgType {
 /// One positional argument: the request field it fills and its type.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Arg {
+    /// The request field the argument fills.
     pub field: &'static str,
+    /// Its type.
     #[serde(flatten)]
     pub ty: ArgType,
     /// What the value must be beyond its type (names, sizes), checked like a map's keys.
@@ -201,6 +220,7 @@ pub enum Returns {
 /// One operation of the Barrack API.
 #[derive(Debug, Serialize)]
 pub struct Op {
+    /// Its typed id.
     pub id: OpId,
     /// Unique name: the Rhai function, the `barrack call` name, the simulator's handler key.
     pub name: &'static str,
@@ -208,6 +228,7 @@ pub struct Op {
     pub aliases: &'static [&'static str],
     /// The reference's group heading.
     pub group: &'static str,
+    /// The HTTP method.
     pub method: Method,
     /// Path template below the base URL, with `{id}` / `{rule_id}`; always ends with `/`.
     pub path: &'static str,
@@ -221,10 +242,11 @@ pub struct Op {
     pub args: &'static [Arg],
     /// How many of `args` are required; the rest are optional trailing ones.
     pub required: usize,
-    #[serde(skip)]
     /// The keys the map argument takes (request body, or query of a GET), each with its type,
     /// default and rule: what every check of a user's map is generated from.
+    #[serde(skip)]
     pub fields: &'static [Field],
+    /// What the call returns, as scripts see it.
     pub returns: Returns,
 }
 
@@ -248,6 +270,7 @@ impl Op {
     }
 }
 
+/// The `{name}` placeholders of a path template, in order.
 pub fn path_params(template: &str) -> Vec<&str> {
     template
         .split('/')
@@ -276,7 +299,7 @@ macro_rules! ops {
         /// by it (the simulator's handlers, the lifecycle, the planner) cannot name a missing one.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         pub enum OpId {
-            $($id),*
+            $(#[doc = concat!("`", $name, "`: ", $summary)] $id),*
         }
 
         /// THE table, in `OpId` order. `mutates` defaults to false, `paginated` to false, `keys`
@@ -305,6 +328,7 @@ impl OpId {
         &OPS[self as usize]
     }
 
+    /// The operation's name, as in [`Op::name`].
     pub fn name(self) -> &'static str {
         self.op().name
     }
@@ -513,6 +537,7 @@ struct OverrideEntry {
 }
 
 impl Catalog {
+    /// The catalog compiled into barrack: every row of [`OPS`].
     pub fn builtin() -> Catalog {
         Catalog::default()
     }

@@ -26,6 +26,7 @@ pub enum Vocabulary {
 /// A map that passed the check: its fields under their API names, and what the user typed.
 #[derive(Debug, Default)]
 pub struct Checked {
+    /// Every key the request takes, with its type and default, as JSON.
     pub fields: Map<String, Value>,
     /// API name → the key the user wrote, for messages in the user's words.
     pub typed: BTreeMap<String, String>,

@@ -17,9 +17,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use super::request::encode_component;
-pub use super::retry::parse_retry_after;
-
 /// Waits the client makes between tries, handed to a clock of the caller's choosing (the
 /// simulated clock of `barrack test`). It receives the wait in server time, unscaled.
 pub type Sleep = Arc<dyn Fn(Duration) + Send + Sync>;
@@ -27,9 +24,13 @@ pub type Sleep = Arc<dyn Fn(Duration) + Send + Sync>;
 /// Everything needed to build a client.
 #[derive(Clone)]
 pub struct ClientSettings {
+    /// The API's base URL, e.g. `https://barrack.ai/api` or a simulator's `http://127.0.0.1:PORT`.
     pub base_url: String,
+    /// The key sent as `Authorization: Bearer`; `None` sends no key (the API answers 401).
     pub api_key: Option<ApiKey>,
+    /// The operations this client knows (the built-in table, or an override).
     pub catalog: Catalog,
+    /// How failed calls are retried.
     pub retry: RetryPolicy,
     /// Per-request timeout (each try).
     pub timeout: Duration,
@@ -58,6 +59,7 @@ impl std::fmt::Debug for ClientSettings {
 }
 
 impl ClientSettings {
+    /// Settings for `base_url` and `api_key`, with the built-in catalog and default retries.
     pub fn new(base_url: impl Into<String>, api_key: Option<ApiKey>) -> Self {
         ClientSettings {
             base_url: base_url.into(),
@@ -76,15 +78,21 @@ impl ClientSettings {
 /// One finished exchange, as observers see it. Holds no secret: the key is never in it.
 #[derive(Debug)]
 pub struct Exchange<'a> {
+    /// The operation called.
     pub op: &'static Op,
+    /// Its HTTP method.
     pub method: Method,
     /// Full URL with query, as sent.
     pub url: &'a str,
+    /// The JSON body sent, if any.
     pub body: Option<&'a Value>,
     /// 0 when there was no answer.
     pub status: u16,
+    /// Which try this was (1 for the first).
     pub attempt: u32,
+    /// How long the exchange took.
     pub elapsed: Duration,
+    /// The server's request id, when it sent one.
     pub request_id: Option<&'a str>,
 }
 
@@ -98,11 +106,15 @@ pub type Args = Map<String, Value>;
 /// A successful call: the data, and the status and request id of the last answer.
 #[derive(Clone, Debug)]
 pub struct Answer {
+    /// The `data` of the answer's envelope.
     pub data: Value,
+    /// The HTTP status.
     pub status: u16,
+    /// The server's request id, for support.
     pub request_id: Option<String>,
 }
 
+/// An HTTP client for the Barrack API: one connection pool per client, retries, pagination and the envelope handled; cheap to clone (clones share the pool).
 #[derive(Clone)]
 pub struct Client {
     transport: Arc<Transport>,
@@ -135,6 +147,7 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
+    /// A client for `settings`; nothing is connected until the first call.
     pub fn new(settings: ClientSettings) -> Result<Client, ApiError> {
         let invalid = |why: String| ApiError::new(Failure::Invalid, "client", String::new(), why);
         let mut headers = reqwest::header::HeaderMap::new();
@@ -175,6 +188,7 @@ impl Client {
         })
     }
 
+    /// Also call `observer` after every exchange (e.g. to log or count requests).
     pub fn with_observer(mut self, observer: Observer) -> Client {
         self.observers.push(observer);
         self
@@ -185,10 +199,12 @@ impl Client {
         self.api_key.as_ref()
     }
 
+    /// The base URL calls go to.
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
 
+    /// The operations this client knows.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
     }

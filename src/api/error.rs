@@ -29,14 +29,19 @@ pub enum Failure {
 /// the per-field errors, and the request id to quote to support.
 #[derive(Clone, Debug)]
 pub struct ApiError {
+    /// What kind of failure this is (it decides the exit code and whether a retry may help).
     pub failure: Failure,
     /// HTTP status, 0 when there was no answer.
     pub status: u16,
+    /// The API's error code, e.g. `not_found`, or barrack's own for failures without an answer.
     pub code: String,
+    /// The message, for a person.
     pub message: String,
     /// Per-field messages, as the server's `errors` object carries them.
     pub errors: BTreeMap<String, Vec<String>>,
+    /// The server's request id, when it sent one.
     pub request_id: Option<String>,
+    /// The region tier the failure concerns, when the API names one.
     pub tier: Option<String>,
     /// The catalog operation that was called.
     pub op: String,
@@ -47,6 +52,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// An error of `failure` for the call `op` (with `request`, its method and path), saying `message`.
     pub fn new(failure: Failure, op: &str, request: String, message: impl Into<String>) -> Self {
         ApiError {
             failure,
@@ -137,11 +143,6 @@ impl ApiError {
             err.code = default_code(status).to_string();
         }
         err
-    }
-
-    /// The process exit code this error maps to when no script catches it.
-    pub fn exit_code(&self) -> u8 {
-        crate::error::api_exit_code(self.status, &self.code)
     }
 
     /// True for the answers a retry may cure.
@@ -289,15 +290,5 @@ mod tests {
             .contains("non-JSON answer: <html>Bad gateway</html>"));
         let err = ApiError::from_response("balance", "GET /balance/".into(), 404, b"");
         assert_eq!(err.code, "NOT_FOUND");
-    }
-
-    #[test]
-    fn exit_codes_follow_the_design() {
-        let unauthorized = ApiError::from_response("balance", String::new(), 401, b"{}");
-        assert_eq!(unauthorized.exit_code(), 77);
-        let limited = ApiError::from_response("balance", String::new(), 429, b"{}");
-        assert_eq!(limited.exit_code(), 75);
-        let down = ApiError::new(Failure::Unreachable, "balance", String::new(), "refused");
-        assert_eq!(down.exit_code(), 69);
     }
 }

@@ -1,6 +1,7 @@
 //! Catalog facts the reference prints: regions, their tiers, GPU models per tier, GPU counts.
 //! The client checks input against them before sending; the simulator serves them.
 
+/// Regions of the advanced tier (their GPUs and prices differ from the legacy tier).
 pub const ADVANCED_REGIONS: [&str; 4] = ["FINLAND-1", "FINLAND-2", "FINLAND-3", "ICELAND-1"];
 /// `CANADA-1`; older pages also name `NORWAY-1` and `US-1`.
 pub const LEGACY_REGIONS: [&str; 3] = ["CANADA-1", "NORWAY-1", "US-1"];
@@ -46,6 +47,7 @@ pub const IMAGE_STATES: [&str; 4] = ["CREATING", "AVAILABLE", "DELETING", "ERROR
 /// GpuCountEnum.
 pub const GPU_COUNTS: [i64; 4] = [1, 2, 4, 8];
 
+/// Whether `region` is in the advanced tier.
 pub fn is_advanced(region: &str) -> bool {
     ADVANCED_REGIONS.contains(&region)
 }
@@ -58,6 +60,7 @@ pub fn is_gpu_model(model: &str) -> bool {
     ADVANCED_GPU_MODELS.contains(&model) || LEGACY_GPU_MODELS.contains(&model)
 }
 
+/// The tier name of `region`: `advanced` or `legacy`.
 pub fn tier(region: &str) -> &'static str {
     if is_advanced(region) {
         "advanced"

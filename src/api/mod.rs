@@ -2,21 +2,21 @@
 
 pub mod catalog;
 pub mod check;
-pub mod choices;
-pub mod client;
-pub mod deployment;
+pub(crate) mod choices;
+pub(crate) mod client;
+pub(crate) mod deployment;
 mod envelope;
-pub mod error;
-pub mod facts;
-pub mod lifecycle;
-pub mod outcome;
+pub(crate) mod error;
+pub(crate) mod facts;
+pub(crate) mod lifecycle;
+pub(crate) mod outcome;
 mod paginate;
 mod request;
-pub mod retry;
+pub(crate) mod retry;
 pub mod rules;
-pub mod shape;
-pub mod suggest;
-pub mod transport;
+pub(crate) mod shape;
+pub(crate) mod suggest;
+pub(crate) mod transport;
 
 pub use catalog::{Catalog, Kind, Method, Op, OpId, OPS};
 pub use client::{Answer, Args, Client, ClientSettings, Exchange, Observer, Sleep};

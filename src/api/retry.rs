@@ -17,6 +17,7 @@ pub struct RetryPolicy {
     pub budget: Duration,
     /// Backoff before try n+1 is uniform in [0, min(cap, base × 2ⁿ)] (full jitter).
     pub base: Duration,
+    /// The longest wait between two tries.
     pub cap: Duration,
 }
 

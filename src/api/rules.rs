@@ -3,13 +3,18 @@
 //! simulator answers with them and the Rhai `deploy` checks them before sending, so both speak
 //! the same words.
 
+/// The largest startup script the API accepts, in bytes.
 pub const SCRIPT_MAX_BYTES: usize = 16_384;
+/// The characters a script name may contain.
 pub const SCRIPT_NAME_CHARS: &str =
     "Name must contain only alphanumeric characters, spaces, hyphens, underscores, and dots";
+/// The API's message for a script over [`SCRIPT_MAX_BYTES`].
 pub const SCRIPT_TOO_LARGE: &str = "Script content must be 16384 bytes or less";
-/// See [`super::choices::VOLUME_MAX_GB`].
+/// The largest volume the API accepts, in GB (1,048,576, as the troubleshooting page prints).
 pub const VOLUME_MAX_GB: i64 = super::choices::VOLUME_MAX_GB;
+/// The smallest OS volume, in GB.
 pub const OS_VOLUME_MIN_GB: i64 = 100;
+/// The largest OS volume, in GB.
 pub const OS_VOLUME_MAX_GB: i64 = 10_000;
 
 /// Instance name: 3–30 letters, digits, `-`, `_`; not starting or ending with `-` or `_`.
@@ -60,14 +65,17 @@ fn dotted_name(name: &str, what: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Check a script name as the API does; `Err` says what is wrong.
 pub fn script_name(name: &str) -> Result<(), String> {
     dotted_name(name, "Script")
 }
 
+/// Check a volume name as the API does; `Err` says what is wrong.
 pub fn volume_name(name: &str) -> Result<(), String> {
     dotted_name(name, "Volume")
 }
 
+/// Check a script's content as the API does (size); `Err` says what is wrong.
 pub fn script_content(body: &str) -> Result<(), String> {
     if body.len() > SCRIPT_MAX_BYTES {
         return Err(SCRIPT_TOO_LARGE.into());
@@ -91,6 +99,7 @@ pub fn volume_size(size: i64, bootable: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// Check an OS volume size in GB as the API does; `Err` says what is wrong.
 pub fn os_volume_size(size: i64) -> Result<(), String> {
     if !(OS_VOLUME_MIN_GB..=OS_VOLUME_MAX_GB).contains(&size) {
         return Err(format!(
@@ -100,6 +109,7 @@ pub fn os_volume_size(size: i64) -> Result<(), String> {
     Ok(())
 }
 
+/// Check a GPU count as the API does; `Err` says what is wrong.
 pub fn gpu_count(count: i64) -> Result<(), String> {
     if !super::facts::GPU_COUNTS.contains(&count) {
         return Err(format!("GPU count must be 1, 2, 4 or 8 (got {count})"));
@@ -135,6 +145,7 @@ pub fn public_key(key: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Check an SSH key name as the API does; `Err` says what is wrong.
 pub fn ssh_key_name(name: &str) -> Result<(), String> {
     let len = name.chars().count();
     if !(1..=64).contains(&len) {

@@ -4,7 +4,7 @@
 use crate::api::{Client, ClientSettings};
 use crate::cli::{Cli, CompletionsArgs, DefsArgs, Shell};
 use crate::error::{Error, Result};
-use crate::script::{stdlib, Host, Runtime};
+use crate::script::{stdlib, Host};
 use clap::CommandFactory;
 use std::process::ExitCode;
 
@@ -102,7 +102,7 @@ pub fn defs(args: &DefsArgs) -> Result<ExitCode> {
     // The definitions describe functions; no call is made, so the client points nowhere.
     let client =
         Client::new(ClientSettings::new("http://127.0.0.1:9", None)).map_err(Error::Api)?;
-    let host = Host::new(Runtime::new(client));
+    let host = Host::builder(client).build();
     let mut engine = host.engine(None);
     let mut modules = Vec::new();
     for name in stdlib::names() {

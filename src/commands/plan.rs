@@ -18,8 +18,7 @@ pub fn run(args: RunArgs, global: &GlobalOpts, printer: Printer) -> Result<ExitC
     let _ = host.run(&source)?;
     let changes = host
         .runtime
-        .planner
-        .as_ref()
+        .planner()
         .map(Planner::changes)
         .unwrap_or_default();
     let currency = connection

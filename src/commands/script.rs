@@ -4,7 +4,7 @@ use crate::cli::{CheckArgs, EvalArgs, Format, GlobalOpts, RunArgs, ScriptOpts};
 use crate::connect::{connect_until, Connection, RunLimit};
 use crate::error::{Error, Result};
 use crate::output::Printer;
-use crate::script::{self, AuditLog, Host, Runtime, Source};
+use crate::script::{self, AuditLog, Host, Limits, Source};
 use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -47,31 +47,33 @@ pub fn host(
     let connection = crate::config::within_deadline(deadline, || {
         connect_until(global, &opts.connect, observers, run_limit)
     })?;
-    let mut runtime = Runtime::new(connection.client.clone());
-    runtime.parallel = opts.parallel as usize;
-    runtime.deadline = deadline;
-    runtime.time_limit = opts.timeout.map(|t| t.0);
-    runtime.quiet = global.quiet;
-    runtime.progress = std::io::stderr().is_terminal();
-    runtime.events = !global.quiet;
+    let mut builder = Host::builder(connection.client.clone())
+        .parallel(opts.parallel as usize)
+        .quiet(global.quiet)
+        .progress(std::io::stderr().is_terminal())
+        .events(!global.quiet)
+        .print_to_stderr(global.output == Format::Json)
+        .args(args);
+    if let (Some(at), Some(limit)) = (deadline, opts.timeout) {
+        builder = builder.deadline(at, limit.0);
+    }
     if planning {
-        // Planned calls are instant; one at a time keeps the plan in the script's order.
-        runtime.parallel = 1;
-        runtime.planner = Some(crate::script::plan::Planner::new());
+        builder = builder.plan();
     } else if let Some(path) = &opts.audit_log {
-        runtime.audit =
-            Some(AuditLog::open(path).map_err(|e| Error::flag_path("--audit-log", path, &e))?);
+        builder = builder
+            .audit(AuditLog::open(path).map_err(|e| Error::flag_path("--audit-log", path, &e))?);
     }
-    let mut host = Host::new(runtime);
     if let Some(size) = opts.max_memory {
-        host.limits.max_memory = size.0;
+        builder = builder.limits(Limits {
+            max_memory: size.0,
+            ..Limits::default()
+        });
     }
-    host.print_to_stderr = global.output == Format::Json;
+    let mut params = rhai::Map::new();
     for kv in &opts.set {
-        host.params
-            .insert(kv.key.as_str().into(), script::param_value(&kv.value));
+        params.insert(kv.key.as_str().into(), script::param_value(&kv.value));
     }
-    host.args = args;
+    let host = builder.params(params).build();
     Ok((host, connection))
 }
 

@@ -80,10 +80,6 @@ impl Session {
         &self.engine
     }
 
-    pub fn completer(&self) -> &Completer {
-        &self.completer
-    }
-
     pub fn variables(&self) -> Vec<String> {
         self.scope
             .iter()

@@ -45,6 +45,7 @@ pub struct Stopwatch {
 }
 
 impl Stopwatch {
+    /// Start timing on the run's clock.
     pub fn start(rt: &Runtime) -> Stopwatch {
         Stopwatch {
             wall: Instant::now(),
@@ -52,6 +53,7 @@ impl Stopwatch {
         }
     }
 
+    /// Time passed on the run's clock since the start.
     pub fn elapsed(&self, rt: &Runtime) -> Duration {
         match (rt.clock.get(), self.simulated) {
             (Some(clock), Some(start)) => {

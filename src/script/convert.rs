@@ -6,6 +6,7 @@ use crate::api::ApiError;
 use rhai::{Array, Dynamic, EvalAltResult, ImmutableString, Map, Position};
 use serde_json::Value;
 
+/// A JSON value as a Rhai value: objects become maps, arrays arrays, null `()`.
 pub fn to_dynamic(value: Value) -> Dynamic {
     match value {
         Value::Null => Dynamic::UNIT,
@@ -20,6 +21,7 @@ pub fn to_dynamic(value: Value) -> Dynamic {
     }
 }
 
+/// A JSON object as a Rhai map.
 pub fn to_map(map: serde_json::Map<String, Value>) -> Map {
     map.into_iter()
         .map(|(k, v)| (k.into(), to_dynamic(v)))
@@ -84,6 +86,7 @@ fn to_json_at(value: &Dynamic, depth: usize) -> Result<Value, String> {
     ))
 }
 
+/// A Rhai map as a JSON object; `Err` names a value JSON cannot hold.
 pub fn map_to_json(map: &Map) -> Result<serde_json::Map<String, Value>, String> {
     map_to_json_at(map, 0)
 }
@@ -127,6 +130,7 @@ pub fn api_error_map(err: &ApiError) -> Map {
     map
 }
 
+/// An API error as the Rhai error a script can catch (a map with `status`, `code`, `message`, …).
 pub fn api_error(err: &ApiError) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(api_error_map(err).into(), Position::NONE).into()
 }

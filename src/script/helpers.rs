@@ -98,7 +98,7 @@ fn for_number_sleep(module: &mut Module, runtime: &Arc<Runtime>) {
 
 fn sleep(rt: &Runtime, d: &Dynamic) -> Res<()> {
     let d = duration(d)?;
-    if let Some(planner) = &rt.planner {
+    if let Some(planner) = rt.planner() {
         planner.settle_all();
         return Ok(());
     }
@@ -126,7 +126,7 @@ pub fn display(value: &Dynamic) -> String {
         Ok(json) if json.is_object() || json.is_array() => {
             serde_json::to_string_pretty(&json).unwrap_or_default()
         }
-        Ok(json) => crate::output::scalar(&json),
+        Ok(json) => crate::render::scalar(&json),
         Err(_) => value.to_string(),
     }
 }
@@ -144,7 +144,7 @@ fn table(rows: &[Dynamic], columns: &[Dynamic]) -> Res<String> {
     if rows.is_empty() {
         return Ok(String::new());
     }
-    Ok(crate::output::table(&rows, &columns))
+    Ok(crate::render::table(&rows, &columns))
 }
 
 fn register_time(module: &mut Module, runtime: &Arc<Runtime>) {

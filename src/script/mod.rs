@@ -16,20 +16,21 @@
 mod account_facts;
 mod actions;
 mod bounds;
+mod builder;
 mod by_name;
 pub mod clock;
 pub mod convert;
 mod deploy;
 mod fleet;
-pub mod handles;
+pub(crate) mod handles;
 mod helpers;
 mod ops;
 pub mod plan;
 mod progress;
 mod resolver;
-pub mod runtime;
-pub mod stdlib;
-pub mod stop;
+pub(crate) mod runtime;
+pub(crate) mod stdlib;
+pub(crate) mod stop;
 pub mod time;
 mod wait;
 mod words;
@@ -45,6 +46,7 @@ pub use wait::{DEFAULT_INTERVAL as WAIT_INTERVAL, DEFAULT_TIMEOUT as WAIT_TIMEOU
 
 /// What a native function returns to a script.
 pub type RhaiResult = Result<Dynamic, Box<EvalAltResult>>;
+pub use builder::HostBuilder;
 pub use runtime::{AuditLog, Runtime};
 pub use stop::{Stop, StopReason};
 
@@ -53,6 +55,7 @@ pub use stop::{Stop, StopReason};
 pub struct BarrackPackage(Shared<Module>);
 
 impl BarrackPackage {
+    /// The package for one run's `runtime`: every catalog operation, handle types, waiters, fleet and helpers.
     pub fn new(runtime: Arc<Runtime>) -> BarrackPackage {
         let mut module = Module::new();
         handles::register(&mut module, &runtime);
@@ -86,12 +89,19 @@ impl Package for BarrackPackage {
 /// counting allocator may set them.
 #[derive(Clone, Debug)]
 pub struct Limits {
+    /// Rhai operations before the run is stopped.
     pub max_operations: u64,
+    /// Depth of function calls.
     pub max_call_levels: usize,
+    /// Depth of expressions (global, in functions).
     pub max_expr_depth: (usize, usize),
+    /// Longest string, 0 for no limit.
     pub max_string_size: usize,
+    /// Longest array, 0 for no limit.
     pub max_array_size: usize,
+    /// Largest map, 0 for no limit.
     pub max_map_size: usize,
+    /// Modules a script may import.
     pub max_modules: usize,
     /// Live heap bytes of the process (`--max-memory`); needs [`crate::memory::CountingAlloc`].
     pub max_memory: usize,
@@ -134,6 +144,7 @@ pub struct Source {
     pub name: String,
     /// The directory relative imports resolve against.
     pub dir: Option<PathBuf>,
+    /// The script's text.
     pub code: String,
 }
 
@@ -178,6 +189,7 @@ impl Source {
         })
     }
 
+    /// A script given as text; `name` is what messages call it.
     pub fn snippet(name: &str, code: &str) -> Source {
         Source {
             name: name.to_string(),
@@ -189,14 +201,14 @@ impl Source {
 
 /// Everything `barrack run` needs: the runtime, the package, limits, `params` and `ARGS`.
 pub struct Host {
-    pub runtime: Arc<Runtime>,
+    pub(crate) runtime: Arc<Runtime>,
     /// Built on first need: a script that calls no function never needs it (see [`Host::run`]).
     package: OnceLock<BarrackPackage>,
-    pub limits: Limits,
-    pub params: Map,
-    pub args: Vec<String>,
+    pub(crate) limits: Limits,
+    pub(crate) params: Map,
+    pub(crate) args: Vec<String>,
     /// `-o json`: a script's own `print` lines go to stderr, so stdout carries one document.
-    pub print_to_stderr: bool,
+    pub(crate) print_to_stderr: bool,
 }
 
 /// Rhai's standard library as one shared, immutable package: built once per process (it is
@@ -210,7 +222,7 @@ fn standard_package() -> &'static StandardPackage {
 }
 
 impl Host {
-    pub fn new(runtime: Runtime) -> Host {
+    pub(crate) fn new(runtime: Runtime) -> Host {
         runtime.arm();
         let runtime = Arc::new(runtime);
         Host {

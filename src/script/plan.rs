@@ -15,6 +15,7 @@ use std::sync::Mutex;
 /// One recorded mutation.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Change {
+    /// The operation that would be called.
     pub op: &'static str,
     /// The object acted on: `BRK-… (name)`, or what is created.
     pub target: String,
@@ -37,6 +38,7 @@ struct Overlay {
     gpus_taken: HashMap<String, i64>,
 }
 
+/// Records the mutations of a planning run instead of sending them, and answers later reads as if they had happened.
 #[derive(Default)]
 pub struct Planner {
     changes: Mutex<Vec<Change>>,
@@ -82,6 +84,7 @@ fn text<'a>(map: &'a Map<String, Value>, key: &str) -> &'a str {
 }
 
 impl Planner {
+    /// An empty plan.
     pub fn new() -> Planner {
         Planner::default()
     }

@@ -3,7 +3,7 @@
 
 use super::plan::Planner;
 use super::stop::{Stop, StopReason};
-use crate::api::{ApiError, Args, Client, Op};
+use crate::api::{Answer, ApiError, Args, Client, Op};
 use rhai::{EvalAltResult, Position};
 use serde_json::{json, Value};
 use std::fs::File;
@@ -18,6 +18,7 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
+    /// Open (or create, mode 0600) the log at `path` for appending.
     pub fn open(path: &Path) -> std::io::Result<AuditLog> {
         let mut options = std::fs::OpenOptions::new();
         options.create(true).append(true);
@@ -31,7 +32,8 @@ impl AuditLog {
         })
     }
 
-    pub fn record(&self, op: &Op, args: &Args, outcome: &Result<crate::api::Answer, ApiError>) {
+    /// Append the line for one call of `op` with `args` and its outcome.
+    pub fn record(&self, op: &Op, args: &Args, outcome: &Result<Answer, ApiError>) {
         let from_args = |keys: &[&str]| {
             keys.iter()
                 .find_map(|k| args.get(*k).and_then(Value::as_str))
@@ -74,30 +76,78 @@ impl AuditLog {
     }
 }
 
+/// What every registered function of one run shares: the client, fleet concurrency, the deadline and stop flag, the audit log, the planner, the clock. Build one with [`super::Host::builder`].
 pub struct Runtime {
-    pub client: Client,
+    pub(crate) client: Client,
     /// Fleet concurrency (`--parallel`).
-    pub parallel: usize,
+    pub(crate) parallel: usize,
     /// `--timeout`: the wall-clock end of the run.
-    pub deadline: Option<Instant>,
+    pub(crate) deadline: Option<Instant>,
     /// The `--timeout` the deadline came from, for the message when it is hit.
-    pub time_limit: Option<std::time::Duration>,
-    pub quiet: bool,
+    pub(crate) time_limit: Option<std::time::Duration>,
+    pub(crate) quiet: bool,
     /// Spinners on a terminal (`barrack` sets it when stderr is one).
-    pub progress: bool,
+    pub(crate) progress: bool,
     /// Without a terminal, one plain line per finished wait or fleet action. Off for embedders
     /// (`Runtime::new`); `barrack` turns it on unless `-q`.
-    pub events: bool,
-    pub audit: Option<AuditLog>,
-    /// `plan` / `--dry-run`: mutations are recorded, not sent.
-    pub planner: Option<Planner>,
+    pub(crate) events: bool,
+    /// Where calls go: sent (and audited), or planned (`plan` / `--dry-run`).
+    pub(crate) calls: Box<dyn Calls>,
     /// Serialises stderr lines from parallel fleet threads.
-    pub stderr: Mutex<()>,
+    pub(crate) stderr: Mutex<()>,
     /// A simulator's clock (`barrack test`, `repl --sim`): `now()`, sleeps and waits follow it.
     /// Set once, also after the runtime is shared.
-    pub clock: std::sync::OnceLock<std::sync::Arc<dyn super::clock::Clock>>,
+    pub(crate) clock: std::sync::OnceLock<std::sync::Arc<dyn super::clock::Clock>>,
     /// Set by `--timeout`, Ctrl-C or the memory bound; read by the engine, waits and fleets.
-    pub stop: Stop,
+    pub(crate) stop: Stop,
+}
+
+/// Where one run's API calls go. The runtime holds one, so the functions scripts call never
+/// choose between sending, auditing and planning themselves.
+pub(crate) trait Calls: Send + Sync {
+    /// Answer `op` called with `args`.
+    fn execute(&self, op: &'static Op, args: &Args) -> Result<Answer, ApiError>;
+
+    /// The plan being recorded, when calls are planned.
+    fn planner(&self) -> Option<&Planner> {
+        None
+    }
+}
+
+/// Calls sent to the API; each mutation appended to the audit log when there is one.
+pub(crate) struct Sent {
+    pub(crate) client: Client,
+    pub(crate) audit: Option<AuditLog>,
+}
+
+impl Calls for Sent {
+    fn execute(&self, op: &'static Op, args: &Args) -> Result<Answer, ApiError> {
+        let outcome = self.client.execute(op, args);
+        if let (true, Some(audit)) = (op.mutates, &self.audit) {
+            audit.record(op, args, &outcome);
+        }
+        outcome
+    }
+}
+
+/// Calls planned: mutations recorded, reads answered as if they had happened.
+pub(crate) struct Planned {
+    pub(crate) client: Client,
+    pub(crate) planner: Planner,
+}
+
+impl Calls for Planned {
+    fn execute(&self, op: &'static Op, args: &Args) -> Result<Answer, ApiError> {
+        if op.mutates {
+            self.planner.mutate(&self.client, op, args)
+        } else {
+            self.planner.read(&self.client, op, args)
+        }
+    }
+
+    fn planner(&self) -> Option<&Planner> {
+        Some(&self.planner)
+    }
 }
 
 impl Drop for Runtime {
@@ -107,21 +157,29 @@ impl Drop for Runtime {
 }
 
 impl Runtime {
+    /// A runtime with defaults: 16 fleet workers, no deadline, no audit log, the system clock.
     pub fn new(client: Client) -> Runtime {
         Runtime {
-            client,
+            client: client.clone(),
             parallel: 16,
             deadline: None,
             time_limit: None,
             quiet: false,
             progress: false,
             events: false,
-            audit: None,
-            planner: None,
+            calls: Box::new(Sent {
+                client: client.clone(),
+                audit: None,
+            }),
             stderr: Mutex::new(()),
             stop: Stop::new(),
             clock: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The planner of a planning run ([`super::HostBuilder::plan`]): the changes it recorded.
+    pub fn planner(&self) -> Option<&Planner> {
+        self.calls.planner()
     }
 
     /// Call an operation: planned if planning and it mutates, audited if it mutates.
@@ -129,13 +187,11 @@ impl Runtime {
         self.execute(op, args).map(|a| a.data)
     }
 
+    /// Call an operation and keep the whole answer (status, request id).
     pub fn execute(&self, op: &'static Op, args: &Args) -> Result<crate::api::Answer, ApiError> {
-        if let Some(planner) = &self.planner {
-            return if op.mutates {
-                planner.mutate(&self.client, op, args)
-            } else {
-                planner.read(&self.client, op, args)
-            };
+        if self.calls.planner().is_some() {
+            // Planned calls are answered at once: nothing is in flight to track or stop.
+            return self.calls.execute(op, args);
         }
         let target = ["id", "instance_id", "name"]
             .iter()
@@ -143,23 +199,18 @@ impl Runtime {
             .map(|t| format!(" {t}"))
             .unwrap_or_default();
         let doing = self.stop.doing(format!("{}{target}", op.name));
-        let outcome = self.client.execute(op, args);
+        let outcome = self.calls.execute(op, args);
         drop(doing);
-        if op.mutates {
-            if let Some(audit) = &self.audit {
-                audit.record(op, args, &outcome);
-            }
-            if self.stop.reason().is_some() {
-                let result = match &outcome {
-                    Ok(answer) => match answer.data.get("id").and_then(Value::as_str) {
-                        Some(id) if target.is_empty() => format!("done, {id}"),
-                        _ => "done".to_string(),
-                    },
-                    Err(e) => format!("failed: {}", e.code),
-                };
-                self.stop
-                    .finished_after_stop(format!("{}{target} ({result})", op.name));
-            }
+        if op.mutates && self.stop.reason().is_some() {
+            let result = match &outcome {
+                Ok(answer) => match answer.data.get("id").and_then(Value::as_str) {
+                    Some(id) if target.is_empty() => format!("done, {id}"),
+                    _ => "done".to_string(),
+                },
+                Err(e) => format!("failed: {}", e.code),
+            };
+            self.stop
+                .finished_after_stop(format!("{}{target} ({result})", op.name));
         }
         outcome
     }
@@ -201,6 +252,7 @@ impl Runtime {
         eprintln!("{line}");
     }
 
+    /// Whether the run is stopping because its timeout passed.
     pub fn past_deadline(&self) -> bool {
         self.stopping() == Some(StopReason::Timeout)
     }

@@ -16,6 +16,7 @@ impl fmt::Display for Time {
 }
 
 impl Time {
+    /// Parse an RFC 3339 time (`2026-03-29T01:30:00Z`), a zoned time, or Unix seconds.
     pub fn parse(text: &str) -> Result<Time, String> {
         let text = text.trim();
         if let Ok(ts) = text.parse::<jiff::Timestamp>() {
@@ -34,6 +35,7 @@ impl Time {
         ))
     }
 
+    /// Seconds since the Unix epoch.
     pub fn epoch(self) -> i64 {
         self.0.as_second()
     }
@@ -139,7 +141,7 @@ pub fn duration(value: &Dynamic) -> Result<Duration, Box<EvalAltResult>> {
                 return seconds(f);
             }
         }
-        return crate::cli::parse_duration(&text).map_err(|e| e.into());
+        return parse_duration(&text).map_err(|e| e.into());
     }
     Err(format!(
         "{} is not a duration; use forms like \"90s\", \"15m\", \"2h\", \"7d\" or a number of seconds",
@@ -148,9 +150,34 @@ pub fn duration(value: &Dynamic) -> Result<Duration, Box<EvalAltResult>> {
     .into())
 }
 
+/// Parse a duration as the command line and scripts write it: `90s`, `15m`, `2h`, `7d`, `1h30m`, or plain seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Duration::try_from_secs_f64(secs)
+                .map_err(|_| format!("{text:?} is too long for a duration"));
+        }
+    }
+    humantime::parse_duration(text)
+        .map_err(|_| format!("{text:?} is not a duration; use forms like 90s, 15m, 2h, 7d"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(
+            parse_duration("7d").unwrap(),
+            Duration::from_secs(7 * 86_400)
+        );
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("-3s").is_err());
+    }
 
     #[test]
     fn local_time_follows_dst() {

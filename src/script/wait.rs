@@ -17,7 +17,9 @@ use crate::api::{Args, Kind};
 use rhai::{Array, Dynamic, EvalAltResult, Map, Position};
 use std::time::{Duration, Instant};
 
+/// How often a wait polls by default.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
+/// How long a wait waits by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -203,7 +205,7 @@ fn wait_shown(
     display: &Display,
 ) -> Result<Option<Map>, Box<EvalAltResult>> {
     let op = Handle::get_op(handle.kind);
-    if let Some(planner) = &rt.planner {
+    if let Some(planner) = rt.planner() {
         planner.settle(&handle.id());
     }
     let watch = super::clock::Stopwatch::start(rt);

@@ -59,7 +59,9 @@ impl HttpRequest {
 
 /// An answer of the simulator, before the transport writes it.
 pub struct HttpResponse {
+    /// The HTTP status.
     pub status: u16,
+    /// The response headers.
     pub headers: Vec<(&'static str, String)>,
     /// JSON, or empty (no body at all).
     pub body: Vec<u8>,

@@ -15,6 +15,4 @@ pub mod runner;
 pub mod sandbox;
 pub mod sim_module;
 
-pub use discover::{TestFile, TestFn};
-pub use runner::{run_all, Case, Outcome};
-pub use sandbox::Sandbox;
+pub use runner::{run_all, Case};

@@ -104,10 +104,6 @@ impl RequestLog {
         self.lock().len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
-    }
-
     /// Every request from index `from` on.
     pub fn since(&self, from: usize) -> Vec<Request> {
         self.lock().iter().skip(from).cloned().collect()

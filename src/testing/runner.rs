@@ -5,7 +5,7 @@ use super::requests::Request;
 use super::run_script::{capture_output, place, run_script, Output};
 use super::sandbox::Sandbox;
 use super::{assertions, sim_module};
-use crate::script::{self, Host, Runtime};
+use crate::script::{self, Host};
 use rhai::{Dynamic, FuncRegistration, Map, Module};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -166,12 +166,13 @@ fn run_case(case: &Case<'_>, seed: u64) -> Outcome {
             return outcome;
         }
     };
-    let mut runtime = Runtime::new(sandbox.client.clone());
-    let _ = runtime.clock.set(sandbox.clock.clone());
     // Waits' progress lines of parallel tests would interleave on stderr; `print` and `log`
     // are captured per test instead.
-    runtime.quiet = true;
-    let host = Arc::new(Host::new(runtime));
+    let host = Host::builder(sandbox.client.clone())
+        .clock(sandbox.clock.clone())
+        .quiet(true)
+        .build();
+    let host = Arc::new(host);
     let output: Output = Arc::default();
     let mut engine = host.engine(file.dir.clone());
     capture_output(&mut engine, &output, &host.runtime);
