@@ -348,7 +348,7 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
         )
     };
     let data = instance_json(world, &instance);
-    world.instances.insert(id, instance);
+    world.add_instance(instance);
     Ok(Reply::created(data, region_tier))
 }
 
@@ -366,6 +366,7 @@ fn transition(world: &mut World, id: &str, via: &str, to: Option<&str>, seconds:
         due,
         to: to.map(str::to_string),
     });
+    world.schedule(Target::Instance(id.to_string()), due);
     reply(world, id)
 }
 
@@ -621,6 +622,6 @@ pub fn restore_snapshot(world: &mut World, req: &Req) -> Outcome {
         )
     };
     let data = instance_json(world, &instance);
-    world.instances.insert(id, instance);
+    world.add_instance(instance);
     Ok(Reply::created(data, region_tier))
 }

@@ -256,7 +256,7 @@ pub fn create_firewall(world: &mut World, req: &Req) -> Outcome {
         rule_due,
     };
     let data = firewall_json(&firewall);
-    world.firewalls.insert(id, firewall);
+    world.add_firewall(firewall);
     Ok(Reply::created(data, "advanced"))
 }
 
@@ -297,11 +297,11 @@ pub fn add_rule(world: &mut World, req: &Req) -> Outcome {
         .get_mut(req.id())
         .ok_or_else(|| missing(Kind::Firewall, req.id()))?;
     fw.rules.push(rule.clone());
-    fw.rule_due.insert(rule_id, due);
-    Ok(Reply::created(
-        json!({"firewall_id": fw.id, "rule": rule}),
-        "advanced",
-    ))
+    fw.rule_due.insert(rule_id.clone(), due);
+    let firewall_id = fw.id.clone();
+    let data = json!({"firewall_id": firewall_id, "rule": rule});
+    world.schedule(Target::Rule(firewall_id, rule_id), due);
+    Ok(Reply::created(data, "advanced"))
 }
 
 pub fn remove_rule(world: &mut World, req: &Req) -> Outcome {

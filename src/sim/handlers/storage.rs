@@ -140,7 +140,7 @@ pub fn create_volume(world: &mut World, req: &Req) -> Outcome {
         }),
     };
     let data = volume_json(&volume);
-    world.volumes.insert(id, volume);
+    world.add_volume(volume);
     Ok(Reply::created(data, "advanced"))
 }
 
@@ -242,7 +242,7 @@ pub fn clone_volume(world: &mut World, req: &Req) -> Outcome {
         ..source
     };
     let data = volume_json(&volume);
-    world.volumes.insert(id, volume);
+    world.add_volume(volume);
     Ok(Reply::created(data, "advanced"))
 }
 
@@ -421,7 +421,7 @@ pub fn create_snapshot(world: &mut World, req: &Req) -> Outcome {
         }),
     };
     let data = snapshot_json(&snapshot);
-    world.snapshots.insert(id, snapshot);
+    world.add_snapshot(snapshot);
     Ok(Reply::created(data, region_tier))
 }
 
@@ -563,7 +563,7 @@ pub fn create_image(world: &mut World, req: &Req) -> Outcome {
         }),
     };
     let data = public(&image, &[]);
-    world.images.insert(id, image);
+    world.add_image(image);
     Ok(Reply::created(data, tier(&snapshot.region)))
 }
 
