@@ -245,8 +245,8 @@ impl Instance {
     fn settle(&mut self, now: f64) -> f64 {
         let since = std::mem::replace(&mut self.billed_to, now);
         let seconds = now - since;
-        // NaN (never settled) fails this test too: nothing to charge.
-        if !(seconds > 0.0) {
+        if since.is_nan() || seconds <= 0.0 {
+            // Never settled: billing starts now. Already settled past `now`: keep that stamp.
             if since > now {
                 self.billed_to = since;
             }
