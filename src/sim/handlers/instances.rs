@@ -67,12 +67,9 @@ fn reply(world: &World, id: &str) -> Outcome {
 }
 
 pub fn list(world: &mut World, req: &Req) -> Outcome {
-    let items = world
-        .instances
-        .values()
-        .map(|i| instance_json(world, i))
-        .collect();
-    super::list(items, req, "advanced")
+    let world = &*world;
+    let json = |i: &Instance| instance_json(world, i);
+    super::list_of(world.instances.values(), json, req, "advanced")
 }
 
 pub fn get(world: &mut World, req: &Req) -> Outcome {
@@ -80,13 +77,10 @@ pub fn get(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn snapshot_eligible(world: &mut World, req: &Req) -> Outcome {
-    let items = world
-        .instances
-        .values()
-        .filter(|i| i.status == "ACTIVE")
-        .map(|i| instance_json(world, i))
-        .collect();
-    super::list(items, req, "advanced")
+    let world = &*world;
+    let active = world.instances.values().filter(|i| i.status == "ACTIVE");
+    let json = |i: &Instance| instance_json(world, i);
+    super::list_of(active, json, req, "advanced")
 }
 
 pub fn hibernated_count(world: &mut World, _req: &Req) -> Outcome {

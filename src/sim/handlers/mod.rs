@@ -267,35 +267,70 @@ fn route(id: OpId) -> Handler {
 
 /// A list answer: filtered by equality on top-level fields named in the query, then paged.
 pub fn list(items: Vec<Value>, req: &Req, tier: &'static str) -> Outcome {
+    list_of(items, |v| v, req, tier)
+}
+
+/// A list answer over world objects, written as JSON by `to_json`. Without filters only the
+/// page asked for is written, so a page costs its own size, not the world's; a filter needs
+/// each object's public fields, so a filtered list writes each object once to test it.
+pub fn list_of<T>(
+    items: impl IntoIterator<Item = T>,
+    to_json: impl Fn(T) -> Value,
+    req: &Req,
+    tier: &'static str,
+) -> Outcome {
     let filters: Vec<&(String, String)> = req
         .query
         .iter()
         .filter(|(k, _)| k != "page" && k != "per_page")
         .collect();
-    let items: Vec<Value> = items
-        .into_iter()
-        .filter(|item| {
-            filters.iter().all(|(k, want)| match item.get(k) {
-                Some(Value::String(s)) => s == want,
-                Some(Value::Number(n)) => n.to_string() == *want,
-                Some(Value::Bool(b)) => b.to_string() == *want,
-                _ => true,
-            })
+    let matches = |item: &Value| {
+        filters.iter().all(|(k, want)| match item.get(k) {
+            Some(Value::String(s)) => s == want,
+            Some(Value::Number(n)) => n.to_string() == *want,
+            Some(Value::Bool(b)) => b.to_string() == *want,
+            _ => true,
         })
-        .collect();
+    };
+    // Either the objects themselves (written later, page only) or, filtered, their JSON.
+    let mut written: Vec<Value> = Vec::new();
+    let mut unwritten: Vec<T> = Vec::new();
+    if filters.is_empty() {
+        unwritten = items.into_iter().collect();
+    } else {
+        written = items
+            .into_iter()
+            .map(&to_json)
+            .filter(|v| matches(v))
+            .collect();
+    }
+    let total = written.len() + unwritten.len();
+    let take = |start: usize, end: usize, written: Vec<Value>, unwritten: Vec<T>| -> Vec<Value> {
+        if filters.is_empty() {
+            unwritten
+                .into_iter()
+                .skip(start)
+                .take(end - start)
+                .map(&to_json)
+                .collect()
+        } else {
+            written.into_iter().skip(start).take(end - start).collect()
+        }
+    };
     if !req.op.paginated {
-        return Ok(Reply::ok(Value::Array(items), tier));
+        let all = take(0, total, written, unwritten);
+        return Ok(Reply::ok(Value::Array(all), tier));
     }
     let mut errors = FieldErrors::default();
     let page = parse_positive(req.query("page"), 1, "page", &mut errors);
     let per_page = parse_positive(req.query("per_page"), 20, "per_page", &mut errors).min(100);
     errors.finish()?;
-    let total = items.len() as u64;
+    let total = total as u64;
     let total_pages = total.div_ceil(per_page).max(1);
     // `page` comes from the query: `?page=18446744073709551615` must not overflow.
     let start = (page - 1).saturating_mul(per_page).min(total) as usize;
-    let end = (start + per_page as usize).min(items.len());
-    let data: Vec<Value> = items[start..end].to_vec();
+    let end = (start + per_page as usize).min(total as usize);
+    let data = take(start, end, written, unwritten);
     Ok(Reply {
         status: 200,
         data: Some(Value::Array(data)),
