@@ -122,3 +122,41 @@ fn a_page_of_twenty_out_of_five_thousand_is_that_page_in_id_order() {
     let got = raw(&sim, "GET", "/instances/?page=251", None, &[]).expect("sent");
     assert_eq!(got.json()["data"], json!([]), "past the last page: empty");
 }
+
+#[test]
+fn a_state_file_survives_a_crash_mid_write_and_keeps_due_transitions() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("world.json");
+    let options = || barrack::sim::SimOptions {
+        state: Some(path.clone()),
+        ..frozen_options()
+    };
+    let (sim, client) = sim_with(options());
+    let vm = deploy(&sim, &client, REGION, json!({}));
+    drop(sim);
+    // What a crash in the middle of the next save leaves: a torn temporary file beside it.
+    let torn = dir
+        .path()
+        .join(format!(".world.json.{}.tmp", std::process::id()));
+    std::fs::write(&torn, "{\"clock\": \"2026-").expect("written");
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("saved"))
+        .expect("the state file is whole JSON");
+    assert_eq!(saved["instances"][&vm]["status"], "CREATING");
+
+    // A restart reads the last whole world and still knows when the instance is due.
+    let (sim, client) = sim_with(options());
+    assert_eq!(status_of(&sim, &vm), "CREATING");
+    wait_status(&sim, &client, &vm, "ACTIVE");
+    // The next save replaces the file whole, and leaves no temporary file of its own.
+    ok(&client, "stop_instance", json!({"id": vm}));
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("saved")).expect("whole");
+    assert_eq!(saved["instances"][&vm]["status"], "STOPPING");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("listed")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp") && !dir.path().join(n).eq(&torn))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
