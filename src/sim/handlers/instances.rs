@@ -2,7 +2,7 @@
 
 use super::account::{minimum_balance, per_gpu, round4, OS_IMAGES};
 use super::network::check_rule;
-use super::{missing, public, Outcome, Req};
+use super::{found, found_mut, public, Outcome, Req};
 use crate::api::{lifecycle, Kind, OpId};
 use crate::sim::reply::{FieldErrors, Refusal, Reply};
 use crate::sim::rules;
@@ -51,7 +51,7 @@ pub fn instance_json(world: &World, instance: &Instance) -> Value {
 }
 
 fn find<'w>(world: &'w World, id: &str) -> Result<&'w Instance, Refusal> {
-    world.instances.get(id).ok_or_else(|| missing(Kind::Vm, id))
+    found(&world.instances, Kind::Vm, id)
 }
 
 fn label(instance: &Instance) -> String {
@@ -350,10 +350,7 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
 fn transition(world: &mut World, id: &str, via: &str, to: Option<&str>, seconds: f64) -> Outcome {
     let due = world.clock + seconds;
     let now = world.timestamp();
-    let instance = world
-        .instances
-        .get_mut(id)
-        .ok_or_else(|| missing(Kind::Vm, id))?;
+    let instance = found_mut(&mut world.instances, Kind::Vm, id)?;
     instance.status = via.into();
     instance.updated_at = now;
     instance.pending = Some(Pending {
@@ -513,10 +510,7 @@ pub fn add_security_rule(world: &mut World, req: &Req) -> Outcome {
 
 pub fn remove_security_rule(world: &mut World, req: &Req) -> Outcome {
     let rule_id = req.param("rule_id").to_string();
-    let instance = world
-        .instances
-        .get_mut(req.id())
-        .ok_or_else(|| missing(Kind::Vm, req.id()))?;
+    let instance = found_mut(&mut world.instances, Kind::Vm, req.id())?;
     let before = instance.security_rules.len();
     instance
         .security_rules

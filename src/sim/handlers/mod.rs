@@ -384,3 +384,30 @@ pub fn require_state(instance: &super::world::Instance, op: OpId) -> Result<(), 
 pub fn missing(kind: Kind, id: &str) -> Refusal {
     Refusal::not_found(kind, id)
 }
+
+/// The object of `kind` with this id, or the 404 that names it: every handler's lookup.
+pub fn found<'w, T>(
+    objects: &'w std::collections::BTreeMap<String, T>,
+    kind: Kind,
+    id: &str,
+) -> Result<&'w T, Refusal> {
+    objects.get(id).ok_or_else(|| missing(kind, id))
+}
+
+/// [`found`], to change it.
+pub fn found_mut<'w, T>(
+    objects: &'w mut std::collections::BTreeMap<String, T>,
+    kind: Kind,
+    id: &str,
+) -> Result<&'w mut T, Refusal> {
+    objects.get_mut(id).ok_or_else(|| missing(kind, id))
+}
+
+/// [`found`], taken out of the world (a delete).
+pub fn removed<T>(
+    objects: &mut std::collections::BTreeMap<String, T>,
+    kind: Kind,
+    id: &str,
+) -> Result<T, Refusal> {
+    objects.remove(id).ok_or_else(|| missing(kind, id))
+}
