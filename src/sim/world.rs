@@ -886,6 +886,45 @@ mod tests {
     }
 
     #[test]
+    fn a_replaced_or_deleted_transition_does_not_fire_at_its_old_time() {
+        let mut world = World::seeded(2, 1_000.0);
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let id = world.new_instance_id(false);
+            let now = world.timestamp();
+            let vm = Instance::starting(
+                id.clone(),
+                "t".into(),
+                "CREATING",
+                "FINLAND-1",
+                "H100-SXM5-80GB",
+                1,
+                "10.0.0.2".into(),
+                now,
+                1_100.0,
+            );
+            world.add_instance(vm);
+            ids.push(id);
+        }
+        world.run_due(1_050.0);
+        // The first is given another transition, later; the second is deleted.
+        if let Some(vm) = world.instances.get_mut(&ids[0]) {
+            vm.pending = Some(Pending {
+                due: 1_200.0,
+                to: Some("SHUTOFF".into()),
+            });
+        }
+        world.schedule(Target::Instance(ids[0].clone()), 1_200.0);
+        world.instances.remove(&ids[1]);
+        world.run_due(1_150.0);
+        assert_eq!(world.instances[&ids[0]].status, "CREATING");
+        assert!(!world.instances.contains_key(&ids[1]));
+        world.run_due(1_200.0);
+        assert_eq!(world.instances[&ids[0]].status, "SHUTOFF");
+        assert_eq!(world.clock, 1_200.0);
+    }
+
+    #[test]
     fn the_world_writes_its_instants_as_rfc3339_and_reads_both_forms() {
         let mut world = World::seeded(3, 1_780_000_000.25);
         world.firewalls.insert(
