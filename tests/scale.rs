@@ -65,6 +65,23 @@ fn two_thousand_instances_each_become_active_at_their_own_time_and_bill_per_minu
 
     // Past the last one: all are ACTIVE, each billed for its own whole minutes since then.
     sim.advance(Duration::from_secs_f64(3000.0 - 509.75));
+    // Read before anything settles the bills: an instance shows its minutes so far.
+    let got = raw(&sim, "GET", &format!("/instances/{}/", ids[1]), None, &[]).expect("sent");
+    assert_eq!(
+        got.json()["data"]["billed_minutes"],
+        json!(49),
+        "{}",
+        got.text
+    );
+    let page = raw(&sim, "GET", "/instances/?per_page=100", None, &[]).expect("sent");
+    let listed = page.json()["data"].as_array().cloned().unwrap_or_default();
+    assert!(
+        listed
+            .iter()
+            .all(|i| i["billed_minutes"].as_i64() > Some(0)),
+        "{}",
+        page.text
+    );
     let world = sim.world();
     let hourly = 2.49 + 100.0 * OS_VOLUME_RATE;
     let mut expected = 0.0;

@@ -240,6 +240,16 @@ impl Instance {
         }
     }
 
+    /// The whole minutes billed by `now`, counting those not yet settled: what a read shows
+    /// without settling (settling is a change, and reads of one instance must not walk others).
+    pub fn billed_minutes_at(&self, now: f64) -> i64 {
+        let seconds = now - self.billed_to;
+        if self.billed_to.is_nan() || seconds <= 0.0 || self.hourly_rate() <= 0.0 {
+            return self.billed_minutes;
+        }
+        self.billed_minutes + ((self.partial_seconds + seconds) / 60.0).floor() as i64
+    }
+
     /// Bill the time from `billed_to` to `now` at the current status's rate, per whole minute
     /// (the part of a minute already run is kept for the next settlement). Returns the charge.
     fn settle(&mut self, now: f64) -> f64 {

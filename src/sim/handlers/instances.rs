@@ -43,6 +43,10 @@ pub fn instance_json(world: &World, instance: &Instance) -> Value {
     if let Some(map) = value.as_object_mut() {
         map.insert("tier".into(), tier(&instance.region).into());
         map.insert(
+            "billed_minutes".into(),
+            instance.billed_minutes_at(world.clock).into(),
+        );
+        map.insert(
             "hourly_cost".into(),
             round4(instance.full_hourly_cost(world)).into(),
         );
