@@ -292,34 +292,43 @@ pub fn list_of<T>(
             _ => true,
         })
     };
-    // Either the objects themselves (written later, page only) or, filtered, their JSON.
-    let mut written: Vec<Value> = Vec::new();
-    let mut unwritten: Vec<T> = Vec::new();
-    if filters.is_empty() {
-        unwritten = items.into_iter().collect();
-    } else {
-        written = items
-            .into_iter()
-            .map(&to_json)
-            .filter(|v| matches(v))
-            .collect();
+    let items = items.into_iter();
+    if !filters.is_empty() {
+        let written: Vec<Value> = items.map(&to_json).filter(|v| matches(v)).collect();
+        let total = written.len();
+        return paged(total, req, tier, |start, len| {
+            written.into_iter().skip(start).take(len).collect()
+        });
     }
-    let total = written.len() + unwritten.len();
-    let take = |start: usize, end: usize, written: Vec<Value>, unwritten: Vec<T>| -> Vec<Value> {
-        if filters.is_empty() {
-            unwritten
-                .into_iter()
-                .skip(start)
-                .take(end - start)
-                .map(&to_json)
-                .collect()
-        } else {
-            written.into_iter().skip(start).take(end - start).collect()
-        }
-    };
+    // Unfiltered, a map's values know their count: only the page is visited and written.
+    let (low, high) = items.size_hint();
+    if high == Some(low) {
+        return paged(low, req, tier, |start, len| {
+            items.skip(start).take(len).map(&to_json).collect()
+        });
+    }
+    let objects: Vec<T> = items.collect();
+    let total = objects.len();
+    paged(total, req, tier, |start, len| {
+        objects
+            .into_iter()
+            .skip(start)
+            .take(len)
+            .map(&to_json)
+            .collect()
+    })
+}
+
+/// The page of `total` items the query asks for (all of them for an unpaginated operation),
+/// as `cut(start, len)` gives them.
+fn paged(
+    total: usize,
+    req: &Req,
+    tier: &'static str,
+    cut: impl FnOnce(usize, usize) -> Vec<Value>,
+) -> Outcome {
     if !req.op.paginated {
-        let all = take(0, total, written, unwritten);
-        return Ok(Reply::ok(Value::Array(all), tier));
+        return Ok(Reply::ok(Value::Array(cut(0, total)), tier));
     }
     let mut errors = FieldErrors::default();
     let page = parse_positive(req.query("page"), 1, "page", &mut errors);
@@ -328,9 +337,9 @@ pub fn list_of<T>(
     let total = total as u64;
     let total_pages = total.div_ceil(per_page).max(1);
     // `page` comes from the query: `?page=18446744073709551615` must not overflow.
-    let start = (page - 1).saturating_mul(per_page).min(total) as usize;
-    let end = (start + per_page as usize).min(total as usize);
-    let data = take(start, end, written, unwritten);
+    let start = (page - 1).saturating_mul(per_page).min(total);
+    let end = (start + per_page).min(total);
+    let data = cut(start as usize, (end - start) as usize);
     Ok(Reply {
         status: 200,
         data: Some(Value::Array(data)),
