@@ -7,6 +7,8 @@
 #                                      (minutes on 2 cores; otherwise the build is incremental)
 #   SKIP_BUILD=1 benches/compare.sh    measure target/release/barrack (or $BIN) as it is
 #   TARGETS="1 2" benches/compare.sh   only these targets (default: all)
+#   TARGETS=7 SKIP_BUILD=1 benches/compare.sh   issue 18: the simulator at 0 / 1,000 / 10,000
+#                                      instances (needs python3 to write the worlds)
 #
 # Every target prints one line: the measured ratio (or number), the target, PASS/FAIL, and the
 # baseline command it was measured against. Timings come from `loadgen alternate` (a std-only
@@ -36,7 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-TARGETS=${TARGETS:-1 2 3 4 5 6}
+TARGETS=${TARGETS:-1 2 3 4 5 6 7}
 say() { printf '%s\n' "$*"; }
 # wanted N: true when target N is to be measured
 wanted() { [[ " $TARGETS " == *" $1 "* ]]; }
@@ -290,6 +292,60 @@ say "[5b] mixed workload, 64 connections for 5 s: $errors errors, $(field rps "$
 note "\`loadgen mixed ADDR 64 5\`: balance, lists, one instance, hibernate, 404s, refused deploys"
 grep 'error:' <<<"$out" | sed 's/^/   /' || true
 
+fi
+
+# --- 7. the simulator at scale (issue 18): worlds of 0 / 1,000 / 10,000 instances ---------------
+if wanted 7; then
+say ""
+if ! command -v python3 >/dev/null 2>&1; then
+    say "[7] skipped: python3 writes the seeded worlds and is not installed"
+else
+# A world of N ACTIVE instances: the seeded world (from a simulator's /_sim/state) with N
+# instances added, written as a --state file.
+curl -sf -H "Authorization: Bearer $KEY" "$MAIN_URL/_sim/state" >"$WORK/base.json"
+world() {
+    python3 - "$WORK/base.json" "$1" "$2" <<'PY'
+import json, sys
+world = json.load(open(sys.argv[1]))
+stamp = world["clock"] if isinstance(world["clock"], str) else "2026-01-01T00:00:00Z"
+for i in range(int(sys.argv[2])):
+    vid = "BRK-%06dVM" % i
+    world["instances"][vid] = {
+        "id": vid, "name": "vm-%d" % i, "status": "ACTIVE", "region": "FINLAND-1",
+        "gpu_model": "H100-SXM5-80GB", "gpu_count": 1, "vcpus": 16, "ram_gb": 128,
+        "os_volume_size_gb": 100, "boot_source": {"type": "os_image", "id": "ubuntu-22.04-cuda-12.4"},
+        "ssh_key_ids": [], "public_ip_enabled": False, "public_ip": None,
+        "private_ip": "10.0.%d.%d" % (i // 250, i % 250 + 2), "volume_ids": [],
+        "security_rules": [], "startup_script_id": None, "source_snapshot_id": None,
+        "created_at": stamp, "updated_at": stamp, "holds_gpus": False, "total_cost": 0.0,
+        "billed_minutes": 0, "billing_records": [], "pending": None, "partial_seconds": 0.0,
+        "restoring_from": None}
+json.dump(world, open(sys.argv[3], "w"))
+PY
+}
+printf 'let all = instances(); print(all.len());\n' >"$WORK/all.rhai"
+declare -A BAL PAGE ALL
+for n in 0 1000 10000; do
+    world "$n" "$WORK/world-$n.json"
+    start_sim "scale-$n" --state "$WORK/world-$n.json"
+    addr=${SIM_URL#http://}
+    BAL[$n]=$(field rps "$("$LOADGEN" get "$addr" 64 3 "$KEY" /balance/)")
+    PAGE[$n]=$(field rps "$("$LOADGEN" get "$addr" 64 3 "$KEY" '/instances/?page=1')")
+    one=$(field rps "$("$LOADGEN" get "$addr" 1 3 "$KEY" /balance/)")
+    out=$("$LOADGEN" alternate 3 1 "$BIN" run "$WORK/all.rhai" --api-url "$SIM_URL" ::: true)
+    ALL[$n]=$(field a_median "$out")
+    say "[7] $n instances: GET /balance/ ${BAL[$n]} req/s (1 connection: $one), GET /instances/?page=1 ${PAGE[$n]} req/s, instances() all pages ${ALL[$n]} ms"
+    kill "$SIM_PID" 2>/dev/null || true
+    wait "$SIM_PID" 2>/dev/null || true
+done
+r=$(div "${BAL[10000]}" "${BAL[0]}")
+say "[7a] GET /balance/ at 10,000 vs 0 instances: ${r}x (target >= 0.70x) $(verdict "$r" ">=" 0.7)"
+r=$(div "${PAGE[10000]}" "${PAGE[0]}")
+say "[7b] GET /instances/?page=1 at 10,000 vs 0 instances: ${r}x (target >= 0.70x) $(verdict "$r" ">=" 0.7)"
+r=$(div "${ALL[10000]}" "${ALL[1000]}")
+say "[7c] instances() at 10,000 vs 1,000 instances: ${r}x (target <= 12x, linear) $(verdict "$r" "<=" 12)"
+note "\`loadgen get ADDR 64 3 KEY PATH\` against \`barrack sim --state world-N.json\`; instances(): median of 3 \`barrack run all.rhai\`"
+fi
 fi
 
 # --- 6. peak RSS, binary size, build time -------------------------------------------------------

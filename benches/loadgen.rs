@@ -10,8 +10,8 @@
 //!   error kind. An error is a failed connect/read/write, a malformed answer, a 5xx, or a
 //!   status the request cannot legitimately get (each request names the statuses it accepts).
 //!
-//! - `loadgen get ADDR CONNS SECONDS [KEY]`: like `mixed`, only `GET /balance/` (the throughput
-//!   measure when wrk is not installed).
+//! - `loadgen get ADDR CONNS SECONDS [KEY] [PATH]`: like `mixed`, only `GET PATH` (default
+//!   `/balance/`; the throughput measure when wrk is not installed).
 //! - `loadgen alternate RUNS WARMUP CMD_A… ::: CMD_B…`: run two commands in turn, RUNS times each
 //!   after WARMUP rounds, output discarded, each timed from spawn to exit; prints the medians, the
 //!   minima and the maxima in milliseconds (`a_median=… b_median=… …`). Spawning from here costs
@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: loadgen raw ADDR N [KEY] | loadgen mixed ADDR CONNS SECONDS [KEY] | \
-                     loadgen get ADDR CONNS SECONDS [KEY] | loadgen alternate RUNS WARMUP CMD… ::: CMD…";
+                     loadgen get ADDR CONNS SECONDS [KEY] [PATH] | loadgen alternate RUNS WARMUP CMD… ::: CMD…";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -41,10 +41,11 @@ fn main() {
     let code = match words.as_slice() {
         ["raw", addr, n, rest @ ..] => raw(addr, n, rest.first().copied()),
         ["mixed", addr, conns, secs, rest @ ..] => {
-            mixed(addr, conns, secs, rest.first().copied(), false)
+            mixed(addr, conns, secs, rest.first().copied(), None)
         }
         ["get", addr, conns, secs, rest @ ..] => {
-            mixed(addr, conns, secs, rest.first().copied(), true)
+            let path = rest.get(1).copied().unwrap_or("/balance/");
+            mixed(addr, conns, secs, rest.first().copied(), Some(path))
         }
         ["alternate", runs, warmup, rest @ ..] => alternate(runs, warmup, rest),
         _ => {
@@ -201,8 +202,9 @@ fn mixed(
     conns: &str,
     secs: &str,
     key: Option<&str>,
-    balance_only: bool,
+    only: Option<&str>,
 ) -> Result<(), String> {
+    let only = only.map(str::to_string);
     let addr = loopback(addr)?;
     let conns: usize = conns.parse().map_err(|_| "CONNS must be a count")?;
     let secs: f64 = secs.parse().map_err(|_| "SECONDS must be a number")?;
@@ -229,6 +231,7 @@ fn mixed(
             let (stop, requests, errors) = (stop.clone(), requests.clone(), errors.clone());
             let key = key.clone();
             let id = id.clone();
+            let only = only.clone();
             std::thread::spawn(move || {
                 let fail = |why: String| errors.lock().unwrap_or_else(|e| e.into_inner()).push(why);
                 let mut conn = match Conn::open(addr) {
@@ -239,8 +242,8 @@ fn mixed(
                 let mut n = t as u64;
                 // Bounded by time and by count.
                 while !stop.load(Ordering::Relaxed) && n < 50_000_000 {
-                    let (request, accepted) = if balance_only {
-                        (get("/balance/", &key), &[200][..])
+                    let (request, accepted) = if let Some(path) = &only {
+                        (get(path, &key), &[200][..])
                     } else {
                         workload(&key, id.as_deref(), n)
                     };

@@ -36,6 +36,9 @@ mod testing;
 
 // ---- Polish for people (issue 17): what a new user trips over; `barrack status` ----
 mod polish;
+
+// ---- Scale (issue 18): the simulator with thousands of objects ----
+mod scale;
 mod status;
 
 // ---- Reliability (issue 7): soak under faults, bad input, secrets, property tests ----

@@ -227,7 +227,10 @@ impl Simulator {
         let mut state = self.shared.lock();
         let now = state.clock.now();
         state.world.tick(now);
-        f(&mut state.world)
+        let result = f(&mut state.world);
+        // `f` may have set a transition directly.
+        state.world.reindex_later();
+        result
     }
 
     /// Answer one request in-process, exactly as over HTTP but without a socket (and without

@@ -2,11 +2,16 @@
 //!
 //! Time is simulated: `now()` is the world's clock, which runs `speed` times faster than the wall
 //! clock and can be advanced by hand. Transitions (CREATING → ACTIVE, …) are due at a simulated
-//! instant and are applied, in time order and with billing accrued between them, by [`World::tick`]
-//! before each request is handled, so nothing runs in the background.
+//! instant and are applied, in time order, by [`World::run_due`] before each request is handled,
+//! so nothing runs in the background.
+//!
+//! Cost does not grow with the world: due transitions wait in a queue ordered by time
+//! ([`Due`]), so a request pays only for the transitions that fell due; billing is settled per
+//! object from the time it was last billed up to now, when its rate changes or when a figure that
+//! shows it is read ([`World::settle_all`]), never by walking every object on every request.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub use crate::api::facts::{
     is_advanced, region_offers, tier, ADVANCED_REGIONS, GPU_COUNTS, LEGACY_REGIONS,
@@ -172,6 +177,15 @@ pub struct Instance {
     /// Why the instance is in ERROR, when the simulator knows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The simulated instant billing has been settled up to; NaN until first settled (a new
+    /// instance starts in CREATING or RESTORING, which cost nothing, so nothing is lost).
+    /// Not saved: a saved world is settled up to its `clock`.
+    #[serde(skip, default = "unsettled")]
+    pub billed_to: f64,
+}
+
+fn unsettled() -> f64 {
+    f64::NAN
 }
 
 impl Instance {
@@ -222,7 +236,46 @@ impl Instance {
             partial_seconds: 0.0,
             restoring_from: None,
             error: None,
+            billed_to: f64::NAN,
         }
+    }
+
+    /// The whole minutes billed by `now`, counting those not yet settled: what a read shows
+    /// without settling (settling is a change, and reads of one instance must not walk others).
+    pub fn billed_minutes_at(&self, now: f64) -> i64 {
+        let seconds = now - self.billed_to;
+        if self.billed_to.is_nan() || seconds <= 0.0 || self.hourly_rate() <= 0.0 {
+            return self.billed_minutes;
+        }
+        self.billed_minutes + ((self.partial_seconds + seconds) / 60.0).floor() as i64
+    }
+
+    /// Bill the time from `billed_to` to `now` at the current status's rate, per whole minute
+    /// (the part of a minute already run is kept for the next settlement). Returns the charge.
+    fn settle(&mut self, now: f64) -> f64 {
+        let since = std::mem::replace(&mut self.billed_to, now);
+        let seconds = now - since;
+        if since.is_nan() || seconds <= 0.0 {
+            // Never settled: billing starts now. Already settled past `now`: keep that stamp.
+            if since > now {
+                self.billed_to = since;
+            }
+            return 0.0;
+        }
+        let rate = self.hourly_rate();
+        if rate <= 0.0 {
+            return 0.0;
+        }
+        self.partial_seconds += seconds;
+        let minutes = (self.partial_seconds / 60.0).floor();
+        if minutes < 1.0 {
+            return 0.0;
+        }
+        self.partial_seconds -= minutes * 60.0;
+        let cost = rate / 60.0 * minutes;
+        self.total_cost += cost;
+        self.billed_minutes += minutes as i64;
+        cost
     }
 
     pub fn data_volume_cost(&self, world: &World) -> f64 {
@@ -390,6 +443,48 @@ pub struct World {
     pub idempotency: HashMap<String, Remembered>,
     pub next_serial: u64,
     pub rng_state: u64,
+    /// Pending transitions by due time. An entry whose object no longer waits for that instant
+    /// (deleted, or given another transition) is skipped when it comes up.
+    #[serde(skip)]
+    due: BTreeSet<(Due, Target)>,
+    /// Whether `due` holds every pending transition; false after loading or after a direct
+    /// change (tests), and then rebuilt once on the next tick.
+    #[serde(skip)]
+    indexed: bool,
+    /// The instant volumes and snapshots are billed up to (continuously, so one stamp serves
+    /// all of them: every change to them happens after a full settlement).
+    #[serde(skip, default = "unsettled")]
+    storage_billed_to: f64,
+}
+
+/// A due instant, ordered (simulated seconds are finite).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Due(pub f64);
+
+impl Eq for Due {}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// What a due transition applies to. At one instant, instances go first, then volumes,
+/// snapshots, images and firewall rules, each by id: the order the simulator always used.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Target {
+    Instance(String),
+    Volume(String),
+    Snapshot(String),
+    Image(String),
+    /// A firewall's rule: (firewall id, rule id).
+    Rule(String, String),
 }
 
 pub fn stock_key(region: &str, model: &str) -> String {
@@ -427,6 +522,9 @@ impl World {
             idempotency: HashMap::new(),
             next_serial: 1,
             rng_state: seed ^ 0x9E37_79B9_7F4A_7C15,
+            due: BTreeSet::new(),
+            indexed: false,
+            storage_billed_to: clock,
         };
         let id = world.new_id("key-");
         let created_at = world.timestamp();
@@ -516,120 +614,222 @@ impl World {
         *self.stock.entry(stock_key(region, model)).or_insert(0) += count;
     }
 
-    /// Advance the clock to `to`, applying due transitions in time order and billing each
-    /// interval at the rate of the status it was spent in.
+    /// Queue a transition due at `due`; the object's own `pending` (or `rule_due`) says what
+    /// happens then. Every handler that sets one calls this.
+    pub fn schedule(&mut self, target: Target, due: f64) {
+        self.due.insert((Due(due), target));
+    }
+
+    /// Add a new instance, queueing its transition.
+    pub fn add_instance(&mut self, instance: Instance) {
+        if let Some(p) = &instance.pending {
+            self.schedule(Target::Instance(instance.id.clone()), p.due);
+        }
+        self.instances.insert(instance.id.clone(), instance);
+    }
+
+    pub fn add_volume(&mut self, volume: Volume) {
+        if let Some(p) = &volume.pending {
+            self.schedule(Target::Volume(volume.id.clone()), p.due);
+        }
+        self.volumes.insert(volume.id.clone(), volume);
+    }
+
+    pub fn add_snapshot(&mut self, snapshot: Snapshot) {
+        if let Some(p) = &snapshot.pending {
+            self.schedule(Target::Snapshot(snapshot.id.clone()), p.due);
+        }
+        self.snapshots.insert(snapshot.id.clone(), snapshot);
+    }
+
+    pub fn add_image(&mut self, image: Image) {
+        if let Some(p) = &image.pending {
+            self.schedule(Target::Image(image.id.clone()), p.due);
+        }
+        self.images.insert(image.id.clone(), image);
+    }
+
+    /// Add a new firewall, queueing its rules that still apply.
+    pub fn add_firewall(&mut self, firewall: Firewall) {
+        for (rule, at) in &firewall.rule_due {
+            self.schedule(Target::Rule(firewall.id.clone(), rule.clone()), *at);
+        }
+        self.firewalls.insert(firewall.id.clone(), firewall);
+    }
+
+    /// Forget the queue: it is rebuilt from the objects on the next tick. For code that changes
+    /// the world directly (tests, loading a file).
+    pub fn reindex_later(&mut self) {
+        self.indexed = false;
+    }
+
+    /// Advance the clock to `to` and settle every bill: what a reader of balances and costs
+    /// needs. O(world): for snapshots, dumps and admin routes, not for every request.
     pub fn tick(&mut self, to: f64) {
+        self.run_due(to);
+        self.settle_all();
+    }
+
+    /// Advance the clock to `to`, applying due transitions in time order; an instance is
+    /// billed up to the instant its status (and so its rate) changes. Costs O(due · log n).
+    pub fn run_due(&mut self, to: f64) {
+        if !self.indexed {
+            self.rebuild_index();
+        }
         if to <= self.clock {
             return;
         }
-        loop {
-            let next_due = self.next_due().filter(|due| *due <= to);
-            let step_to = next_due.unwrap_or(to);
-            self.accrue(step_to - self.clock);
-            self.clock = step_to;
-            if next_due.is_none() {
+        while let Some(first) = self.due.first() {
+            if first.0 .0 > to {
                 break;
             }
-            self.apply_due();
+            let Some((Due(at), target)) = self.due.pop_first() else {
+                break;
+            };
+            self.clock = self.clock.max(at);
+            self.apply(target, at);
         }
+        self.clock = to;
     }
 
-    fn next_due(&self) -> Option<f64> {
-        let instance = self.instances.values().filter_map(|i| i.pending.as_ref());
-        let volume = self.volumes.values().filter_map(|v| v.pending.as_ref());
-        let snapshot = self.snapshots.values().filter_map(|s| s.pending.as_ref());
-        let image = self.images.values().filter_map(|i| i.pending.as_ref());
-        let rules = self
-            .firewalls
-            .values()
-            .flat_map(|f| f.rule_due.values().copied());
-        instance
-            .chain(volume)
-            .chain(snapshot)
-            .chain(image)
-            .map(|p| p.due)
-            .chain(rules)
-            .fold(None, |acc: Option<f64>, due| {
-                Some(acc.map_or(due, |a| a.min(due)))
-            })
-    }
-
-    fn apply_due(&mut self) {
+    /// Bill every object up to the clock and take the charges off the balance. O(world).
+    pub fn settle_all(&mut self) {
         let now = self.clock;
-        let stamp = self.timestamp();
-        let due_instances: Vec<String> = self
-            .instances
-            .values()
-            .filter(|i| i.pending.as_ref().is_some_and(|p| p.due <= now))
-            .map(|i| i.id.clone())
-            .collect();
-        for id in due_instances {
-            let Some(instance) = self.instances.get_mut(&id) else {
-                continue;
-            };
-            let Some(pending) = instance.pending.take() else {
-                continue;
-            };
-            match pending.to {
-                Some(status) => {
-                    instance.status = status;
-                    instance.updated_at = stamp.clone();
-                    instance.restoring_from = None;
-                }
-                None => {
-                    if let Some(gone) = self.instances.remove(&id) {
-                        self.release(&gone);
+        let mut charged = 0.0;
+        for instance in self.instances.values_mut() {
+            charged += instance.settle(now);
+        }
+        let seconds = now - self.storage_billed_to;
+        if seconds > 0.0 {
+            for snapshot in self.snapshots.values_mut() {
+                let cost = snapshot.size_gb as f64 * SNAPSHOT_RATE * seconds / 3600.0;
+                snapshot.total_cost += cost;
+                charged += cost;
+            }
+            // A data volume's storage is billed to the volume, attached or not and whatever
+            // its instance is doing: stopping or hibernating releases GPUs, not disks.
+            for volume in self.volumes.values_mut() {
+                let cost = volume.hourly_cost() * seconds / 3600.0;
+                volume.total_cost += cost;
+                charged += cost;
+            }
+        }
+        if seconds > 0.0 || self.storage_billed_to.is_nan() {
+            self.storage_billed_to = now;
+        }
+        self.balance -= charged;
+    }
+
+    /// The queue from the objects' own pending transitions; a loaded world was settled up to
+    /// its clock when it was saved.
+    fn rebuild_index(&mut self) {
+        let mut due = BTreeSet::new();
+        for (id, i) in &self.instances {
+            if let Some(p) = &i.pending {
+                due.insert((Due(p.due), Target::Instance(id.clone())));
+            }
+        }
+        for (id, v) in &self.volumes {
+            if let Some(p) = &v.pending {
+                due.insert((Due(p.due), Target::Volume(id.clone())));
+            }
+        }
+        for (id, s) in &self.snapshots {
+            if let Some(p) = &s.pending {
+                due.insert((Due(p.due), Target::Snapshot(id.clone())));
+            }
+        }
+        for (id, i) in &self.images {
+            if let Some(p) = &i.pending {
+                due.insert((Due(p.due), Target::Image(id.clone())));
+            }
+        }
+        for (id, f) in &self.firewalls {
+            for (rule, at) in &f.rule_due {
+                due.insert((Due(*at), Target::Rule(id.clone(), rule.clone())));
+            }
+        }
+        let clock = self.clock;
+        for instance in self.instances.values_mut() {
+            if instance.billed_to.is_nan() {
+                instance.billed_to = clock;
+            }
+        }
+        if self.storage_billed_to.is_nan() {
+            self.storage_billed_to = clock;
+        }
+        self.due = due;
+        self.indexed = true;
+    }
+
+    /// Apply one queued transition, if its object still waits for it.
+    fn apply(&mut self, target: Target, at: f64) {
+        fn take_due(pending: &mut Option<Pending>, at: f64) -> Option<Pending> {
+            if pending.as_ref().is_some_and(|p| p.due == at) {
+                pending.take()
+            } else {
+                None
+            }
+        }
+        match target {
+            Target::Instance(id) => {
+                let stamp = format_time(at);
+                let Some(instance) = self.instances.get_mut(&id) else {
+                    return;
+                };
+                let Some(pending) = take_due(&mut instance.pending, at) else {
+                    return;
+                };
+                // The old status's rate ran until now.
+                let cost = instance.settle(at);
+                self.balance -= cost;
+                match pending.to {
+                    Some(status) => {
+                        instance.status = status;
+                        instance.updated_at = stamp;
+                        instance.restoring_from = None;
+                    }
+                    None => {
+                        if let Some(gone) = self.instances.remove(&id) {
+                            self.release(&gone);
+                        }
                     }
                 }
             }
-        }
-        for volume in self.volumes.values_mut() {
-            if volume.pending.as_ref().is_some_and(|p| p.due <= now) {
-                if let Some(Pending {
-                    to: Some(status), ..
-                }) = volume.pending.take()
-                {
-                    volume.status = status;
+            Target::Volume(id) => {
+                if let Some(v) = self.volumes.get_mut(&id) {
+                    if let Some(Pending { to: Some(s), .. }) = take_due(&mut v.pending, at) {
+                        v.status = s;
+                    }
                 }
             }
-        }
-        for snapshot in self.snapshots.values_mut() {
-            if snapshot.pending.as_ref().is_some_and(|p| p.due <= now) {
-                if let Some(Pending {
-                    to: Some(status), ..
-                }) = snapshot.pending.take()
-                {
-                    snapshot.status = status;
+            Target::Snapshot(id) => {
+                if let Some(snap) = self.snapshots.get_mut(&id) {
+                    if let Some(Pending { to: Some(s), .. }) = take_due(&mut snap.pending, at) {
+                        snap.status = s;
+                    }
                 }
             }
-        }
-        for image in self.images.values_mut() {
-            if image.pending.as_ref().is_some_and(|p| p.due <= now) {
-                if let Some(Pending {
-                    to: Some(status), ..
-                }) = image.pending.take()
-                {
-                    image.status = status;
+            Target::Image(id) => {
+                if let Some(image) = self.images.get_mut(&id) {
+                    if let Some(Pending { to: Some(s), .. }) = take_due(&mut image.pending, at) {
+                        image.status = s;
+                    }
                 }
             }
-        }
-        for firewall in self.firewalls.values_mut() {
-            if firewall.rule_due.is_empty() {
-                continue;
-            }
-            let due: Vec<String> = firewall
-                .rule_due
-                .iter()
-                .filter(|(_, at)| **at <= now)
-                .map(|(id, _)| id.clone())
-                .collect();
-            for id in due {
-                firewall.rule_due.remove(&id);
-                let rule = firewall
+            Target::Rule(firewall, rule_id) => {
+                let Some(fw) = self.firewalls.get_mut(&firewall) else {
+                    return;
+                };
+                if fw.rule_due.get(&rule_id) != Some(&at) {
+                    return;
+                }
+                fw.rule_due.remove(&rule_id);
+                let rule = fw
                     .rules
                     .iter_mut()
                     .filter_map(serde_json::Value::as_object_mut)
-                    .find(|r| r.get("id").and_then(serde_json::Value::as_str) == Some(&id));
+                    .find(|r| r.get("id").and_then(serde_json::Value::as_str) == Some(&rule_id));
                 if let Some(rule) = rule {
                     rule.insert("status".into(), "ACTIVE".into());
                 }
@@ -651,43 +851,6 @@ impl World {
         for firewall in self.firewalls.values_mut() {
             firewall.instance_ids.retain(|id| id != &gone.id);
         }
-    }
-
-    /// Charge `seconds` of simulated time: instances (GPUs and OS disk) per whole minute, data
-    /// volumes and snapshots continuously.
-    fn accrue(&mut self, seconds: f64) {
-        if seconds <= 0.0 {
-            return;
-        }
-        let mut charged = 0.0;
-        for instance in self.instances.values_mut() {
-            let rate = instance.hourly_rate();
-            if rate <= 0.0 {
-                continue;
-            }
-            instance.partial_seconds += seconds;
-            let minutes = (instance.partial_seconds / 60.0).floor();
-            if minutes >= 1.0 {
-                instance.partial_seconds -= minutes * 60.0;
-                let cost = rate / 60.0 * minutes;
-                instance.total_cost += cost;
-                instance.billed_minutes += minutes as i64;
-                charged += cost;
-            }
-        }
-        for snapshot in self.snapshots.values_mut() {
-            let cost = snapshot.size_gb as f64 * SNAPSHOT_RATE * seconds / 3600.0;
-            snapshot.total_cost += cost;
-            charged += cost;
-        }
-        // A data volume's storage is billed to the volume, attached or not and whatever its
-        // instance is doing: stopping or hibernating releases GPUs, not disks.
-        for volume in self.volumes.values_mut() {
-            let cost = volume.hourly_cost() * seconds / 3600.0;
-            volume.total_cost += cost;
-            charged += cost;
-        }
-        self.balance -= charged;
     }
 }
 
@@ -730,6 +893,45 @@ mod tests {
         assert_eq!(world.instances[&id].billed_minutes, 10);
         let expected = (2.49 + 100.0 * OS_VOLUME_RATE) / 6.0;
         assert!((before - world.balance - expected).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_replaced_or_deleted_transition_does_not_fire_at_its_old_time() {
+        let mut world = World::seeded(2, 1_000.0);
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let id = world.new_instance_id(false);
+            let now = world.timestamp();
+            let vm = Instance::starting(
+                id.clone(),
+                "t".into(),
+                "CREATING",
+                "FINLAND-1",
+                "H100-SXM5-80GB",
+                1,
+                "10.0.0.2".into(),
+                now,
+                1_100.0,
+            );
+            world.add_instance(vm);
+            ids.push(id);
+        }
+        world.run_due(1_050.0);
+        // The first is given another transition, later; the second is deleted.
+        if let Some(vm) = world.instances.get_mut(&ids[0]) {
+            vm.pending = Some(Pending {
+                due: 1_200.0,
+                to: Some("SHUTOFF".into()),
+            });
+        }
+        world.schedule(Target::Instance(ids[0].clone()), 1_200.0);
+        world.instances.remove(&ids[1]);
+        world.run_due(1_150.0);
+        assert_eq!(world.instances[&ids[0]].status, "CREATING");
+        assert!(!world.instances.contains_key(&ids[1]));
+        world.run_due(1_200.0);
+        assert_eq!(world.instances[&ids[0]].status, "SHUTOFF");
+        assert_eq!(world.clock, 1_200.0);
     }
 
     #[test]

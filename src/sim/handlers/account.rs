@@ -1,6 +1,6 @@
 //! Account-wide operations: balance, catalogue reads, pricing, SSH keys, startup scripts, AI.
 
-use super::{list, missing, public, Outcome, Req};
+use super::{found, found_mut, list, missing, public, removed, Outcome, Req};
 use crate::api::Kind;
 use crate::sim::reply::{FieldErrors, Refusal, Reply};
 use crate::sim::rules;
@@ -343,18 +343,12 @@ fn fnv(bytes: &[u8]) -> u64 {
 }
 
 pub fn ssh_key(world: &mut World, req: &Req) -> Outcome {
-    let key = world
-        .ssh_keys
-        .get(req.id())
-        .ok_or_else(|| missing(Kind::SshKey, req.id()))?;
+    let key = found(&world.ssh_keys, Kind::SshKey, req.id())?;
     Ok(Reply::ok(public(key, &[]), "advanced"))
 }
 
 pub fn delete_ssh_key(world: &mut World, req: &Req) -> Outcome {
-    let key = world
-        .ssh_keys
-        .remove(req.id())
-        .ok_or_else(|| missing(Kind::SshKey, req.id()))?;
+    let key = removed(&mut world.ssh_keys, Kind::SshKey, req.id())?;
     Ok(Reply::ok(
         json!({"id": key.id, "deleted": true}),
         "advanced",
@@ -428,10 +422,7 @@ pub fn create_script(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn script(world: &mut World, req: &Req) -> Outcome {
-    let script = world
-        .scripts
-        .get(req.id())
-        .ok_or_else(|| missing(Kind::Script, req.id()))?;
+    let script = found(&world.scripts, Kind::Script, req.id())?;
     Ok(Reply::ok(public(script, &[]), "advanced"))
 }
 
@@ -441,10 +432,7 @@ pub fn update_script(world: &mut World, req: &Req) -> Outcome {
     }
     let (name, body) = check_script(world, req, Some(req.id()), false)?;
     let now = world.timestamp();
-    let script = world
-        .scripts
-        .get_mut(req.id())
-        .ok_or_else(|| missing(Kind::Script, req.id()))?;
+    let script = found_mut(&mut world.scripts, Kind::Script, req.id())?;
     if let Some(n) = name {
         script.name = n;
     }
@@ -457,10 +445,7 @@ pub fn update_script(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn delete_script(world: &mut World, req: &Req) -> Outcome {
-    let script = world
-        .scripts
-        .remove(req.id())
-        .ok_or_else(|| missing(Kind::Script, req.id()))?;
+    let script = removed(&mut world.scripts, Kind::Script, req.id())?;
     Ok(Reply::ok(
         json!({"id": script.id, "deleted": true}),
         "advanced",

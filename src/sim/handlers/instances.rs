@@ -2,7 +2,7 @@
 
 use super::account::{minimum_balance, per_gpu, round4, OS_IMAGES};
 use super::network::check_rule;
-use super::{missing, public, Outcome, Req};
+use super::{found, found_mut, public, Outcome, Req};
 use crate::api::{lifecycle, Kind, OpId};
 use crate::sim::reply::{FieldErrors, Refusal, Reply};
 use crate::sim::rules;
@@ -43,6 +43,10 @@ pub fn instance_json(world: &World, instance: &Instance) -> Value {
     if let Some(map) = value.as_object_mut() {
         map.insert("tier".into(), tier(&instance.region).into());
         map.insert(
+            "billed_minutes".into(),
+            instance.billed_minutes_at(world.clock).into(),
+        );
+        map.insert(
             "hourly_cost".into(),
             round4(instance.full_hourly_cost(world)).into(),
         );
@@ -51,7 +55,7 @@ pub fn instance_json(world: &World, instance: &Instance) -> Value {
 }
 
 fn find<'w>(world: &'w World, id: &str) -> Result<&'w Instance, Refusal> {
-    world.instances.get(id).ok_or_else(|| missing(Kind::Vm, id))
+    found(&world.instances, Kind::Vm, id)
 }
 
 fn label(instance: &Instance) -> String {
@@ -67,12 +71,9 @@ fn reply(world: &World, id: &str) -> Outcome {
 }
 
 pub fn list(world: &mut World, req: &Req) -> Outcome {
-    let items = world
-        .instances
-        .values()
-        .map(|i| instance_json(world, i))
-        .collect();
-    super::list(items, req, "advanced")
+    let world = &*world;
+    let json = |i: &Instance| instance_json(world, i);
+    super::list_of(world.instances.values(), json, req, "advanced")
 }
 
 pub fn get(world: &mut World, req: &Req) -> Outcome {
@@ -80,13 +81,10 @@ pub fn get(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn snapshot_eligible(world: &mut World, req: &Req) -> Outcome {
-    let items = world
-        .instances
-        .values()
-        .filter(|i| i.status == "ACTIVE")
-        .map(|i| instance_json(world, i))
-        .collect();
-    super::list(items, req, "advanced")
+    let world = &*world;
+    let active = world.instances.values().filter(|i| i.status == "ACTIVE");
+    let json = |i: &Instance| instance_json(world, i);
+    super::list_of(active, json, req, "advanced")
 }
 
 pub fn hibernated_count(world: &mut World, _req: &Req) -> Outcome {
@@ -348,7 +346,7 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
         )
     };
     let data = instance_json(world, &instance);
-    world.instances.insert(id, instance);
+    world.add_instance(instance);
     Ok(Reply::created(data, region_tier))
 }
 
@@ -356,16 +354,14 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
 fn transition(world: &mut World, id: &str, via: &str, to: Option<&str>, seconds: f64) -> Outcome {
     let due = world.clock + seconds;
     let now = world.timestamp();
-    let instance = world
-        .instances
-        .get_mut(id)
-        .ok_or_else(|| missing(Kind::Vm, id))?;
+    let instance = found_mut(&mut world.instances, Kind::Vm, id)?;
     instance.status = via.into();
     instance.updated_at = now;
     instance.pending = Some(Pending {
         due,
         to: to.map(str::to_string),
     });
+    world.schedule(Target::Instance(id.to_string()), due);
     reply(world, id)
 }
 
@@ -518,10 +514,7 @@ pub fn add_security_rule(world: &mut World, req: &Req) -> Outcome {
 
 pub fn remove_security_rule(world: &mut World, req: &Req) -> Outcome {
     let rule_id = req.param("rule_id").to_string();
-    let instance = world
-        .instances
-        .get_mut(req.id())
-        .ok_or_else(|| missing(Kind::Vm, req.id()))?;
+    let instance = found_mut(&mut world.instances, Kind::Vm, req.id())?;
     let before = instance.security_rules.len();
     instance
         .security_rules
@@ -621,6 +614,6 @@ pub fn restore_snapshot(world: &mut World, req: &Req) -> Outcome {
         )
     };
     let data = instance_json(world, &instance);
-    world.instances.insert(id, instance);
+    world.add_instance(instance);
     Ok(Reply::created(data, region_tier))
 }

@@ -119,6 +119,9 @@ pub type Outcome = Result<Reply, Refusal>;
 /// take it from the request's region or the object it names, so a refused legacy deploy or an
 /// invalid rule for a legacy instance says `legacy`; lists filtered by region say that region's.
 pub fn handle(world: &mut World, req: &Req) -> Outcome {
+    if shows_billing(req.op) {
+        world.settle_all();
+    }
     let involved = involved_tier(world, req);
     let outcome = check_shape(req).and_then(|()| route(req.op.id)(world, req));
     match (outcome, involved) {
@@ -129,6 +132,18 @@ pub fn handle(world: &mut World, req: &Req) -> Outcome {
         }
         (outcome, _) => outcome,
     }
+}
+
+/// Whether an operation changes the world or shows a bill: then every object is billed up to
+/// now first, so a change of rate starts at the right instant and a figure read is current.
+/// Other reads skip it: their cost must not grow with the world.
+fn shows_billing(op: &Op) -> bool {
+    op.mutates
+        || op.method != crate::api::Method::Get
+        || matches!(
+            op.id,
+            OpId::Balance | OpId::InstanceBilling | OpId::VolumeBilling | OpId::SnapshotBilling
+        )
 }
 
 /// The catalog's shape of the request: an unknown body field or query parameter, a value of
@@ -252,35 +267,79 @@ fn route(id: OpId) -> Handler {
 
 /// A list answer: filtered by equality on top-level fields named in the query, then paged.
 pub fn list(items: Vec<Value>, req: &Req, tier: &'static str) -> Outcome {
+    list_of(items, |v| v, req, tier)
+}
+
+/// A list answer over world objects, written as JSON by `to_json`. Without filters only the
+/// page asked for is written, so a page costs its own size, not the world's; a filter needs
+/// each object's public fields, so a filtered list writes each object once to test it.
+pub fn list_of<T>(
+    items: impl IntoIterator<Item = T>,
+    to_json: impl Fn(T) -> Value,
+    req: &Req,
+    tier: &'static str,
+) -> Outcome {
     let filters: Vec<&(String, String)> = req
         .query
         .iter()
         .filter(|(k, _)| k != "page" && k != "per_page")
         .collect();
-    let items: Vec<Value> = items
-        .into_iter()
-        .filter(|item| {
-            filters.iter().all(|(k, want)| match item.get(k) {
-                Some(Value::String(s)) => s == want,
-                Some(Value::Number(n)) => n.to_string() == *want,
-                Some(Value::Bool(b)) => b.to_string() == *want,
-                _ => true,
-            })
+    let matches = |item: &Value| {
+        filters.iter().all(|(k, want)| match item.get(k) {
+            Some(Value::String(s)) => s == want,
+            Some(Value::Number(n)) => n.to_string() == *want,
+            Some(Value::Bool(b)) => b.to_string() == *want,
+            _ => true,
         })
-        .collect();
+    };
+    let items = items.into_iter();
+    if !filters.is_empty() {
+        let written: Vec<Value> = items.map(&to_json).filter(|v| matches(v)).collect();
+        let total = written.len();
+        return paged(total, req, tier, |start, len| {
+            written.into_iter().skip(start).take(len).collect()
+        });
+    }
+    // Unfiltered, a map's values know their count: only the page is visited and written.
+    let (low, high) = items.size_hint();
+    if high == Some(low) {
+        return paged(low, req, tier, |start, len| {
+            items.skip(start).take(len).map(&to_json).collect()
+        });
+    }
+    let objects: Vec<T> = items.collect();
+    let total = objects.len();
+    paged(total, req, tier, |start, len| {
+        objects
+            .into_iter()
+            .skip(start)
+            .take(len)
+            .map(&to_json)
+            .collect()
+    })
+}
+
+/// The page of `total` items the query asks for (all of them for an unpaginated operation),
+/// as `cut(start, len)` gives them.
+fn paged(
+    total: usize,
+    req: &Req,
+    tier: &'static str,
+    cut: impl FnOnce(usize, usize) -> Vec<Value>,
+) -> Outcome {
     if !req.op.paginated {
-        return Ok(Reply::ok(Value::Array(items), tier));
+        return Ok(Reply::ok(Value::Array(cut(0, total)), tier));
     }
     let mut errors = FieldErrors::default();
     let page = parse_positive(req.query("page"), 1, "page", &mut errors);
     let per_page = parse_positive(req.query("per_page"), 20, "per_page", &mut errors).min(100);
     errors.finish()?;
-    let total = items.len() as u64;
+    let total = total as u64;
     let total_pages = total.div_ceil(per_page).max(1);
     // `page` comes from the query: `?page=18446744073709551615` must not overflow.
-    let start = (page - 1).saturating_mul(per_page).min(total) as usize;
-    let end = (start + per_page as usize).min(items.len());
-    let data: Vec<Value> = items[start..end].to_vec();
+    let start = (page - 1).saturating_mul(per_page).min(total);
+    let end = (start + per_page).min(total);
+    let data = cut(start as usize, (end - start) as usize);
     Ok(Reply {
         status: 200,
         data: Some(Value::Array(data)),
@@ -333,4 +392,31 @@ pub fn require_state(instance: &super::world::Instance, op: OpId) -> Result<(), 
 
 pub fn missing(kind: Kind, id: &str) -> Refusal {
     Refusal::not_found(kind, id)
+}
+
+/// The object of `kind` with this id, or the 404 that names it: every handler's lookup.
+pub fn found<'w, T>(
+    objects: &'w std::collections::BTreeMap<String, T>,
+    kind: Kind,
+    id: &str,
+) -> Result<&'w T, Refusal> {
+    objects.get(id).ok_or_else(|| missing(kind, id))
+}
+
+/// [`found`], to change it.
+pub fn found_mut<'w, T>(
+    objects: &'w mut std::collections::BTreeMap<String, T>,
+    kind: Kind,
+    id: &str,
+) -> Result<&'w mut T, Refusal> {
+    objects.get_mut(id).ok_or_else(|| missing(kind, id))
+}
+
+/// [`found`], taken out of the world (a delete).
+pub fn removed<T>(
+    objects: &mut std::collections::BTreeMap<String, T>,
+    kind: Kind,
+    id: &str,
+) -> Result<T, Refusal> {
+    objects.remove(id).ok_or_else(|| missing(kind, id))
 }

@@ -1,7 +1,7 @@
 //! Firewalls and their rules, and the security-rule shape instances share with them.
 
 use super::instances::instance_json;
-use super::{list, missing, public, Outcome, Req};
+use super::{found, found_mut, list, missing, public, Outcome, Req};
 use crate::api::Kind;
 use crate::sim::reply::{FieldErrors, Refusal, Reply};
 use crate::sim::world::*;
@@ -174,10 +174,7 @@ pub fn firewalls(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn firewall(world: &mut World, req: &Req) -> Outcome {
-    let fw = world
-        .firewalls
-        .get(req.id())
-        .ok_or_else(|| missing(Kind::Firewall, req.id()))?;
+    let fw = found(&world.firewalls, Kind::Firewall, req.id())?;
     Ok(Reply::ok(firewall_json(fw), tier(&fw.region)))
 }
 
@@ -256,15 +253,12 @@ pub fn create_firewall(world: &mut World, req: &Req) -> Outcome {
         rule_due,
     };
     let data = firewall_json(&firewall);
-    world.firewalls.insert(id, firewall);
+    world.add_firewall(firewall);
     Ok(Reply::created(data, "advanced"))
 }
 
 pub fn delete_firewall(world: &mut World, req: &Req) -> Outcome {
-    let fw = world
-        .firewalls
-        .get(req.id())
-        .ok_or_else(|| missing(Kind::Firewall, req.id()))?;
+    let fw = found(&world.firewalls, Kind::Firewall, req.id())?;
     if !fw.instance_ids.is_empty() {
         return Err(Refusal::conflict(
             crate::api::rules::firewall_still_attached(&fw.id, &fw.name, &fw.instance_ids),
@@ -292,24 +286,18 @@ pub fn add_rule(world: &mut World, req: &Req) -> Outcome {
     let rule = check_rule(&Value::Object(req.body.clone()), &mut errors, "")?;
     errors.finish()?;
     let (rule, rule_id, due) = new_rule(world, rule);
-    let fw = world
-        .firewalls
-        .get_mut(req.id())
-        .ok_or_else(|| missing(Kind::Firewall, req.id()))?;
+    let fw = found_mut(&mut world.firewalls, Kind::Firewall, req.id())?;
     fw.rules.push(rule.clone());
-    fw.rule_due.insert(rule_id, due);
-    Ok(Reply::created(
-        json!({"firewall_id": fw.id, "rule": rule}),
-        "advanced",
-    ))
+    fw.rule_due.insert(rule_id.clone(), due);
+    let firewall_id = fw.id.clone();
+    let data = json!({"firewall_id": firewall_id, "rule": rule});
+    world.schedule(Target::Rule(firewall_id, rule_id), due);
+    Ok(Reply::created(data, "advanced"))
 }
 
 pub fn remove_rule(world: &mut World, req: &Req) -> Outcome {
     let rule_id = req.param("rule_id").to_string();
-    let fw = world
-        .firewalls
-        .get_mut(req.id())
-        .ok_or_else(|| missing(Kind::Firewall, req.id()))?;
+    let fw = found_mut(&mut world.firewalls, Kind::Firewall, req.id())?;
     let before = fw.rules.len();
     fw.rules
         .retain(|r| r.get("id").and_then(Value::as_str) != Some(rule_id.as_str()));
@@ -332,10 +320,7 @@ fn attachable(fw: &Firewall, instance: &Instance) -> bool {
 }
 
 pub fn available_instances(world: &mut World, req: &Req) -> Outcome {
-    let fw = world
-        .firewalls
-        .get(req.id())
-        .ok_or_else(|| missing(Kind::Firewall, req.id()))?;
+    let fw = found(&world.firewalls, Kind::Firewall, req.id())?;
     let items = world
         .instances
         .values()
@@ -361,17 +346,10 @@ fn named_instances(req: &Req) -> Result<Vec<String>, Refusal> {
 /// Adds the instances to the firewall; those already attached stay attached (a firewall is
 /// never silently taken off an instance). See `api::choices`, "detaching a firewall".
 pub fn attach(world: &mut World, req: &Req) -> Outcome {
-    let fw = world
-        .firewalls
-        .get(req.id())
-        .ok_or_else(|| missing(Kind::Firewall, req.id()))?
-        .clone();
+    let fw = found(&world.firewalls, Kind::Firewall, req.id())?.clone();
     let ids = named_instances(req)?;
     for id in &ids {
-        let instance = world
-            .instances
-            .get(id)
-            .ok_or_else(|| missing(Kind::Vm, id))?;
+        let instance = found(&world.instances, Kind::Vm, id)?;
         if !attachable(&fw, instance) {
             return Err(Refusal::conflict(format!(
                 "Instance {id} ({}) cannot take firewall {}: it is {} in {}, the firewall is in {}",
@@ -379,10 +357,7 @@ pub fn attach(world: &mut World, req: &Req) -> Outcome {
             )));
         }
     }
-    let fw = world
-        .firewalls
-        .get_mut(req.id())
-        .ok_or_else(|| missing(Kind::Firewall, req.id()))?;
+    let fw = found_mut(&mut world.firewalls, Kind::Firewall, req.id())?;
     for id in ids {
         if !fw.instance_ids.contains(&id) {
             fw.instance_ids.push(id);
@@ -394,10 +369,7 @@ pub fn attach(world: &mut World, req: &Req) -> Outcome {
 /// Takes the firewall off the named instances, each of which must carry it.
 pub fn detach(world: &mut World, req: &Req) -> Outcome {
     let ids = named_instances(req)?;
-    let fw = world
-        .firewalls
-        .get_mut(req.id())
-        .ok_or_else(|| missing(Kind::Firewall, req.id()))?;
+    let fw = found_mut(&mut world.firewalls, Kind::Firewall, req.id())?;
     let strangers: Vec<&str> = ids
         .iter()
         .filter(|id| !fw.instance_ids.contains(id))

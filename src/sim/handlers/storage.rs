@@ -1,7 +1,7 @@
 //! Volumes, snapshots and custom images.
 
 use super::account::{round4, OS_IMAGES};
-use super::{list, missing, public, Outcome, Req};
+use super::{found, found_mut, list, missing, public, removed, Outcome, Req};
 use crate::api::Kind;
 use crate::sim::reply::{FieldErrors, Refusal, Reply};
 use crate::sim::rules;
@@ -39,10 +39,7 @@ pub fn volumes(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn volume(world: &mut World, req: &Req) -> Outcome {
-    let volume = world
-        .volumes
-        .get(req.id())
-        .ok_or_else(|| missing(Kind::Volume, req.id()))?;
+    let volume = found(&world.volumes, Kind::Volume, req.id())?;
     Ok(Reply::ok(volume_json(volume), tier(&volume.region)))
 }
 
@@ -140,15 +137,12 @@ pub fn create_volume(world: &mut World, req: &Req) -> Outcome {
         }),
     };
     let data = volume_json(&volume);
-    world.volumes.insert(id, volume);
+    world.add_volume(volume);
     Ok(Reply::created(data, "advanced"))
 }
 
 pub fn delete_volume(world: &mut World, req: &Req) -> Outcome {
-    let volume = world
-        .volumes
-        .get(req.id())
-        .ok_or_else(|| missing(Kind::Volume, req.id()))?;
+    let volume = found(&world.volumes, Kind::Volume, req.id())?;
     if let Some(instance) = &volume.instance_id {
         return Err(Refusal::conflict(format!(
             "Volume {} ({}) is attached to instance {instance}; detach it first",
@@ -167,11 +161,7 @@ pub fn delete_volume(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn resize_volume(world: &mut World, req: &Req) -> Outcome {
-    let volume = world
-        .volumes
-        .get(req.id())
-        .ok_or_else(|| missing(Kind::Volume, req.id()))?
-        .clone();
+    let volume = found(&world.volumes, Kind::Volume, req.id())?.clone();
     let mut errors = FieldErrors::default();
     match req.int("size_gb", &mut errors) {
         None if errors.is_empty() => errors.add("size_gb", "This field is required"),
@@ -198,20 +188,13 @@ pub fn resize_volume(world: &mut World, req: &Req) -> Outcome {
     }
     let mut ignore = FieldErrors::default();
     let size = req.int("size_gb", &mut ignore).unwrap_or(volume.size_gb);
-    let v = world
-        .volumes
-        .get_mut(req.id())
-        .ok_or_else(|| missing(Kind::Volume, req.id()))?;
+    let v = found_mut(&mut world.volumes, Kind::Volume, req.id())?;
     v.size_gb = size;
     Ok(Reply::ok(volume_json(v), "advanced"))
 }
 
 pub fn clone_volume(world: &mut World, req: &Req) -> Outcome {
-    let source = world
-        .volumes
-        .get(req.id())
-        .ok_or_else(|| missing(Kind::Volume, req.id()))?
-        .clone();
+    let source = found(&world.volumes, Kind::Volume, req.id())?.clone();
     let mut errors = FieldErrors::default();
     let name = req.text("name", &mut errors);
     match &name {
@@ -242,7 +225,7 @@ pub fn clone_volume(world: &mut World, req: &Req) -> Outcome {
         ..source
     };
     let data = volume_json(&volume);
-    world.volumes.insert(id, volume);
+    world.add_volume(volume);
     Ok(Reply::created(data, "advanced"))
 }
 
@@ -258,17 +241,10 @@ fn volume_ids(req: &Req) -> Result<Vec<String>, Refusal> {
 
 pub fn attach_volumes(world: &mut World, req: &Req) -> Outcome {
     let ids = volume_ids(req)?;
-    let instance = world
-        .instances
-        .get(req.id())
-        .ok_or_else(|| missing(Kind::Vm, req.id()))?
-        .clone();
+    let instance = found(&world.instances, Kind::Vm, req.id())?.clone();
     super::require_state(&instance, crate::api::OpId::AttachVolumes)?;
     for id in &ids {
-        let volume = world
-            .volumes
-            .get(id)
-            .ok_or_else(|| missing(Kind::Volume, id))?;
+        let volume = found(&world.volumes, Kind::Volume, id)?;
         if volume.status != "AVAILABLE" {
             return Err(Refusal::conflict(format!(
                 "Volume not available: {} ({}) is {}",
@@ -299,17 +275,10 @@ pub fn attach_volumes(world: &mut World, req: &Req) -> Outcome {
 
 pub fn detach_volumes(world: &mut World, req: &Req) -> Outcome {
     let ids = volume_ids(req)?;
-    let instance = world
-        .instances
-        .get(req.id())
-        .ok_or_else(|| missing(Kind::Vm, req.id()))?
-        .clone();
+    let instance = found(&world.instances, Kind::Vm, req.id())?.clone();
     let boot = instance.boot_source.get("id").and_then(Value::as_str);
     for id in &ids {
-        let volume = world
-            .volumes
-            .get(id)
-            .ok_or_else(|| missing(Kind::Volume, id))?;
+        let volume = found(&world.volumes, Kind::Volume, id)?;
         if Some(id.as_str()) == boot {
             return Err(Refusal::conflict(format!(
                 "Volume {id} is the boot volume of instance {}; it cannot be detached",
@@ -339,10 +308,7 @@ pub fn detach_volumes(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn volume_billing(world: &mut World, req: &Req) -> Outcome {
-    let volume = world
-        .volumes
-        .get(req.id())
-        .ok_or_else(|| missing(Kind::Volume, req.id()))?;
+    let volume = found(&world.volumes, Kind::Volume, req.id())?;
     Ok(Reply::ok(
         json!({"volume_id": volume.id, "currency": world.currency, "hourly_cost": round4(volume.hourly_cost()),
                "total_cost": round4(volume.total_cost), "billing": "per minute"}),
@@ -356,10 +322,7 @@ pub fn snapshots(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn snapshot(world: &mut World, req: &Req) -> Outcome {
-    let snapshot = world
-        .snapshots
-        .get(req.id())
-        .ok_or_else(|| missing(Kind::Snapshot, req.id()))?;
+    let snapshot = found(&world.snapshots, Kind::Snapshot, req.id())?;
     Ok(Reply::ok(snapshot_json(snapshot), tier(&snapshot.region)))
 }
 
@@ -384,11 +347,7 @@ pub fn create_snapshot(world: &mut World, req: &Req) -> Outcome {
     }
     errors.finish()?;
     let instance_id = instance_id.unwrap_or_default();
-    let instance = world
-        .instances
-        .get(&instance_id)
-        .ok_or_else(|| missing(Kind::Vm, &instance_id))?
-        .clone();
+    let instance = found(&world.instances, Kind::Vm, &instance_id)?.clone();
     let region_tier = tier(&instance.region);
     super::require_state(&instance, crate::api::OpId::Snapshot)?;
     let name =
@@ -421,15 +380,12 @@ pub fn create_snapshot(world: &mut World, req: &Req) -> Outcome {
         }),
     };
     let data = snapshot_json(&snapshot);
-    world.snapshots.insert(id, snapshot);
+    world.add_snapshot(snapshot);
     Ok(Reply::created(data, region_tier))
 }
 
 pub fn delete_snapshot(world: &mut World, req: &Req) -> Outcome {
-    let snapshot = world
-        .snapshots
-        .get(req.id())
-        .ok_or_else(|| missing(Kind::Snapshot, req.id()))?;
+    let snapshot = found(&world.snapshots, Kind::Snapshot, req.id())?;
     if snapshot.status == "CREATING" {
         return Err(Refusal::conflict(format!(
             "Snapshot {} ({}) is still CREATING; delete it once it is AVAILABLE",
@@ -485,10 +441,7 @@ fn fail_restores_of(world: &mut World, snapshot_id: &str, snapshot_name: &str) -
 }
 
 pub fn snapshot_billing(world: &mut World, req: &Req) -> Outcome {
-    let snapshot = world
-        .snapshots
-        .get(req.id())
-        .ok_or_else(|| missing(Kind::Snapshot, req.id()))?;
+    let snapshot = found(&world.snapshots, Kind::Snapshot, req.id())?;
     Ok(Reply::ok(
         json!({"snapshot_id": snapshot.id, "currency": world.currency, "size_gb": snapshot.size_gb,
                "hourly_cost": round4(snapshot.size_gb as f64 * SNAPSHOT_RATE),
@@ -503,18 +456,12 @@ pub fn images(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn image(world: &mut World, req: &Req) -> Outcome {
-    let image = world
-        .images
-        .get(req.id())
-        .ok_or_else(|| missing(Kind::Image, req.id()))?;
+    let image = found(&world.images, Kind::Image, req.id())?;
     Ok(Reply::ok(public(image, &[]), tier(&image.region)))
 }
 
 pub fn delete_image(world: &mut World, req: &Req) -> Outcome {
-    let image = world
-        .images
-        .remove(req.id())
-        .ok_or_else(|| missing(Kind::Image, req.id()))?;
+    let image = removed(&mut world.images, Kind::Image, req.id())?;
     Ok(Reply::ok(
         json!({"id": image.id, "deleted": true}),
         "advanced",
@@ -522,11 +469,7 @@ pub fn delete_image(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn create_image(world: &mut World, req: &Req) -> Outcome {
-    let snapshot = world
-        .snapshots
-        .get(req.id())
-        .ok_or_else(|| missing(Kind::Snapshot, req.id()))?
-        .clone();
+    let snapshot = found(&world.snapshots, Kind::Snapshot, req.id())?.clone();
     let mut errors = FieldErrors::default();
     let name = req.text("name", &mut errors).filter(|n| !n.is_empty());
     errors.finish()?;
@@ -563,7 +506,7 @@ pub fn create_image(world: &mut World, req: &Req) -> Outcome {
         }),
     };
     let data = public(&image, &[]);
-    world.images.insert(id, image);
+    world.add_image(image);
     Ok(Reply::created(data, tier(&snapshot.region)))
 }
 
