@@ -16,28 +16,28 @@ pub const LEGACY_GPU_MODELS: [&str; 6] = [
     "RTX-A6000",
 ];
 /// Every region the reference names (RegionEnum), advanced first.
-pub const REGIONS: [&str; 7] = [
-    "FINLAND-1",
-    "FINLAND-2",
-    "FINLAND-3",
-    "ICELAND-1",
-    "CANADA-1",
-    "NORWAY-1",
-    "US-1",
-];
+pub const REGIONS: [&str; 7] = concat(ADVANCED_REGIONS, LEGACY_REGIONS);
 /// Every GPU model (GpuModelEnum), advanced first.
-pub const GPU_MODELS: [&str; 10] = [
-    "B300-262GB",
-    "B200-180GB",
-    "H200-141GB",
-    "H100-SXM5-80GB",
-    "H100-PCIe-NVLink-80GB",
-    "H100-PCIe-80GB",
-    "A100-PCIe-NVLink-80GB",
-    "A100-PCIe-80GB",
-    "L40",
-    "RTX-A6000",
-];
+pub const GPU_MODELS: [&str; 10] = concat(ADVANCED_GPU_MODELS, LEGACY_GPU_MODELS);
+
+/// `a` then `b`, at compile time: the full lists are the tier lists, never a second spelling.
+const fn concat<const A: usize, const B: usize, const N: usize>(
+    a: [&'static str; A],
+    b: [&'static str; B],
+) -> [&'static str; N] {
+    assert!(A + B == N, "the lengths must add up");
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < A {
+        out[i] = a[i];
+        i += 1;
+    }
+    while i < N {
+        out[i] = b[i - A];
+        i += 1;
+    }
+    out
+}
 /// VolumeTypeEnum's values (**chosen**: the reference prints the schema name only).
 pub const VOLUME_TYPES: [&str; 2] = ["NVMe", "HDD"];
 /// States of volumes, snapshots and images (**chosen**: the reference prints none).
