@@ -188,7 +188,8 @@ fn no_instance_exists_that_the_script_was_told_failed() {
             drop_rate: 0.1,
             ..Faults::default()
         },
-        ..support::frozen_options()
+        // The fast clock: backoff waits are server time, so they pass 1000× faster.
+        ..SimOptions::fast()
     })
     .expect("a simulator");
     sim.with_world(|w| w.balance = 1e9);
