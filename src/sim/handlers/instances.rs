@@ -1,7 +1,7 @@
 //! Instances: deploy, the lifecycle, security rules, billing, and restoring snapshots.
 
 use super::account::{minimum_balance, per_gpu, round4, OS_IMAGES};
-use super::network::check_rule;
+use super::security_rule::check_rule;
 use super::{found, found_mut, public, Outcome, Req};
 use crate::api::{lifecycle, Kind, OpId};
 use crate::sim::reply::{FieldErrors, Refusal, Reply};

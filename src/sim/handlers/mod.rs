@@ -4,6 +4,7 @@
 mod account;
 mod instances;
 mod network;
+mod security_rule;
 mod storage;
 
 use super::reply::{FieldErrors, Refusal, Reply};
