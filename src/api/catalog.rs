@@ -638,6 +638,24 @@ mod tests {
     }
 
     #[test]
+    fn every_kind_is_listed_and_read_by_one_operation() {
+        let expected = [
+            (Kind::Vm, OpId::Instances, OpId::Instance),
+            (Kind::Volume, OpId::Volumes, OpId::Volume),
+            (Kind::Snapshot, OpId::Snapshots, OpId::GetSnapshot),
+            (Kind::Firewall, OpId::Firewalls, OpId::Firewall),
+            (Kind::SshKey, OpId::SshKeys, OpId::SshKey),
+            (Kind::Script, OpId::Scripts, OpId::Script),
+            (Kind::Image, OpId::Images, OpId::Image),
+        ];
+        assert_eq!(expected.len(), Kind::ALL.len());
+        for (kind, list, get) in expected {
+            assert_eq!(list_op(kind).map(|op| op.id), Some(list), "{kind:?}");
+            assert_eq!(get_op(kind).map(|op| op.id), Some(get), "{kind:?}");
+        }
+    }
+
+    #[test]
     fn every_creation_checked_by_name_has_a_list_and_takes_a_name() {
         for (id, kind, field) in CREATED_BY_NAME {
             let op = id.op();

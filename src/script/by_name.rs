@@ -2,16 +2,9 @@
 //! script a deployment names.
 
 use super::runtime::Runtime;
-use crate::api::catalog::{Kind, Method, Op, Returns, OPS};
+use crate::api::catalog::{list_op, Kind, Op, Returns};
 use crate::api::{ApiError, Args};
 use serde_json::Value;
-
-/// The plain list operation of a kind (`scripts()` for scripts).
-fn list_op(kind: Kind) -> Option<&'static Op> {
-    OPS.iter().find(|op| {
-        op.returns == Returns::List(kind) && op.method == Method::Get && op.target_kind().is_none()
-    })
-}
 
 /// Every object of a kind, as the server lists them.
 fn all_of(rt: &Runtime, kind: Kind) -> Result<Vec<Value>, ApiError> {

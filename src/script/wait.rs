@@ -271,7 +271,8 @@ fn wait_shown(
                             "it does not exist (the API knows no {} with this id; check the id, \
                              or list them with {}())",
                             handle.kind.noun(),
-                            list_name(handle.kind)
+                            crate::api::catalog::list_op(handle.kind)
+                                .map_or("the list", |op| op.name)
                         ),
                     )
                 });
@@ -289,19 +290,6 @@ fn wait_shown(
             return Err(wait_error(spec, handle, "WAIT_TIMEOUT", why));
         }
         super::clock::pass(rt, spec.interval)?;
-    }
-}
-
-/// The list function a person would call to find the right id.
-fn list_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Vm => "instances",
-        Kind::Volume => "volumes",
-        Kind::Snapshot => "snapshots",
-        Kind::Firewall => "firewalls",
-        Kind::SshKey => "ssh_keys",
-        Kind::Script => "scripts",
-        Kind::Image => "images",
     }
 }
 
