@@ -160,18 +160,8 @@ pub fn keys(op: &Op) -> Vec<String> {
 
 /// ", did you mean …?" for a near miss.
 pub fn suggest(name: &str) -> String {
-    let names: Vec<&str> = crate::api::OPS
-        .iter()
-        .flat_map(|op| op.rhai_names())
-        .collect();
-    let close: Vec<&str> = names
-        .iter()
-        .copied()
-        .filter(|n| {
-            n.contains(name) || name.contains(n) || crate::api::suggest::edit_distance(n, name) <= 2
-        })
-        .take(4)
-        .collect();
+    let close =
+        crate::api::suggest::near(name, crate::api::OPS.iter().flat_map(|op| op.rhai_names()));
     if close.is_empty() {
         "; see `barrack ops`".into()
     } else {

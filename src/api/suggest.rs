@@ -12,6 +12,16 @@ pub fn closest<'a>(typed: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .map(|(_, c)| c)
 }
 
+/// Up to four of `candidates` near what was typed (one contains the other, or at most two
+/// edits apart), for "did you mean …?" under a name that matched nothing.
+pub fn near<'a>(typed: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    candidates
+        .into_iter()
+        .filter(|n| n.contains(typed) || typed.contains(n) || edit_distance(n, typed) <= 2)
+        .take(4)
+        .collect()
+}
+
 /// Edit distance with adjacent transpositions (`nmae` is one edit from `name`), for suggestions.
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();

@@ -101,14 +101,9 @@ pub fn run(args: &OpsArgs, global: &GlobalOpts, printer: Printer) -> Result<Exit
                          `barrack ops {name}` without --json describes it"
                     ))),
                     None => {
-                        let close: Vec<String> = crate::help::names()
-                            .into_iter()
-                            .filter(|n| {
-                                n.contains(name.as_str())
-                                    || crate::api::suggest::edit_distance(n, name) <= 2
-                            })
-                            .take(4)
-                            .collect();
+                        let names = crate::help::names();
+                        let close =
+                            crate::api::suggest::near(name, names.iter().map(String::as_str));
                         let hint = if close.is_empty() {
                             ops_doc::suggest(name)
                         } else {

@@ -36,7 +36,7 @@ pub fn run(rt: &Runtime, ops: &[&'static Op], name: &str, args: Vec<Dynamic>) ->
         let failed = results.iter().filter(|r| r.is_err()).count();
         rt.say(&format!(
             "barrack: {name} on {}: {} done, {failed} failed",
-            crate::output::figures::count(items.len(), "object"),
+            crate::render::figures::count(items.len(), "object"),
             items.len() - failed
         ));
     }
