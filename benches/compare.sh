@@ -73,7 +73,7 @@ start_sim() {
     PIDS+=("$SIM_PID")
     SIM_URL=
     for _ in $(seq 100); do
-        SIM_URL=$(sed -n 's/.*serving the Barrack API on \(http:[^ ]*\).*/\1/p' "$WORK/$name.log")
+        SIM_URL=$(sed -n 's/.*serving the Barrack API on \(https\{0,1\}:[^ ]*\).*/\1/p' "$WORK/$name.log")
         [ -n "$SIM_URL" ] && return 0
         sleep 0.05
     done
@@ -144,6 +144,18 @@ if [ "$HAVE_CURL" = 1 ]; then
         one "client and simulator on one core" taskset -c 0
         pin "$MAIN_PID" "$ALL_CPUS"
     fi
+    # The same over TLS (issue 15): a `barrack sim --tls` whose certificate both sides trust.
+    start_sim tls --seed 1 --tls --tls-cert "$WORK/sim-ca.pem"
+    TLS_URL=$SIM_URL
+    out=$("$LOADGEN" alternate "$RUNS" 3 "$BIN" run "$WORK/one-call.rhai" --api-url "$TLS_URL" \
+        --ca-cert "$WORK/sim-ca.pem" ::: curl -s --cacert "$WORK/sim-ca.pem" \
+        -H "Authorization: Bearer $KEY" "$TLS_URL/balance/")
+    a=$(field a_median "$out")
+    b=$(field b_median "$out")
+    r=$(div "$a" "$b")
+    say "[1t] one balance() run vs curl over TLS (barrack sim --tls): ${r}x (target <= 0.60x) $(verdict "$r" "<=" 0.6)"
+    note "\`barrack run one-call.rhai --api-url https://… --ca-cert sim-ca.pem\`: $a ms; \`curl -s --cacert sim-ca.pem …/balance/\`: $b ms"
+    kill "$SIM_PID" 2>/dev/null || true
     note "medians of $RUNS alternating runs; one-call.rhai is \`balance();\`, the key comes from BARRACK_API_KEY"
 else
     say "[1] one balance() run vs curl: skipped (curl is not installed and could not be installed)"

@@ -1,6 +1,7 @@
 //! Settings in force and where each came from: flag, environment, profile, or default.
 //! Precedence, highest first: flag, environment variable, the selected profile, built-in default.
 
+use crate::api::MachineRoots;
 use crate::error::{Error, Result};
 use crate::secret::ApiKey;
 use serde::Deserialize;
@@ -277,21 +278,28 @@ impl Config {
         })
     }
 
-    /// The PEM bytes of every extra trusted root. A file that cannot be read or holds no
-    /// certificate is a configuration error naming it; in an `SSL_CERT_DIR` directory, files
-    /// that are not PEM certificates are skipped (such directories hold other things too).
-    pub fn trusted_roots(&self) -> Result<Vec<Vec<u8>>> {
+    /// The PEM bytes of every root given explicitly (`--ca-cert`, `ca_cert`), and where the
+    /// machine's roots are (`SSL_CERT_FILE`, `SSL_CERT_DIR`): those are read only if a server
+    /// needs them (`api::trust`). A file that cannot be read or holds no certificate is a
+    /// configuration error naming it; a machine root that does not exist is one too, at once.
+    pub fn trusted_roots(&self) -> Result<(Vec<Vec<u8>>, MachineRoots)> {
         let mut roots = Vec::new();
+        let mut machine = MachineRoots::default();
+        let missing = |path: &std::path::Path, source: &Source, e: std::io::Error| {
+            Error::config(format!(
+                "trusted root {} (from {source}) cannot be read: {e}; give the PEM file of the CA to trust",
+                path.display(),
+            ))
+        };
         for file in &self.ca_certs {
             let path = &file.value;
-            let pem = std::fs::read(path).map_err(|e| {
-                Error::config(format!(
-                    "trusted root {} (from {}) cannot be read: {e}; give the PEM file of the CA to trust",
-                    path.display(),
-                    file.source
-                ))
-            })?;
-            crate::api::transport::parse_pem(&pem).map_err(|why| {
+            if matches!(file.source, Source::Env(_)) {
+                std::fs::metadata(path).map_err(|e| missing(path, &file.source, e))?;
+                machine.files.push(path.clone());
+                continue;
+            }
+            let pem = std::fs::read(path).map_err(|e| missing(path, &file.source, e))?;
+            crate::api::trust::pem_certificates(&pem).map_err(|why| {
                 Error::config(format!(
                     "trusted root {} (from {}) {why}",
                     path.display(),
@@ -301,24 +309,16 @@ impl Config {
             roots.push(pem);
         }
         for dir in &self.ca_cert_dirs {
-            let entries = std::fs::read_dir(&dir.value).map_err(|e| {
-                Error::config(format!(
-                    "certificate directory {} (from {}) cannot be read: {e}",
+            if !dir.value.is_dir() {
+                return Err(Error::config(format!(
+                    "certificate directory {} (from {}) cannot be read: it is not a directory",
                     dir.value.display(),
                     dir.source
-                ))
-            })?;
-            let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-            files.sort();
-            for path in files.into_iter().filter(|p| p.is_file()) {
-                if let Ok(pem) = std::fs::read(&path) {
-                    if crate::api::transport::parse_pem(&pem).is_ok() {
-                        roots.push(pem);
-                    }
-                }
+                )));
             }
+            machine.dirs.push(dir.value.clone());
         }
-        Ok(roots)
+        Ok((roots, machine))
     }
 
     /// The key itself, running `api_key_command` if that is where it comes from.

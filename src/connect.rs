@@ -170,10 +170,10 @@ pub fn connect_until(
     };
     let mut settings = ClientSettings::new(base_url, key);
     settings.catalog = catalog;
-    // Roots matter only to TLS: a plain http:// run (the simulator) reads no certificate files,
-    // so an SSL_CERT_DIR of hundreds of files costs it nothing.
+    // Roots matter only to TLS: a plain http:// run (the simulator) reads no certificate files.
+    // The machine's (SSL_CERT_FILE/DIR) are read only if a server's issuer needs them.
     if settings.base_url.starts_with("https://") {
-        settings.ca_certs = config.trusted_roots()?;
+        (settings.ca_certs, settings.machine_roots) = config.trusted_roots()?;
     }
     // `--sim-tls`: this run, and nothing else, trusts the certificate its simulator just made.
     if let Some(pem) = sim.as_ref().and_then(|s| s.ca_cert_pem()) {

@@ -130,6 +130,33 @@ fn a_ca_file_that_cannot_be_used_is_a_configuration_error_naming_it() {
         .status(78);
 }
 
+/// The machine's roots (SSL_CERT_FILE, SSL_CERT_DIR) are read only when a server's issuer is
+/// not among the bundled and explicit roots; then a file that cannot be used is named.
+#[test]
+fn the_machines_roots_are_read_when_needed_and_a_broken_one_is_named() {
+    let cert = cert();
+    let (_server, url) = https_server(&cert);
+    let test = call_balance(&url)
+        .file("ca.pem", &cert.pem)
+        .file("machine.pem", "not a certificate");
+    let (ca, machine) = (test.path().join("ca.pem"), test.path().join("machine.pem"));
+    test.args(["--ca-cert", ca.to_str().expect("a path")])
+        .env("SSL_CERT_FILE", machine.to_str().expect("a path"))
+        .stdout_has("42")
+        .success();
+    let test = call_balance(&url).file("machine.pem", "not a certificate");
+    let machine = test.path().join("machine.pem");
+    test.env("SSL_CERT_FILE", machine.to_str().expect("a path"))
+        .stderr_has("does not trust")
+        .stderr_has("machine.pem holds no PEM certificate")
+        .stderr_lacks("SECRET")
+        .status(78);
+    call_balance(&url)
+        .env("SSL_CERT_FILE", "/nonexistent/machine.pem")
+        .stderr_has("/nonexistent/machine.pem (from environment SSL_CERT_FILE) cannot be read")
+        .status(78);
+}
+
 /// A corporate TLS-intercepting proxy: HTTPS_PROXY names it, the client tunnels through it with
 /// CONNECT, and the certificate it presents is trusted through --ca-cert.
 #[test]

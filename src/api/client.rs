@@ -10,7 +10,8 @@ use super::envelope::Page;
 use super::error::{ApiError, Failure};
 use super::request::Request;
 use super::retry::{Backoff, RetryPolicy};
-use super::transport::{parse_pem, Transport, Trouble, MAX_BODY};
+use super::transport::{Transport, Trouble, MAX_BODY};
+use super::trust::{pem_certificates, MachineRoots};
 use crate::secret::ApiKey;
 use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +42,9 @@ pub struct ClientSettings {
     /// Extra trusted roots, PEM (several certificates per entry are fine), on top of the
     /// bundled webpki roots.
     pub ca_certs: Vec<Vec<u8>>,
+    /// The machine's roots (`SSL_CERT_FILE`, `SSL_CERT_DIR`): read only if a server's issuer is
+    /// not among the bundled roots and `ca_certs` (see [`MachineRoots`]).
+    pub machine_roots: MachineRoots,
     /// When set, backoff waits call it instead of sleeping the thread.
     pub sleep: Option<Sleep>,
 }
@@ -54,6 +58,7 @@ impl std::fmt::Debug for ClientSettings {
             .field("timeout", &self.timeout)
             .field("deadline", &self.deadline)
             .field("ca_certs", &self.ca_certs.len())
+            .field("machine_roots", &self.machine_roots)
             .finish_non_exhaustive()
     }
 }
@@ -70,6 +75,7 @@ impl ClientSettings {
             deadline: None,
             time_limit: None,
             ca_certs: Vec::new(),
+            machine_roots: MachineRoots::default(),
             sleep: None,
         }
     }
@@ -166,13 +172,19 @@ impl Client {
         let mut roots = Vec::new();
         for (i, pem) in settings.ca_certs.iter().enumerate() {
             roots.extend(
-                parse_pem(pem).map_err(|why| invalid(format!("trusted root #{}: {why}", i + 1)))?,
+                pem_certificates(pem)
+                    .map_err(|why| invalid(format!("trusted root #{}: {why}", i + 1)))?,
             );
         }
         let base_url = settings.base_url.trim_end_matches('/').to_string();
         let connect_timeout = Duration::from_secs(10).min(settings.timeout);
         Ok(Client {
-            transport: Arc::new(Transport::new(headers, connect_timeout, roots)),
+            transport: Arc::new(Transport::new(
+                headers,
+                connect_timeout,
+                roots,
+                settings.machine_roots,
+            )),
             sim_clock_trusted: is_loopback(&base_url),
             base_url,
             api_key: settings.api_key,

@@ -17,9 +17,11 @@ pub mod rules;
 pub(crate) mod shape;
 pub(crate) mod suggest;
 pub(crate) mod transport;
+pub mod trust;
 
 pub use catalog::{Catalog, Kind, Method, Op, OpId, OPS};
 pub use client::{Answer, Args, Client, ClientSettings, Exchange, Observer, Sleep};
 pub use error::{ApiError, Failure};
 pub use request::encode_component;
 pub use retry::{parse_retry_after, RetryPolicy};
+pub use trust::MachineRoots;

@@ -11,6 +11,8 @@
 //! threads call `block_on` concurrently; tokio lets one of them drive the shared I/O at a time.
 
 use super::catalog::Method;
+use super::trust::{self, MachineRoots};
+use rustls::pki_types::CertificateDer;
 use serde_json::Value;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -80,7 +82,8 @@ impl Trouble {
 pub(crate) struct Transport {
     headers: reqwest::header::HeaderMap,
     connect_timeout: Duration,
-    roots: Vec<reqwest::Certificate>,
+    explicit_roots: Vec<CertificateDer<'static>>,
+    machine_roots: MachineRoots,
     built: OnceLock<Result<Built, String>>,
 }
 
@@ -102,26 +105,18 @@ impl Drop for Built {
 
 const USER_AGENT: &str = concat!("barrack/", env!("CARGO_PKG_VERSION"));
 
-/// Parse PEM text into certificates (several per file are fine); an error names what is wrong.
-pub fn parse_pem(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, String> {
-    let certs = reqwest::Certificate::from_pem_bundle(pem)
-        .map_err(|e| format!("not PEM certificates ({e})"))?;
-    if certs.is_empty() {
-        return Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
-    }
-    Ok(certs)
-}
-
 impl Transport {
     pub fn new(
         headers: reqwest::header::HeaderMap,
         connect_timeout: Duration,
-        roots: Vec<reqwest::Certificate>,
+        explicit_roots: Vec<CertificateDer<'static>>,
+        machine_roots: MachineRoots,
     ) -> Transport {
         Transport {
             headers,
             connect_timeout,
-            roots,
+            explicit_roots,
+            machine_roots,
             built: OnceLock::new(),
         }
     }
@@ -133,18 +128,19 @@ impl Transport {
                     .enable_all()
                     .build()
                     .map_err(|e| format!("the HTTP runtime could not start: {e}"))?;
-                // The bundled webpki roots stay; the user's roots (--ca-cert, ca_cert,
-                // SSL_CERT_FILE/DIR) are added to them. HTTPS_PROXY/NO_PROXY are read by reqwest.
-                let mut builder = reqwest::Client::builder()
+                // The bundled webpki roots, the user's (--ca-cert, ca_cert, --sim-tls), then the
+                // machine's (SSL_CERT_FILE/DIR) when needed: see `trust`. HTTPS_PROXY/NO_PROXY
+                // are read by reqwest.
+                let tls =
+                    trust::client_config(self.explicit_roots.clone(), self.machine_roots.clone())?;
+                let builder = reqwest::Client::builder()
                     .default_headers(self.headers.clone())
                     .connect_timeout(self.connect_timeout)
                     // Under common server idle timeouts (the simulator's is 60 s, many load
                     // balancers' too): a connection is dropped by us before the server closes it.
                     .pool_idle_timeout(std::time::Duration::from_secs(50))
-                    .user_agent(USER_AGENT);
-                for root in &self.roots {
-                    builder = builder.add_root_certificate(root.clone());
-                }
+                    .user_agent(USER_AGENT)
+                    .use_preconfigured_tls(tls);
                 // Building the client inside the runtime: hyper's pool timers need one.
                 let _entered = runtime.enter();
                 let http = builder.build().map_err(|e| e.to_string())?;
