@@ -9,6 +9,8 @@
 #   TARGETS="1 2" benches/compare.sh   only these targets (default: all)
 #   TARGETS=7 SKIP_BUILD=1 benches/compare.sh   issue 18: the simulator at 0 / 1,000 / 10,000
 #                                      instances (needs python3 to write the worlds)
+#   TARGETS=8 SKIP_BUILD=1 benches/compare.sh   issue 18: a fleet of 1,000 end to end at 50 ms
+#                                      latency, default --parallel vs --parallel 1 (minutes)
 #
 # Every target prints one line: the measured ratio (or number), the target, PASS/FAIL, and the
 # baseline command it was measured against. Timings come from `loadgen alternate` (a std-only
@@ -38,7 +40,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-TARGETS=${TARGETS:-1 2 3 4 5 6 7}
+TARGETS=${TARGETS:-1 2 3 4 5 6 7 8}
 say() { printf '%s\n' "$*"; }
 # wanted N: true when target N is to be measured
 wanted() { [[ " $TARGETS " == *" $1 "* ]]; }
@@ -357,6 +359,46 @@ say "[7b] GET /instances/?page=1 at 10,000 vs 0 instances: ${r}x (target >= 0.70
 r=$(div "${ALL[10000]}" "${ALL[1000]}")
 say "[7c] instances() at 10,000 vs 1,000 instances: ${r}x (target <= 12x, linear) $(verdict "$r" "<=" 12)"
 note "\`loadgen get ADDR 64 3 KEY PATH\` against \`barrack sim --state world-N.json\`; instances(): median of 3 \`barrack run all.rhai\`"
+fi
+fi
+
+# --- 8. a fleet of 1,000 end to end at 50 ms latency (issue 18) ----------------------------------
+if wanted 8; then
+say ""
+cat >"$WORK/fleet1000.rhai" <<'EOF'
+let specs = [];
+for i in 0..1000 {
+    specs.push(#{gpu: "H100-SXM5-80GB", count: 1, region: "FINLAND-2", name: `fleet-${i}`});
+}
+let vms = deploy(specs);
+wait_active(vms);
+hibernate(vms);
+wait_status(vms, "HIBERNATED");
+print(instances(#{status: "HIBERNATED"}).len());
+EOF
+fleet_run() {
+    local name=$1 started count ms
+    shift
+    start_sim "$name" --seed 8 --speed 1000 --latency-ms 50
+    admin "$SIM_URL/_sim/balance" '{"balance": 1000000000}'
+    admin "$SIM_URL/_sim/stock" '{"region": "FINLAND-2", "gpu_model": "H100-SXM5-80GB", "available": 1000}'
+    started=$(date +%s%N)
+    count=$("$BIN" run -q "$@" "$WORK/fleet1000.rhai" --api-url "$SIM_URL")
+    ms=$(( ($(date +%s%N) - started) / 1000000 ))
+    kill "$SIM_PID" 2>/dev/null || true
+    wait "$SIM_PID" 2>/dev/null || true
+    echo "$ms $count"
+}
+if [ "$HAVE_CURL" = 1 ]; then
+    read -r fast fast_n <<<"$(fleet_run fleet-fast)"
+    read -r slow slow_n <<<"$(fleet_run fleet-slow --parallel 1)"
+    r=$(div "$slow" "$fast")
+    ok=$(verdict "$r" ">=" 12)
+    [ "$fast_n" = 1000 ] && [ "$slow_n" = 1000 ] || ok="FAIL (hibernated: $fast_n and $slow_n of 1000)"
+    say "[8] deploy→wait→hibernate→wait of 1,000 at --latency-ms 50, default --parallel vs --parallel 1: ${r}x faster (target >= 12x) $ok"
+    note "default: $fast ms; --parallel 1: $slow ms; \`barrack sim --speed 1000 --latency-ms 50\`, fleet1000.rhai"
+else
+    say "[8] fleet of 1,000: skipped (needs curl for the simulator's admin routes)"
 fi
 fi
 
