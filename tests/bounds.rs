@@ -5,10 +5,8 @@
 //! the real binary or talks real HTTP to the simulator.
 
 use crate::support::{self, KEY};
-use crate::test::Test;
+use crate::test::{Running, Test};
 use barrack::script::{Host, Source};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 // ---- the stop flag: --timeout and Ctrl-C ----
@@ -39,166 +37,81 @@ fn a_timeout_stops_a_fleet_wait_and_names_it() {
     .status(75);
 }
 
-/// Spawn the binary in `dir` with piped stdio.
-fn spawn(dir: &std::path::Path, args: &[&str]) -> Child {
-    support::barrack(dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("barrack starts")
-}
-
-/// Read stdout lines until one equals `line` (the script's own signal that it got there).
-fn read_until(out: &mut impl BufRead, line: &str) {
-    let mut text = String::new();
-    loop {
-        text.clear();
-        let n = out.read_line(&mut text).expect("stdout reads");
-        assert!(n > 0, "stdout ended before {line:?}");
-        if text.trim_end() == line {
-            return;
-        }
-    }
-}
-
-fn interrupt(child: &Child) {
-    let pid = libc::pid_t::try_from(child.id()).expect("a pid");
-    // SAFETY: kill(2) of our own child.
-    let sent = unsafe { libc::kill(pid, libc::SIGINT) };
-    assert_eq!(sent, 0, "SIGINT sent");
-}
-
-fn finish(mut child: Child) -> (i32, String, String) {
-    drop(child.stdin.take());
-    let out = child.wait_with_output().expect("barrack ends");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn ctrl_c_stops_a_run_with_130_and_reports_the_mutation_in_flight() {
-    let dir = tempfile::tempdir().expect("a directory");
-    std::fs::write(
-        dir.path().join("s.rhai"),
-        "print(\"ready\");\ntry { delete(\"BRK-000000VM\"); } catch (e) { print(e.code); }\nsleep(\"5h\");\n",
-    )
-    .expect("script written");
     // Every request takes 3 s: the delete is in flight when Ctrl-C comes.
-    let mut child = spawn(
-        dir.path(),
-        &["run", "--sim", "--latency-ms", "3000", "s.rhai"],
-    );
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    read_until(&mut out, "ready");
+    let mut run = Test::new()
+        .file(
+            "s.rhai",
+            "print(\"ready\");\ntry { delete(\"BRK-000000VM\"); } catch (e) { print(e.code); }\nsleep(\"5h\");\n",
+        )
+        .args(["run", "--sim", "--latency-ms", "3000", "s.rhai"])
+        .stderr_has("interrupted (Ctrl-C) while delete_instance BRK-000000VM was in flight")
+        .stderr_has("requests already sent were let finish: delete_instance BRK-000000VM (failed: NOT_FOUND)")
+        .spawn();
+    run.stdout_until("ready");
     std::thread::sleep(Duration::from_millis(300));
-    interrupt(&child);
-    let (code, _, stderr) = finish(child);
-    assert_eq!(code, 130, "{stderr}");
-    assert!(
-        stderr.contains("interrupted (Ctrl-C) while delete_instance BRK-000000VM was in flight"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("requests already sent were let finish: delete_instance BRK-000000VM (failed: NOT_FOUND)"),
-        "{stderr}"
-    );
+    run.interrupt();
+    run.finish(130);
 }
 
 #[test]
 fn a_second_ctrl_c_exits_at_once() {
-    let dir = tempfile::tempdir().expect("a directory");
-    std::fs::write(dir.path().join("s.rhai"), "print(\"ready\");\nbalance();\n")
-        .expect("script written");
     // A request that takes 20 s: the first Ctrl-C waits for it, the second does not.
-    let mut child = spawn(
-        dir.path(),
-        &["run", "--sim", "--latency-ms", "20000", "s.rhai"],
-    );
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    read_until(&mut out, "ready");
+    let mut run = Test::new()
+        .file("s.rhai", "print(\"ready\");\nbalance();\n")
+        .args(["run", "--sim", "--latency-ms", "20000", "s.rhai"])
+        .stderr_has("interrupted again: exiting now")
+        .spawn();
+    run.stdout_until("ready");
     std::thread::sleep(Duration::from_millis(300));
-    interrupt(&child);
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    while !line.contains("Ctrl-C again exits at once") {
-        line.clear();
-        let n = err.read_line(&mut line).expect("stderr reads");
-        assert!(n > 0, "stderr ended before the stopping line");
-    }
-    interrupt(&child);
-    let mut rest = String::new();
-    let _ = std::io::Read::read_to_string(&mut err, &mut rest);
-    let status = child.wait().expect("barrack ends");
-    assert_eq!(status.code(), Some(130), "{rest}");
-    assert!(rest.contains("interrupted again: exiting now"), "{rest}");
+    run.interrupt();
+    run.stderr_until("Ctrl-C again exits at once");
+    run.interrupt();
+    run.finish(130);
 }
 
 #[test]
 fn ctrl_c_in_the_repl_stops_the_evaluation_and_keeps_the_scope() {
-    let dir = tempfile::tempdir().expect("a directory");
-    let mut child = spawn(dir.path(), &["repl", "--sim"]);
-    let mut stdin = child.stdin.take().expect("stdin");
-    writeln!(stdin, "let x = 41;").expect("stdin");
-    writeln!(stdin, "print(\"ready\"); sleep(\"5h\"); x = 0;").expect("stdin");
-    stdin.flush().expect("stdin");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    read_until(&mut out, "ready");
+    let mut repl = Test::new()
+        .args(["repl", "--sim"])
+        .stderr_has("interrupted (Ctrl-C) while sleep(5h) was in flight")
+        .spawn();
+    repl.type_line("let x = 41;");
+    repl.type_line("print(\"ready\"); sleep(\"5h\"); x = 0;");
+    repl.stdout_until("ready");
     std::thread::sleep(Duration::from_millis(300));
-    interrupt(&child);
-    writeln!(stdin, "x + 1").expect("stdin");
-    drop(stdin);
-    let mut rest = String::new();
-    let _ = std::io::Read::read_to_string(&mut out, &mut rest);
-    let (code, _, stderr) = finish(child);
+    repl.interrupt();
+    repl.type_line("x + 1");
+    let out = repl.wait();
     assert!(
-        rest.lines().any(|l| l.trim() == "42"),
-        "{rest}\nstderr: {stderr}"
+        out.stdout.lines().any(|l| l.trim() == "42"),
+        "{}\nstderr: {}",
+        out.stdout,
+        out.stderr
     );
-    assert!(
-        stderr.contains("interrupted (Ctrl-C) while sleep(5h) was in flight"),
-        "{stderr}"
-    );
-    assert_ne!(code, 130, "the session went on after Ctrl-C: {stderr}");
-    assert_ne!(code, -1, "the REPL was not killed by the signal: {stderr}");
+    assert_ne!(out.status, 130, "the session went on after Ctrl-C: {}", out.stderr);
+    assert_ne!(out.status, -1, "the REPL was not killed by the signal: {}", out.stderr);
 }
 
 /// A crash that is not a panic (a stack overflow is a SIGSEGV on the guard page; here the signal
 /// is sent) ends with barrack's one fixed line and exit 70, never Rust's abort (134) or the key.
 #[test]
 fn a_crash_prints_one_line_without_the_key_and_exits_70() {
-    let dir = tempfile::tempdir().expect("a directory");
-    std::fs::write(
-        dir.path().join("s.rhai"),
-        "print(\"ready\");\nsleep(\"5h\");\n",
-    )
-    .expect("script written");
-    let mut child = support::barrack(dir.path())
+    let mut run = Test::new()
+        .file("s.rhai", "print(\"ready\");\nsleep(\"5h\");\n")
         .args(["run", "--sim", "s.rhai"])
         .env("BARRACK_API_KEY", "sk-crash-SECRET")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("barrack starts");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    read_until(&mut out, "ready");
-    let pid = libc::pid_t::try_from(child.id()).expect("a pid");
-    // SAFETY: kill(2) of our own child.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGSEGV) }, 0);
-    let (code, _, stderr) = finish(child);
-    assert_eq!(code, 70, "{stderr}");
+        .stderr_lacks("SECRET")
+        .stderr_lacks("overflowed")
+        .spawn();
+    run.stdout_until("ready");
+    run.signal(libc::SIGSEGV);
+    let out = run.finish(70);
     assert!(
-        stderr.starts_with("barrack: internal error: a crash") && stderr.lines().count() == 1,
-        "{stderr}"
-    );
-    assert!(
-        !stderr.contains("SECRET") && !stderr.contains("overflowed"),
-        "{stderr}"
+        out.stderr.starts_with("barrack: internal error: a crash") && out.stderr.lines().count() == 1,
+        "{}",
+        out.stderr
     );
 }
 
@@ -414,32 +327,21 @@ fn a_hanging_api_key_command_is_stopped_by_the_runs_deadline() {
 
 #[test]
 fn six_concurrent_runs_keep_the_audit_log_valid() {
-    let dir = tempfile::tempdir().expect("a directory");
-    let script = "for i in 0..50 { try { hibernate(`BRK-${i}`); } catch {} }\n";
-    std::fs::write(dir.path().join("s.rhai"), script).expect("script written");
-    let log = dir.path().join("audit.jsonl");
-    let children: Vec<Child> = (0..6)
+    let shared = tempfile::tempdir().expect("a directory");
+    let log = shared.path().join("audit.jsonl");
+    let log = log.to_str().expect("a UTF-8 path");
+    let runs: Vec<Running> = (0..6)
         .map(|_| {
-            support::barrack(dir.path())
-                .args(["run", "--sim", "-q", "--audit-log"])
-                .arg(&log)
-                .arg("s.rhai")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
+            Test::new()
+                .file("s.rhai", "for i in 0..50 { try { hibernate(`BRK-${i}`); } catch {} }\n")
+                .args(["run", "--sim", "-q", "--audit-log", log, "s.rhai"])
                 .spawn()
-                .expect("barrack starts")
         })
         .collect();
-    for child in children {
-        let out = child.wait_with_output().expect("barrack ends");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    for run in runs {
+        run.finish(0);
     }
-    let text = std::fs::read_to_string(&log).expect("the log");
+    let text = std::fs::read_to_string(log).expect("the log");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 300);
     let invalid: Vec<&&str> = lines
