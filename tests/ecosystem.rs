@@ -105,16 +105,17 @@ fn errors_go_to_stderr_in_colour_only_on_a_terminal_without_no_color() {
         out.stdout.is_empty() && !out.stderr.contains('\x1b'),
         "no colour without a terminal"
     );
-    let bin = env!("CARGO_BIN_EXE_barrack");
     let on_tty = |no_color: bool| {
-        let mut cmd = std::process::Command::new("script");
-        cmd.args(["-qec", &format!("{bin} eval --sim 'nope()'"), "/dev/null"])
-            .env_remove("NO_COLOR");
-        if no_color {
-            cmd.env("NO_COLOR", "1");
-        }
-        let out = cmd.output().expect("script(1) runs");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let test = Test::new()
+            .args(["eval", "--sim", "nope()"])
+            .env_remove("NO_COLOR")
+            .on_terminal();
+        let test = if no_color {
+            test.env("NO_COLOR", "1")
+        } else {
+            test
+        };
+        test.output().stdout
     };
     let coloured = on_tty(false);
     assert!(
@@ -128,17 +129,6 @@ fn errors_go_to_stderr_in_colour_only_on_a_terminal_without_no_color() {
     );
 }
 
-fn write_config(test: Test, text: &str, mode: u32) -> Test {
-    let test = test.file("home/.config/barrack/config.toml", text);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let path = test.path().join("home/.config/barrack/config.toml");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-    }
-    test
-}
-
 #[test]
 fn profiles_select_the_api_and_config_show_says_where_each_setting_came_from() {
     let mut options = SimOptions::fast();
@@ -148,30 +138,30 @@ fn profiles_select_the_api_and_config_show_says_where_each_setting_came_from() {
         "default_profile = \"prod\"\n[profiles.prod]\napi_url = \"http://127.0.0.1:9\"\napi_key = \"sk-prod\"\n\n[profiles.staging]\napi_url = \"{}\"\napi_key_command = \"echo sk-staging\"\n",
         staging.base_url()
     );
-    let out = write_config(Test::new(), &config, 0o600)
+    let out = Test::new().config(&config)
         .args(["config", "show"])
         .stdout_has("profile     prod  (default_profile in ")
         .stdout_has("api_url     http://127.0.0.1:9  (profile prod)")
         .stdout_has("api_key     (redacted)  (profile prod)")
         .success();
     assert!(!out.stdout.contains("sk-prod"));
-    write_config(Test::new(), &config, 0o600)
+    Test::new().config(&config)
         .args(["call", "balance", "--profile", "staging", "-o", "json"])
         .stdout_has("\"currency\"")
         .success();
-    write_config(Test::new(), &config, 0o600)
+    Test::new().config(&config)
         .args(["config", "show"])
         .env("BARRACK_PROFILE", "staging")
         .env("BARRACK_API_URL", "http://127.0.0.1:1")
         .stdout_has("api_url     http://127.0.0.1:1  (environment BARRACK_API_URL)")
         .stdout_has("profile     staging  (environment BARRACK_PROFILE)")
         .success();
-    write_config(Test::new(), &config, 0o644)
+    Test::new().config_with_mode(&config, 0o644)
         .args(["config", "show"])
         .stderr_has("chmod 600")
         .stderr_lacks("sk-prod")
         .status(78);
-    write_config(Test::new(), &config, 0o600)
+    Test::new().config(&config)
         .args(["config", "show", "--profile", "nope"])
         .stderr_has("known profiles: prod, staging")
         .status(78);

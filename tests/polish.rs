@@ -350,21 +350,10 @@ fn waiting_for_an_id_that_never_existed_says_it_does_not_exist() {
 
 // ---- 10. config show says where the profile came from ----
 
-fn with_config(test: Test, text: &str) -> Test {
-    let test = test.file("home/.config/barrack/config.toml", text);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let path = test.path().join("home/.config/barrack/config.toml");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    test
-}
-
 #[test]
 fn config_show_names_default_profile_and_its_file() {
     let config = "default_profile = \"prod\"\n[profiles.prod]\napi_url = \"http://127.0.0.1:9\"\n";
-    let out = with_config(Test::new(), config)
+    let out = Test::new().config(config)
         .args(["config", "show"])
         .stdout_has("profile     prod  (default_profile in ")
         .stdout_lacks("built-in default)\napi_url")
@@ -376,7 +365,7 @@ fn config_show_names_default_profile_and_its_file() {
     );
     let missing =
         "default_profile = \"staging\"\n[profiles.prod]\napi_url = \"http://127.0.0.1:9\"\n";
-    with_config(Test::new(), missing)
+    Test::new().config(missing)
         .args(["config", "show"])
         .stderr_has("profile \"staging\" (from default_profile in ")
         .stderr_has("known profiles: prod")
@@ -439,14 +428,12 @@ fn ops_and_repl_help_describe_waiters_helpers_and_recipes() {
 
 // ---- 13. shell completion offers operations, recipes and profiles ----
 
+const PROFILES: &str = "[profiles.prod]\napi_url = \"http://127.0.0.1:9\"\n[profiles.staging]\napi_url = \"http://127.0.0.1:8\"\n";
+
 #[test]
 fn bash_completion_offers_operations_recipes_and_profiles() {
-    let home = Test::new();
-    let home = with_config(
-        home,
-        "[profiles.prod]\napi_url = \"http://127.0.0.1:9\"\n[profiles.staging]\napi_url = \"http://127.0.0.1:8\"\n",
-    );
-    let script = home
+    let script = Test::new()
+        .config(PROFILES)
         .args(["completions", "bash"])
         .stdout_has("stdlib:rotation")
         .stdout_has("instance_billing")
@@ -464,29 +451,18 @@ fn bash_completion_offers_operations_recipes_and_profiles() {
         .stdout_lacks(":(stdlib\\:rotation")
         .success();
     // Ask bash itself, as a user pressing Tab would.
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_barrack"));
-    let completions = script.path("barrack.bash");
-    std::fs::write(&completions, &script.stdout).unwrap();
     let complete = |words: &str| -> String {
         let program = format!(
-            "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
+            "source barrack.bash; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
              COMP_LINE=\"{words}\"; COMP_POINT=${{#COMP_LINE}}; \
              _barrack barrack \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
-             printf '%s\\n' \"${{COMPREPLY[@]}}\"",
-            completions.display()
+             printf '%s\\n' \"${{COMPREPLY[@]}}\""
         );
-        let home = script.path("home");
-        let out = std::process::Command::new("bash")
-            .args(["--norc", "-c", &program])
-            .env(
-                "PATH",
-                format!("{}:/usr/bin:/bin", bin.parent().unwrap().display()),
-            )
-            .env("HOME", &home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
+        Test::shell(&program)
+            .config(PROFILES)
+            .file("barrack.bash", &script.stdout)
             .output()
-            .expect("bash runs");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+            .stdout
     };
     let ops = complete("barrack call instance_b");
     assert_eq!(ops.trim(), "instance_billing", "{ops}");
