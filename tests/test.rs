@@ -443,6 +443,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// The run's directory.
+    pub fn path(&self) -> &Path {
+        self.test.as_ref().expect("the test").path()
+    }
+
     pub fn id(&self) -> u32 {
         self.child.as_ref().expect("the process").id()
     }
@@ -480,6 +485,16 @@ impl Running {
             let n = err.read_line(&mut text).expect("stderr reads");
             assert!(n > 0, "stderr ended before {part:?}");
         }
+    }
+
+    /// The next line barrack writes to stderr (such as `barrack sim`'s address); it is not part
+    /// of the finished output.
+    #[track_caller]
+    pub fn stderr_line(&mut self) -> String {
+        let err = self.stderr.as_mut().expect("stderr is piped");
+        let mut line = String::new();
+        err.read_line(&mut line).expect("stderr reads");
+        line
     }
 
     /// Send `signal` (such as `libc::SIGINT`, a Ctrl-C) to the process.
