@@ -22,16 +22,15 @@
 //!
 //! Run the big one with `cargo test --test integration soak_200 -- --ignored --nocapture`.
 
-use crate::support::{barrack, KEY};
+use crate::support::KEY;
+use crate::test::{Output, Test};
 use barrack::sim::world::World;
 use barrack::sim::{Faults, SimOptions, Simulator};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Output;
 
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/soak.rhai")
+fn script() -> String {
+    format!("{}/tests/data/soak.rhai", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn faults() -> Faults {
@@ -86,15 +85,10 @@ impl Figures {
     }
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// Check the run and the world it left; returns the figures read from the script and the log.
 #[track_caller]
 fn check(n: u64, out: &Output, world: &World) -> Figures {
-    let stdout = text(&out.stdout);
-    let stderr = text(&out.stderr);
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     let context = || {
         let tail: Vec<&str> = stderr.lines().rev().take(40).collect();
         format!(
@@ -102,7 +96,7 @@ fn check(n: u64, out: &Output, world: &World) -> Figures {
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         )
     };
-    assert_eq!(out.status.code(), Some(0), "the soak failed\n{}", context());
+    assert_eq!(out.status, 0, "the soak failed\n{}", context());
     assert!(!stderr.contains("panicked"), "{}", context());
     let report: Value = serde_json::from_str(stdout.trim())
         .unwrap_or_else(|e| panic!("the script's report is not JSON ({e})\n{}", context()));
@@ -164,28 +158,20 @@ fn soak_against_sim(n: u64, fleet: u64, seed: u64, tls: bool) -> Figures {
         ..SimOptions::fast()
     })
     .expect("the simulator starts");
-    let home = tempfile::tempdir().expect("a temporary directory");
-    let cert = home.path().join("sim.pem");
-    std::fs::write(&cert, sim.ca_cert_pem().unwrap_or_default()).expect("the certificate");
-    let started = std::time::Instant::now();
-    let mut command = barrack(home.path());
+    let mut run = Test::new().file("sim.pem", &sim.ca_cert_pem().unwrap_or_default());
     if tls {
         assert!(sim.base_url().starts_with("https://"));
-        command.arg("--ca-cert").arg(&cert);
+        run = run.args(["--ca-cert", "sim.pem"]);
     }
-    let out = command
+    let started = std::time::Instant::now();
+    let out = run
         .env("BARRACK_API_KEY", KEY)
         .args(["-v", "run", "--api-url", &sim.base_url()])
         .args(["--parallel", "32"])
-        .args([
-            "--set",
-            &format!("n={n}"),
-            "--set",
-            &format!("fleet={fleet}"),
-        ])
-        .arg(script())
-        .output()
-        .expect("barrack runs");
+        .set("n", &n.to_string())
+        .set("fleet", &fleet.to_string())
+        .arg(&script())
+        .output();
     let seconds = started.elapsed().as_secs_f64();
     let mut figures = check(n, &out, &sim.world());
     let stats = sim.stats();
@@ -221,18 +207,16 @@ fn soak_40_over_tls() {
 #[test]
 fn soak_with_the_sim_flags() {
     let n = 8;
-    let home = tempfile::tempdir().expect("a temporary directory");
-    let state = home.path().join("world.json");
     let started = std::time::Instant::now();
-    let out = barrack(home.path())
+    let out = Test::new()
         .args(["-v", "run", "--sim", "--seed", "3"])
         .args(["--fault-rate", "0.3", "--drop-rate", "0.05"])
-        .arg("--state")
-        .arg(&state)
-        .args(["--set", &format!("n={n}"), "--set", "fleet=3"])
-        .arg(script())
-        .output()
-        .expect("barrack runs");
+        .args(["--state", "world.json"])
+        .set("n", &n.to_string())
+        .set("fleet", "3")
+        .arg(&script())
+        .output();
+    let state = out.path("world.json");
     let world: World = std::fs::read_to_string(&state)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
@@ -240,12 +224,13 @@ fn soak_with_the_sim_flags() {
             panic!(
                 "the world was saved to {}\n{}",
                 state.display(),
-                text(&out.stderr)
+                out.stderr
             )
         });
     let mut figures = check(n, &out, &world);
     figures.seconds = started.elapsed().as_secs_f64();
-    let log: Vec<String> = text(&out.stderr)
+    let log: Vec<String> = out
+        .stderr
         .lines()
         .filter(|l| l.starts_with("barrack: ") && l.contains(" → "))
         .map(str::to_string)

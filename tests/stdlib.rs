@@ -401,46 +401,31 @@ fn recipes_are_listed_shown_and_runnable_with_set() {
 fn a_second_run_with_the_same_lock_exits_75_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let lock = dir.path().join("nightly.lock");
-    let script = dir.path().join("slow.rhai");
+    let lock = lock.to_str().unwrap();
     // Far longer than any test: the first run still holds the lock when the second ends.
-    std::fs::write(&script, "sleep(\"7d\");").unwrap();
-    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_barrack"))
-        .args([
-            "run",
-            "--sim",
-            "--lock",
-            lock.to_str().unwrap(),
-            script.to_str().unwrap(),
-        ])
-        .env_remove("BARRACK_API_KEY")
-        .spawn()
-        .unwrap();
+    let mut first = Test::new()
+        .file("slow.rhai", "sleep(\"7d\");")
+        .args(["run", "--sim", "--lock", lock, "slow.rhai"])
+        .spawn();
     // Wait until the first run holds the lock.
     let held = (0..200).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(20));
-        std::fs::File::open(&lock)
+        std::fs::File::open(lock)
             .map(|f| f.try_lock_shared().is_err())
             .unwrap_or(false)
     });
     assert!(held, "the first run never took the lock");
     Test::new()
         .file("quick.rhai", "1")
-        .args([
-            "run",
-            "--sim",
-            "--lock",
-            lock.to_str().unwrap(),
-            "quick.rhai",
-        ])
+        .args(["run", "--sim", "--lock", lock, "quick.rhai"])
         .status(75);
     // "At once": the second run gave up while the first still held the lock, instead of
     // waiting for it to be released.
     assert!(
-        first.try_wait().unwrap().is_none(),
+        first.exited().is_none(),
         "the first run ended before the second answered: the second waited for the lock"
     );
-    let _ = first.kill();
-    let _ = first.wait();
+    first.kill();
 }
 
 #[test]
