@@ -7,7 +7,8 @@
 //! Script-level cases run in-process through `Host` (the exit code is `Error::exit_code`, the
 //! one the binary uses); flags, `barrack call`, files and server answers run the real binary.
 
-use crate::support::{barrack, KEY};
+use crate::support::KEY;
+use crate::test::Test;
 use barrack::script::{Host, Limits, Source};
 use barrack::sim::{SimOptions, Simulator};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -439,21 +440,20 @@ struct Ran {
     stderr: String,
 }
 
+/// Run barrack in `dir` (its HOME is `dir/home`), whatever the outcome.
 fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Ran {
-    let mut cmd = barrack(dir);
     // The panic hook prints a backtrace only when asked; these runs judge its plain form.
-    cmd.args(args).env_remove("RUST_BACKTRACE");
+    let mut test = Test::shared(dir)
+        .args(args.iter().copied())
+        .env_remove("RUST_BACKTRACE");
     for (k, v) in env {
-        cmd.env(k, v);
+        test = test.env(k, v);
     }
-    let out = cmd
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("barrack runs");
+    let out = test.output();
     Ran {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status,
+        stdout: out.stdout,
+        stderr: out.stderr,
     }
 }
 
@@ -889,7 +889,7 @@ fn malformed_config_files_are_configuration_errors_without_the_key() {
     let mut problems = Vec::new();
     for (name, text) in cases {
         let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("config/barrack/config.toml");
+        let config = dir.path().join("home/.config/barrack/config.toml");
         std::fs::create_dir_all(config.parent().unwrap()).unwrap();
         std::fs::write(&config, text).unwrap();
         #[cfg(unix)]
