@@ -90,8 +90,16 @@ fn ctrl_c_in_the_repl_stops_the_evaluation_and_keeps_the_scope() {
         out.stdout,
         out.stderr
     );
-    assert_ne!(out.status, 130, "the session went on after Ctrl-C: {}", out.stderr);
-    assert_ne!(out.status, -1, "the REPL was not killed by the signal: {}", out.stderr);
+    assert_ne!(
+        out.status, 130,
+        "the session went on after Ctrl-C: {}",
+        out.stderr
+    );
+    assert_ne!(
+        out.status, -1,
+        "the REPL was not killed by the signal: {}",
+        out.stderr
+    );
 }
 
 /// A crash that is not a panic (a stack overflow is a SIGSEGV on the guard page; here the signal
@@ -109,7 +117,8 @@ fn a_crash_prints_one_line_without_the_key_and_exits_70() {
     run.signal(libc::SIGSEGV);
     let out = run.finish(70);
     assert!(
-        out.stderr.starts_with("barrack: internal error: a crash") && out.stderr.lines().count() == 1,
+        out.stderr.starts_with("barrack: internal error: a crash")
+            && out.stderr.lines().count() == 1,
         "{}",
         out.stderr
     );
@@ -333,7 +342,10 @@ fn six_concurrent_runs_keep_the_audit_log_valid() {
     let runs: Vec<Running> = (0..6)
         .map(|_| {
             Test::new()
-                .file("s.rhai", "for i in 0..50 { try { hibernate(`BRK-${i}`); } catch {} }\n")
+                .file(
+                    "s.rhai",
+                    "for i in 0..50 { try { hibernate(`BRK-${i}`); } catch {} }\n",
+                )
                 .args(["run", "--sim", "-q", "--audit-log", log, "s.rhai"])
                 .spawn()
         })

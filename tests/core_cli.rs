@@ -72,7 +72,13 @@ fn call_takes_key_value_and_json_fields() {
     assert_eq!(vm["status"], "CREATING");
     // A validation error exits 1 and names the field and the printed message.
     Test::new()
-        .args(["call", "create_script", "--sim", "name=bad/name", "script=echo"])
+        .args([
+            "call",
+            "create_script",
+            "--sim",
+            "name=bad/name",
+            "script=echo",
+        ])
         .stderr_has("VALIDATION_ERROR")
         .stderr_has("name: Name must contain only alphanumeric characters")
         .status(1);

@@ -138,30 +138,35 @@ fn profiles_select_the_api_and_config_show_says_where_each_setting_came_from() {
         "default_profile = \"prod\"\n[profiles.prod]\napi_url = \"http://127.0.0.1:9\"\napi_key = \"sk-prod\"\n\n[profiles.staging]\napi_url = \"{}\"\napi_key_command = \"echo sk-staging\"\n",
         staging.base_url()
     );
-    let out = Test::new().config(&config)
+    let out = Test::new()
+        .config(&config)
         .args(["config", "show"])
         .stdout_has("profile     prod  (default_profile in ")
         .stdout_has("api_url     http://127.0.0.1:9  (profile prod)")
         .stdout_has("api_key     (redacted)  (profile prod)")
         .success();
     assert!(!out.stdout.contains("sk-prod"));
-    Test::new().config(&config)
+    Test::new()
+        .config(&config)
         .args(["call", "balance", "--profile", "staging", "-o", "json"])
         .stdout_has("\"currency\"")
         .success();
-    Test::new().config(&config)
+    Test::new()
+        .config(&config)
         .args(["config", "show"])
         .env("BARRACK_PROFILE", "staging")
         .env("BARRACK_API_URL", "http://127.0.0.1:1")
         .stdout_has("api_url     http://127.0.0.1:1  (environment BARRACK_API_URL)")
         .stdout_has("profile     staging  (environment BARRACK_PROFILE)")
         .success();
-    Test::new().config_with_mode(&config, 0o644)
+    Test::new()
+        .config_with_mode(&config, 0o644)
         .args(["config", "show"])
         .stderr_has("chmod 600")
         .stderr_lacks("sk-prod")
         .status(78);
-    Test::new().config(&config)
+    Test::new()
+        .config(&config)
         .args(["config", "show", "--profile", "nope"])
         .stderr_has("known profiles: prod, staging")
         .status(78);

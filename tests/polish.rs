@@ -353,7 +353,8 @@ fn waiting_for_an_id_that_never_existed_says_it_does_not_exist() {
 #[test]
 fn config_show_names_default_profile_and_its_file() {
     let config = "default_profile = \"prod\"\n[profiles.prod]\napi_url = \"http://127.0.0.1:9\"\n";
-    let out = Test::new().config(config)
+    let out = Test::new()
+        .config(config)
         .args(["config", "show"])
         .stdout_has("profile     prod  (default_profile in ")
         .stdout_lacks("built-in default)\napi_url")
@@ -365,7 +366,8 @@ fn config_show_names_default_profile_and_its_file() {
     );
     let missing =
         "default_profile = \"staging\"\n[profiles.prod]\napi_url = \"http://127.0.0.1:9\"\n";
-    Test::new().config(missing)
+    Test::new()
+        .config(missing)
         .args(["config", "show"])
         .stderr_has("profile \"staging\" (from default_profile in ")
         .stderr_has("known profiles: prod")

@@ -30,7 +30,14 @@ fn the_default_is_a_time_budget_and_the_error_counts_the_tries() {
     .expect("a simulator");
     let out = Test::new()
         .env("BARRACK_API_KEY", KEY)
-        .args(["call", "balance", "--retry-for", "1m", "--api-url", &sim.base_url()])
+        .args([
+            "call",
+            "balance",
+            "--retry-for",
+            "1m",
+            "--api-url",
+            &sim.base_url(),
+        ])
         .status(1);
     let stderr = out.stderr;
     let requests = sim.stats()["requests"].as_u64().unwrap_or(0);
@@ -51,7 +58,14 @@ fn the_default_is_a_time_budget_and_the_error_counts_the_tries() {
     .expect("a simulator");
     let out = Test::new()
         .env("BARRACK_API_KEY", KEY)
-        .args(["call", "balance", "--retries", "2", "--api-url", &sim.base_url()])
+        .args([
+            "call",
+            "balance",
+            "--retries",
+            "2",
+            "--api-url",
+            &sim.base_url(),
+        ])
         .stderr_has("gave up after 2 tries over ")
         .output();
     assert_eq!(sim.stats()["requests"], 2, "{}", out.stderr);
@@ -189,7 +203,14 @@ fn no_instance_exists_that_the_script_was_told_failed() {
     let out = Test::new()
         .file("s.rhai", script)
         .env("BARRACK_API_KEY", KEY)
-        .args(["run", "s.rhai", "--retries", "2", "--api-url", &sim.base_url()])
+        .args([
+            "run",
+            "s.rhai",
+            "--retries",
+            "2",
+            "--api-url",
+            &sim.base_url(),
+        ])
         .set("spec", &spec.to_string())
         .output();
     let report: Value = serde_json::from_str(out.stdout.trim())

@@ -579,7 +579,14 @@ fn over_tls_a_client_that_trusts_the_certificate_is_served_and_others_are_refuse
 #[test]
 fn barrack_sim_tls_writes_its_certificate_and_curl_trusts_it() {
     let mut sim = Test::new()
-        .args(["sim", "--listen", "127.0.0.1:0", "--tls", "--tls-cert", "sim.pem"])
+        .args([
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls",
+            "--tls-cert",
+            "sim.pem",
+        ])
         .spawn();
     let cert = sim.path().join("sim.pem");
     let first = sim.stderr_line();
@@ -662,14 +669,23 @@ fn barrack_refuses_a_tls_simulator_it_was_not_told_to_trust() {
     // 78: trusting a server is configuration (--ca-cert), not something a retry fixes.
     Test::new()
         .env("BARRACK_API_KEY", KEY)
-        .args(["call", "balance", "--retries", "1", "--api-url", &sim.base_url()])
+        .args([
+            "call",
+            "balance",
+            "--retries",
+            "1",
+            "--api-url",
+            &sim.base_url(),
+        ])
         .stderr_has("certificate")
         .stderr_has("--ca-cert")
         .status(78);
     assert_eq!(sim.stats()["requests"], 0, "nothing reached the API");
 
     // The same call, told to trust the simulator's certificate, goes through.
-    let pem = sim.ca_cert_pem().expect("a TLS simulator has a certificate");
+    let pem = sim
+        .ca_cert_pem()
+        .expect("a TLS simulator has a certificate");
     Test::new()
         .file("sim.pem", &pem)
         .env("BARRACK_API_KEY", KEY)

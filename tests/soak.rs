@@ -220,13 +220,7 @@ fn soak_with_the_sim_flags() {
     let world: World = std::fs::read_to_string(&state)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "the world was saved to {}\n{}",
-                state.display(),
-                out.stderr
-            )
-        });
+        .unwrap_or_else(|| panic!("the world was saved to {}\n{}", state.display(), out.stderr));
     let mut figures = check(n, &out, &world);
     figures.seconds = started.elapsed().as_secs_f64();
     let log: Vec<String> = out

@@ -1,6 +1,7 @@
 //! Shared helpers of the core tests: an in-process simulator and a real HTTP client for it,
 //! calls by operation name, waits that move the simulated clock (never the wall clock), raw HTTP
-//! for what the client hides (status, headers, exact bodies), and the built binary for CLI tests.
+//! for what the client hides (status, headers, exact bodies). The built binary runs through the
+//! `Test` builder (tests/test.rs), never from here.
 #![allow(dead_code)]
 
 pub mod tiny;
@@ -9,8 +10,7 @@ use barrack::api::{catalog, ApiError, Args, Client, ClientSettings, RetryPolicy}
 use barrack::secret::ApiKey;
 use barrack::sim::{SimOptions, Simulator};
 use serde_json::{json, Value};
-use std::path::Path;
-use std::process::Command;
+
 use std::time::Duration;
 
 /// The key the test clients send; the simulator accepts any non-empty key unless told otherwise.
@@ -317,22 +317,6 @@ pub fn raw_to(
         headers,
         text,
     })
-}
-
-/// The built `barrack` binary, isolated from the user's setup: `HOME` and the XDG directories
-/// point into `home`, and every `BARRACK_*` variable is removed.
-pub fn barrack(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_barrack"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("BARRACK_") {
-            cmd.env_remove(&name);
-        }
-    }
-    cmd.env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .current_dir(home);
-    cmd
 }
 
 /// The message of a caught panic (`assert!` and `panic!` give a `String` or a `&str`).
