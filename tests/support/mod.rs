@@ -4,6 +4,7 @@
 //! `Test` builder (tests/test.rs), never from here.
 #![allow(dead_code)]
 
+pub mod garbage;
 pub mod tiny;
 
 use barrack::api::{catalog, ApiError, Args, Client, ClientSettings, RetryPolicy};
@@ -326,4 +327,11 @@ pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         .cloned()
         .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "panicked".into())
+}
+
+/// `BRK-` + six digits + `suffix` (`VM` for a deployment, `D` for a restored snapshot).
+pub fn is_instance_id(id: &str, suffix: &str) -> bool {
+    id.strip_prefix("BRK-")
+        .and_then(|rest| rest.strip_suffix(suffix))
+        .is_some_and(|digits| digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()))
 }

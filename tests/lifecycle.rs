@@ -1,7 +1,7 @@
 //! The instance lifecycle on the simulated clock: states and their transitions, refusals in the
 //! wrong state, stock taken and given back, per-minute billing, the fast clock and admin routes.
 
-use crate::core_ops::is_instance_id;
+use crate::support::is_instance_id;
 use crate::support::*;
 use barrack::api::Client;
 use barrack::sim::world::OS_VOLUME_RATE;

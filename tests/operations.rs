@@ -11,13 +11,6 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-/// `BRK-` + six digits + `suffix` (`VM` for a deployment, `D` for a restored snapshot).
-pub fn is_instance_id(id: &str, suffix: &str) -> bool {
-    id.strip_prefix("BRK-")
-        .and_then(|rest| rest.strip_suffix(suffix))
-        .is_some_and(|digits| digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()))
-}
-
 /// The ids in a list answer.
 fn ids(list: &Value) -> Vec<&str> {
     list.as_array()
