@@ -1,9 +1,14 @@
-//! The command line of the core: `barrack ops`, `barrack call`, `barrack sim`, run as the built
-//! binary with a private HOME and no BARRACK_* variables, against the simulator.
+//! The command line as a user types it: `barrack ops`, `barrack call`, `barrack sim` as a server,
+//! catalog overrides, `-o json` (one valid document from every command that prints data), colour
+//! only on a terminal, profiles and `config show`, `barrack check`, help for every function, and
+//! shell completion (asked of bash itself), completions for every shell, the man page, `defs`.
 
 use crate::support::*;
+use crate::test::help_says;
 use crate::test::Test;
 use barrack::api::OPS;
+use barrack::sim::SimOptions;
+use barrack::sim::Simulator;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -205,4 +210,364 @@ fn barrack_sim_serves_the_api_over_http() {
         .any(|r| r["name"] == "CANADA-1" && r["tier"] == "legacy"));
 
     sim.kill();
+}
+
+// ---- completions, the man page, editor definitions ----
+
+#[test]
+fn completions_for_every_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F _barrack"),
+        ("zsh", "#compdef barrack"),
+        ("fish", "complete -c barrack"),
+        ("powershell", "Register-ArgumentCompleter"),
+        ("elvish", "edit:completion:arg-completer[barrack]"),
+    ] {
+        let out = Test::new()
+            .args(["completions", shell])
+            .stdout_has(marker)
+            .success();
+        for sub in ["run", "plan", "repl", "stdlib"] {
+            assert!(out.stdout.contains(sub), "{shell} completion lacks {sub}");
+        }
+    }
+    Test::new().args(["completions", "tcsh"]).status(2);
+}
+
+#[test]
+fn the_man_page_is_roff() {
+    let out = Test::new().arg("man").stdout_has(".TH barrack 1").success();
+    assert!(
+        out.stdout.contains("plan") && out.stdout.contains("\\-\\-sim"),
+        "{}",
+        &out.stdout[..400.min(out.stdout.len())]
+    );
+}
+
+#[test]
+fn defs_describe_every_function_handle_and_stdlib_module() {
+    let out = Test::new()
+        .args(["defs", "defs"])
+        .stderr_has("definition files")
+        .success();
+    let dir = out.path("defs");
+    let api = std::fs::read_to_string(dir.join("__static__.d.rhai")).unwrap();
+    assert!(api.contains("fn deploy(spec: map) -> Vm;"), "deploy");
+    assert!(
+        api.contains("/// Create a new instance (DeploymentRequest)."),
+        "doc comments"
+    );
+    assert!(api.contains("fn wait_status(target: Vm, status: String) -> Vm;"));
+    for op in barrack::api::OPS {
+        for name in op.rhai_names() {
+            assert!(api.contains(&format!("fn {name}(")), "defs lack {name}");
+        }
+    }
+    for module in [
+        "rotation",
+        "hibernation",
+        "budget",
+        "reaper",
+        "deploy",
+        "cleanup",
+        "restore",
+    ] {
+        assert!(
+            dir.join(format!("{module}.d.rhai")).exists(),
+            "no definitions for stdlib {module}"
+        );
+    }
+    let rotation = std::fs::read_to_string(dir.join("rotation.d.rhai")).unwrap();
+    assert!(rotation.contains("fn rotate(opts: ?) -> ?;"), "{rotation}");
+    assert!(
+        rotation.contains("/// Rotate snapshots."),
+        "stdlib doc comments: {rotation}"
+    );
+}
+
+// ---- -o json: valid JSON from every command that prints data ----
+
+#[test]
+fn json_output_is_valid_for_every_command_that_prints_data() {
+    for args in [
+        vec!["ops", "-o", "json"],
+        vec!["ops", "--json", "deploy"],
+        vec!["call", "balance", "--sim", "-o", "json"],
+        vec!["call", "instances", "--sim", "-o", "json"],
+        vec!["eval", "--sim", "-o", "json", "#{a: [1, 2], b: \"x\"}"],
+        vec!["stdlib", "list", "-o", "json"],
+        vec!["config", "show", "-o", "json"],
+    ] {
+        let out = Test::new().args(args.clone()).success();
+        let _: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}\n{}", out.stdout));
+    }
+    let out = Test::new()
+        .file("p.rhai", r#"deploy(#{gpu: "L40", region: "CANADA-1"});"#)
+        .args(["plan", "--sim", "-o", "json", "p.rhai"])
+        .status(2);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(plan["count"], 1);
+}
+
+#[test]
+fn plan_json_is_one_document_and_the_scripts_prints_go_to_stderr() {
+    let out = Test::new()
+        .file(
+            "job.rhai",
+            r#"
+            print("about to deploy");
+            let vm = deploy(#{gpu: "L40", region: "CANADA-1", name: "job-1"});
+            "#,
+        )
+        .args(["plan", "--sim", "-o", "json", "job.rhai"])
+        .stderr_has("about to deploy")
+        .stdout_lacks("about to deploy")
+        .status(2);
+    assert_eq!(out.json()["count"], 1);
+    // A recipe prints its result: with -o json that goes to stderr too.
+    let out = Test::new()
+        .args([
+            "plan",
+            "--sim",
+            "-o",
+            "json",
+            "stdlib:rotation",
+            "--set",
+            "name=db-*",
+        ])
+        .args(["--set", "keep_last=7"])
+        .output();
+    assert!(out.status == 0 || out.status == 2, "{}", out.stderr);
+    let plan = out.json();
+    assert!(plan["changes"].is_array(), "{plan}");
+}
+
+#[test]
+fn run_and_eval_json_print_one_document_the_scripts_value() {
+    let out = Test::eval(r#"print("chatter"); #{a: 1, b: [true]}"#)
+        .args(["-o", "json"])
+        .stderr_has("chatter")
+        .success();
+    assert_eq!(out.json(), serde_json::json!({"a": 1, "b": [true]}));
+    let out = Test::run(r#"print("chatter"); 40 + 2"#)
+        .args(["-o", "json"])
+        .stderr_has("chatter")
+        .success();
+    assert_eq!(out.json(), serde_json::json!(42));
+    let out = Test::new()
+        .args(["run", "--sim", "-o", "json", "stdlib:cleanup"])
+        .success();
+    assert!(out.json().is_object(), "{}", out.stdout);
+    assert!(help_says(
+        &["run", "--help"],
+        "stdout carries exactly one JSON document"
+    ));
+}
+
+// ---- colour only on a terminal ----
+
+#[test]
+fn errors_go_to_stderr_in_colour_only_on_a_terminal_without_no_color() {
+    let out = Test::eval("nope()").status(1);
+    assert!(
+        out.stdout.is_empty() && !out.stderr.contains('\x1b'),
+        "no colour without a terminal"
+    );
+    let on_tty = |no_color: bool| {
+        let test = Test::new()
+            .args(["eval", "--sim", "nope()"])
+            .env_remove("NO_COLOR")
+            .on_terminal();
+        let test = if no_color {
+            test.env("NO_COLOR", "1")
+        } else {
+            test
+        };
+        test.output().stdout
+    };
+    let coloured = on_tty(false);
+    assert!(
+        coloured.contains("\x1b[1;31mbarrack: error:"),
+        "{coloured:?}"
+    );
+    let plain = on_tty(true);
+    assert!(
+        plain.contains("barrack: error:") && !plain.contains("\x1b[1;31m"),
+        "{plain:?}"
+    );
+}
+
+// ---- profiles and `config show` ----
+
+#[test]
+fn profiles_select_the_api_and_config_show_says_where_each_setting_came_from() {
+    let mut options = SimOptions::fast();
+    options.api_key = Some("sk-staging".into());
+    let staging = Simulator::start(options).unwrap();
+    let config = format!(
+        "default_profile = \"prod\"\n[profiles.prod]\napi_url = \"http://127.0.0.1:9\"\napi_key = \"sk-prod\"\n\n[profiles.staging]\napi_url = \"{}\"\napi_key_command = \"echo sk-staging\"\n",
+        staging.base_url()
+    );
+    let out = Test::new()
+        .config(&config)
+        .args(["config", "show"])
+        .stdout_has("profile     prod  (default_profile in ")
+        .stdout_has("api_url     http://127.0.0.1:9  (profile prod)")
+        .stdout_has("api_key     (redacted)  (profile prod)")
+        .success();
+    assert!(!out.stdout.contains("sk-prod"));
+    Test::new()
+        .config(&config)
+        .args(["call", "balance", "--profile", "staging", "-o", "json"])
+        .stdout_has("\"currency\"")
+        .success();
+    Test::new()
+        .config(&config)
+        .args(["config", "show"])
+        .env("BARRACK_PROFILE", "staging")
+        .env("BARRACK_API_URL", "http://127.0.0.1:1")
+        .stdout_has("api_url     http://127.0.0.1:1  (environment BARRACK_API_URL)")
+        .stdout_has("profile     staging  (environment BARRACK_PROFILE)")
+        .success();
+    Test::new()
+        .config_with_mode(&config, 0o644)
+        .args(["config", "show"])
+        .stderr_has("chmod 600")
+        .stderr_lacks("sk-prod")
+        .status(78);
+    Test::new()
+        .config(&config)
+        .args(["config", "show", "--profile", "nope"])
+        .stderr_has("known profiles: prod, staging")
+        .status(78);
+}
+
+#[test]
+fn config_show_names_default_profile_and_its_file() {
+    let config = "default_profile = \"prod\"\n[profiles.prod]\napi_url = \"http://127.0.0.1:9\"\n";
+    let out = Test::new()
+        .config(config)
+        .args(["config", "show"])
+        .stdout_has("profile     prod  (default_profile in ")
+        .stdout_lacks("built-in default)\napi_url")
+        .success();
+    assert!(
+        out.stdout.contains("barrack/config.toml)"),
+        "{}",
+        out.stdout
+    );
+    let missing =
+        "default_profile = \"staging\"\n[profiles.prod]\napi_url = \"http://127.0.0.1:9\"\n";
+    Test::new()
+        .config(missing)
+        .args(["config", "show"])
+        .stderr_has("profile \"staging\" (from default_profile in ")
+        .stderr_has("known profiles: prod")
+        .status(78);
+}
+
+// ---- `barrack check` ----
+
+#[test]
+fn check_prints_one_line_per_file_and_a_summary() {
+    Test::new()
+        .file("a.rhai", "let a = 1;")
+        .args(["check", "a.rhai"])
+        .stdout("ok  a.rhai\n")
+        .success();
+    Test::new()
+        .file("a.rhai", "let a = 1;")
+        .file("b.rhai", "let b = ;")
+        .args(["check", "a.rhai", "b.rhai"])
+        .stdout_has("ok  a.rhai")
+        .stdout_lacks("ok  b.rhai")
+        .stdout_has("1 of 2 files compile")
+        .stderr_has("b.rhai:1:")
+        .status(65);
+}
+
+// ---- help for every function, one line per call shape ----
+
+#[test]
+fn ops_and_repl_help_describe_waiters_helpers_and_recipes() {
+    let out = Test::new()
+        .args(["ops", "wait_active"])
+        .stdout_has("  wait_active(x)\n  wait_active(x, options)\n")
+        .stdout_has("timeout (\"20m\")")
+        .stdout_has("interval (\"15s\")")
+        .success();
+    assert!(out.stdout.lines().count() <= 10, "{}", out.stdout);
+    for (name, says) in [
+        ("sleep", "sleep(duration)"),
+        ("table", "table(rows, columns)"),
+        ("now", "now()"),
+        ("wait_status", "wait_status(x, status, options)"),
+        ("rotation::rotate", "keep_last"),
+        ("hibernation", "periods"),
+    ] {
+        Test::new().args(["ops", name]).stdout_has(says).success();
+    }
+    let out = Test::new()
+        .args(["repl", "--sim"])
+        .stdin(":help wait_deleted\n")
+        .stdout_has("  wait_deleted(x, options)")
+        .stdout_has("timeout (\"20m\")")
+        .success();
+    assert!(out.stdout.lines().count() < 15, "{}", out.stdout);
+    Test::new()
+        .args(["ops", "wait_actve"])
+        .stderr_has("did you mean wait_active")
+        .status(2);
+}
+
+// ---- shell completion offers operations, recipes and profiles ----
+
+const PROFILES: &str = "[profiles.prod]\napi_url = \"http://127.0.0.1:9\"\n[profiles.staging]\napi_url = \"http://127.0.0.1:8\"\n";
+
+#[test]
+fn bash_completion_offers_operations_recipes_and_profiles() {
+    let script = Test::new()
+        .config(PROFILES)
+        .args(["completions", "bash"])
+        .stdout_has("stdlib:rotation")
+        .stdout_has("instance_billing")
+        .stdout_has("barrack config profiles")
+        .success();
+    Test::new()
+        .args(["config", "profiles"])
+        .stdout("")
+        .success();
+    // zsh: profiles asked for; script arguments still complete file names.
+    Test::new()
+        .args(["completions", "zsh"])
+        .stdout_has("barrack config profiles")
+        .stdout_has("a bundled recipe:_default'")
+        .stdout_lacks(":(stdlib\\:rotation")
+        .success();
+    // Ask bash itself, as a user pressing Tab would.
+    let complete = |words: &str| -> String {
+        let program = format!(
+            "source barrack.bash; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
+             COMP_LINE=\"{words}\"; COMP_POINT=${{#COMP_LINE}}; \
+             _barrack barrack \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
+             printf '%s\\n' \"${{COMPREPLY[@]}}\""
+        );
+        Test::shell(&program)
+            .config(PROFILES)
+            .file("barrack.bash", &script.stdout)
+            .output()
+            .stdout
+    };
+    let ops = complete("barrack call instance_b");
+    assert_eq!(ops.trim(), "instance_billing", "{ops}");
+    // (bash splits words at `:`, so a user types the start of `stdlib` and picks.)
+    let recipes = complete("barrack run std");
+    assert!(recipes.lines().any(|l| l == "stdlib:rotation"), "{recipes}");
+    assert!(
+        recipes.lines().all(|l| l.starts_with("stdlib:")),
+        "{recipes}"
+    );
+    let profiles = complete("barrack status --profile st");
+    assert_eq!(profiles.trim(), "staging", "{profiles}");
 }

@@ -1,7 +1,9 @@
-//! A fleet deploy reads the account facts (OS images, SSH keys, stock, scripts) once per call:
-//! N deployments cost N requests plus a constant. Counted by the simulator, over real HTTP.
+//! Fleets: a fleet deploy reads the account facts (OS images, SSH keys, stock, scripts) once per
+//! call, so N deployments cost N requests plus a constant (counted by the simulator); a full region
+//! hands over to the next; fleet waits print one line per object in server time off a terminal.
 
 use crate::support::{client_for, frozen_options, GPU, KEY};
+use crate::test::Test;
 use barrack::script::{Host, Source};
 use barrack::sim::Simulator;
 use rhai::Dynamic;
@@ -110,4 +112,58 @@ fn a_stock_hint_spent_on_refused_deployments_is_read_again_before_refusing() {
     let items = value.into_array().unwrap();
     assert_eq!(items[0].as_int().unwrap(), 32, "{items:?}");
     assert_eq!(items[1].to_string(), "FINLAND-1", "{items:?}");
+}
+
+// ---- fleet progress: one line per object, in server time, off a terminal ----
+
+#[test]
+fn a_fleet_wait_off_a_terminal_prints_one_line_per_object_in_server_time() {
+    let out = Test::run(
+        r#"
+        let vms = deploy([#{gpu: "L40", region: "CANADA-1", name: "w-1"},
+                          #{gpu: "L40", region: "CANADA-1", name: "w-2"},
+                          #{gpu: "L40", region: "CANADA-1", name: "w-3"}]);
+        wait_active(vms);
+        "#,
+    )
+    .success();
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("is ACTIVE after"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", out.stderr);
+    for name in ["w-1", "w-2", "w-3"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(&format!("({name}) is ACTIVE"))),
+            "{}",
+            out.stderr
+        );
+    }
+    // Deploys take 2–5 minutes of the simulator's time (a fraction of a second of ours): the
+    // lines report the server's minutes, not the wall clock's.
+    for line in &lines {
+        let took = line.rsplit("after ").next().unwrap();
+        let took = humantime::parse_duration(took).unwrap();
+        assert!(took.as_secs() >= 120, "{line}");
+    }
+    for debris in ['\r', '\x1b', '⠁', '⠋'] {
+        assert!(!out.stderr.contains(debris), "{:?}", out.stderr);
+    }
+}
+
+#[test]
+fn a_fleet_action_on_one_object_says_object() {
+    Test::run(
+        r#"
+        let vm = deploy(#{gpu: "L40", region: "CANADA-1"});
+        wait_active(vm);
+        hibernate([vm]);
+        "#,
+    )
+    .stderr_has("hibernate on 1 object: 1 done, 0 failed")
+    .stderr_lacks("1 objects")
+    .success();
 }

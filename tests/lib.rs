@@ -52,7 +52,3 @@ mod docs;
 mod props;
 mod secrets;
 mod soak;
-
-// ---- dissolved into the above, test by test (kept until their tests have moved) ----
-mod ecosystem;
-mod polish;

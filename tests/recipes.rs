@@ -1,11 +1,23 @@
-//! The bundled recipes against the simulator: correct under re-runs, never destroying data
-//! before its replacement exists. Plus the cron safety of `barrack run`.
+//! The bundled recipes (`stdlib:rotation`, `hibernation`, `budget`, `cleanup`, `reaper`, ...)
+//! against the simulator: correct under re-runs, never destroying data before its replacement
+//! exists, driven by `--set` as people type it, logging figures people read; and property tests
+//! that no recipe input makes a recipe act on an object it should not.
 
+use crate::support::active_instance;
+use crate::support::id_of;
+use crate::support::ok;
+use crate::support::sim;
+use crate::support::wait_object;
+use crate::support::wait_status;
+use crate::support::REGION;
 use crate::support::{client_for, KEY};
+use crate::test::help_says;
 use crate::test::Test;
 use barrack::script::{Host, Source};
 use barrack::sim::{SimOptions, Simulator};
 use rhai::{Dynamic, Map};
+use serde_json::json;
+use serde_json::Value;
 
 fn host(sim: &Simulator) -> Host {
     Host::builder(client_for(sim, Some(KEY))).build()
@@ -397,67 +409,349 @@ fn recipes_are_listed_shown_and_runnable_with_set() {
         .status(1);
 }
 
-#[test]
-fn a_second_run_with_the_same_lock_exits_75_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let lock = dir.path().join("nightly.lock");
-    let lock = lock.to_str().unwrap();
-    // Far longer than any test: the first run still holds the lock when the second ends.
-    let mut first = Test::new()
-        .file("slow.rhai", "sleep(\"7d\");")
-        .args(["run", "--sim", "--lock", lock, "slow.rhai"])
-        .spawn();
-    // Wait until the first run holds the lock.
-    let held = (0..200).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        std::fs::File::open(lock)
-            .map(|f| f.try_lock_shared().is_err())
-            .unwrap_or(false)
-    });
-    assert!(held, "the first run never took the lock");
-    Test::new()
-        .file("quick.rhai", "1")
-        .args(["run", "--sim", "--lock", lock, "quick.rhai"])
-        .status(75);
-    // "At once": the second run gave up while the first still held the lock, instead of
-    // waiting for it to be released.
-    assert!(
-        first.exited().is_none(),
-        "the first run ended before the second answered: the second waited for the lock"
-    );
-    first.kill();
-}
-
-#[test]
-fn the_audit_log_has_one_json_line_per_mutating_call() {
-    let out = Test::run(
-        r#"
-        let vm = deploy(#{gpu: "L40", region: "CANADA-1", name: "audited"});
-        wait_active(vm);
-        balance();
-        vm.hibernate();
-        try { vm.stop(); } catch (e) {}
-        "#,
-    )
-    .args(["--audit-log", "audit.jsonl"])
-    .env("BARRACK_API_KEY", "sk-test-SECRET")
-    .success();
-    let text = std::fs::read_to_string(out.path("audit.jsonl")).unwrap();
-    assert!(!text.contains("SECRET"));
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect();
-    let ops: Vec<&str> = lines.iter().map(|l| l["op"].as_str().unwrap()).collect();
-    assert_eq!(ops, vec!["deploy", "hibernate_instance", "stop_instance"]);
-    assert_eq!(lines[0]["outcome"], "ok");
-    assert!(lines[0]["target"].as_str().unwrap().starts_with("BRK-"));
-    assert!(lines[0]["request_id"].is_string() && lines[0]["time"].is_string());
-    assert_eq!(lines[2]["outcome"], "error");
-    assert_eq!(lines[2]["status"], 409);
-}
-
 #[allow(dead_code)]
 fn unit() -> Dynamic {
     Dynamic::UNIT
+}
+
+// ---- recipes as people read and drive them ----
+
+#[test]
+fn the_budget_recipe_logs_runway_and_burn_rounded_for_people() {
+    let (sim, client) = crate::support::sim();
+    crate::support::active_instance(
+        &sim,
+        &client,
+        crate::support::REGION,
+        serde_json::json!({"gpu_count": 8, "name": "big"}),
+    );
+    sim.with_world(|w| w.balance = 1000.0 / 3.0);
+    let out = Test::new()
+        .args(["run", "--api-url", &sim.base_url(), "stdlib:budget"])
+        .args(["--set", "hibernate_hours=1"])
+        .env("BARRACK_API_KEY", crate::support::KEY)
+        .success();
+    // 333.33 USD at 19.934 USD/h (8×2.49 + the OS volume's 0.014) lasts 16.7 h.
+    assert!(
+        out.stderr
+            .contains("budget: WARNING 333.33 USD lasts 16.7 h at 19.934 USD/h"),
+        "{}",
+        out.stderr
+    );
+    let result: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(result["runway_hours"], 16.7, "{result}");
+    assert_eq!(result["burn_per_hour"], 19.934, "{result}");
+}
+
+#[test]
+fn set_takes_json_arrays_of_maps_that_drive_the_hibernation_recipe() {
+    let (sim, client) = crate::support::sim();
+    let vm = crate::support::active_instance(
+        &sim,
+        &client,
+        crate::support::LEGACY_REGION,
+        serde_json::json!({"name": "dev-1"}),
+    );
+    // Saturday 23:00 UTC: outside every mon-fri 09:00–19:00 period, so dev-1 is hibernated.
+    let out = Test::new()
+        .args(["run", "--api-url", &sim.base_url(), "stdlib:hibernation"])
+        .env("BARRACK_API_KEY", crate::support::KEY)
+        .args(["--set", "name=dev-*"])
+        .args([
+            "--set",
+            r#"periods=[{"begin":"09:00","end":"19:00","weekdays":"mon-fri"}]"#,
+        ])
+        .args(["--set", "timezone=UTC", "--set", "now=2026-12-05T23:00:00Z"])
+        .success();
+    let result: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(result["in_period"], false, "{result}");
+    assert!(result["hibernated"].to_string().contains(&vm), "{result}");
+    let status = crate::support::ok(&client, "instance", serde_json::json!({"id": vm}));
+    assert_eq!(status["status"], "HIBERNATING", "{status}");
+    assert!(help_says(
+        &["run", "--help"],
+        "JSON arrays and maps as Rhai arrays and maps"
+    ));
+}
+
+#[test]
+fn the_budget_guard_burn_counts_instances_volumes_and_snapshots() {
+    let (sim, client) = sim();
+    let vm = active_instance(&sim, &client, REGION, json!({"name": "budgeted"}));
+    let vol = id_of(&ok(
+        &client,
+        "create_volume",
+        json!({"name": "ledger", "size_gb": 2000, "region": REGION}),
+    ));
+    wait_object(&sim, &client, "volume", &vol, "AVAILABLE");
+    let snap = id_of(&ok(
+        &client,
+        "snapshot",
+        json!({"instance_id": vm, "name": "b-snap"}),
+    ));
+    wait_object(&sim, &client, "get_snapshot", &snap, "AVAILABLE");
+    ok(&client, "hibernate_instance", json!({"id": vm}));
+    wait_status(&sim, &client, &vm, "HIBERNATED");
+
+    let host = barrack::script::Host::builder(client_for(&sim, Some(KEY))).build();
+    let result = host
+        .run(&barrack::script::Source::snippet(
+            "<test>",
+            r#"import "barrack/budget" as b; b::guard(#{warn_hours: 1, hibernate_hours: 0})"#,
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let result: Value = rhai::serde::from_dynamic(&result).unwrap();
+
+    let volume_rate = ok(&client, "volume", json!({"id": vol}))["hourly_cost"]
+        .as_f64()
+        .unwrap();
+    let snapshot_rate = ok(&client, "get_snapshot", json!({"id": snap}))["hourly_cost"]
+        .as_f64()
+        .unwrap();
+    let instance_rate = ok(&client, "instance_billing", json!({"id": vm}))["current_hourly_rate"]
+        .as_f64()
+        .unwrap();
+    let burn = &result["burn"];
+    let close = |a: &Value, b: f64| (a.as_f64().unwrap_or(-1.0) - b).abs() < 1e-6;
+    assert!(close(&burn["volumes"], volume_rate), "{result}");
+    assert!(close(&burn["snapshots"], snapshot_rate), "{result}");
+    assert!(close(&burn["instances"], instance_rate), "{result}");
+    assert!(
+        close(
+            &result["burn_per_hour"],
+            volume_rate + snapshot_rate + instance_rate
+        ),
+        "{result}"
+    );
+    assert!(
+        volume_rate > instance_rate,
+        "the hibernated instance pays its disk only"
+    );
+}
+
+// ---- property: no recipe input makes a recipe act on an object it should not ----
+
+mod properties {
+    use crate::support::{self, KEY, LEGACY_REGION};
+    use barrack::script::{Host, Source};
+    use barrack::sim::Simulator;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, RngSeed};
+    use rhai::Dynamic;
+    use serde_json::json;
+    use std::sync::OnceLock;
+    use std::time::Duration;
+
+    /// A fixed seed (no flakes, no regression files); more cases with PROPTEST_CASES.
+    fn config(cases: u32) -> Config {
+        let cases = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(cases);
+        Config {
+            cases,
+            rng_seed: RngSeed::Fixed(13),
+            failure_persistence: None,
+            ..Config::default()
+        }
+    }
+
+    /// A frozen world: two ACTIVE instances `p-1`, `p-2` (a few simulated minutes old) and
+    /// three snapshots of `p-1` named `auto-…`.
+    struct World {
+        sim: Simulator,
+        /// Ages in seconds of the two instances, and of the (youngest) snapshot.
+        vm_ages: [i64; 2],
+        snap_age: i64,
+        vm: String,
+    }
+
+    fn world() -> &'static World {
+        static WORLD: OnceLock<World> = OnceLock::new();
+        WORLD.get_or_init(|| {
+            let (sim, client) = support::sim();
+            let vm = support::active_instance(&sim, &client, LEGACY_REGION, json!({"name": "p-1"}));
+            let other =
+                support::active_instance(&sim, &client, LEGACY_REGION, json!({"name": "p-2"}));
+            let mut snaps = Vec::new();
+            for name in ["auto-a", "auto-b", "auto-c"] {
+                let s = support::ok(
+                    &client,
+                    "snapshot",
+                    json!({"instance_id": vm, "name": name}),
+                );
+                snaps.push(s["id"].as_str().expect("an id").to_string());
+            }
+            for id in &snaps {
+                support::wait_object(&sim, &client, "get_snapshot", id, "AVAILABLE");
+            }
+            let now = client.server_now().as_second();
+            let age = |op: &str, id: &str| {
+                let obj = support::ok(&client, op, json!({"id": id}));
+                let created: jiff::Timestamp = obj["created_at"]
+                    .as_str()
+                    .expect("created_at")
+                    .parse()
+                    .expect("a time");
+                now - created.as_second()
+            };
+            World {
+                vm_ages: [age("instance", &vm), age("instance", &other)],
+                snap_age: snaps
+                    .iter()
+                    .map(|s| age("get_snapshot", s))
+                    .min()
+                    .unwrap_or(0),
+                vm,
+                sim,
+            }
+        })
+    }
+
+    /// Run `code` with `params`, planning (nothing is sent); the mutations it would make.
+    fn plan(code: &str, params: rhai::Map) -> Result<Vec<String>, String> {
+        let w = world();
+        let host = Host::builder(support::client_for(&w.sim, Some(KEY)))
+            .quiet(true)
+            .plan()
+            .params(params)
+            .build();
+        let outcome = host.run(&Source::snippet("<prop>", code));
+        let changes = host
+            .runtime()
+            .planner()
+            .map(|p| p.changes().into_iter().map(|c| c.op.to_string()).collect())
+            .unwrap_or_default();
+        match outcome {
+            Ok(_) => Ok(changes),
+            Err(e) if changes.iter().all(|c| c == "create_snapshot") => Err(e.to_string()),
+            Err(e) => Err(format!("failed after acting ({changes:?}): {e}")),
+        }
+    }
+
+    /// A `max_age` as scripts and `--set` give it: integers (negative, huge), numbers, and
+    /// duration texts with any count, including ones past what a duration can hold.
+    fn max_age() -> impl Strategy<Value = Dynamic> {
+        prop_oneof![
+            (0_i64..2_000).prop_map(Dynamic::from),
+            any::<i64>().prop_map(Dynamic::from),
+            (0.0_f64..1e25).prop_map(Dynamic::from),
+            (
+                any::<u64>(),
+                prop::sample::select(vec!["s", "m", "h", "d", "y", ""])
+            )
+                .prop_map(|(n, u)| Dynamic::from(format!("{n}{u}"))),
+            (0_u64..600, prop::sample::select(vec!["s", "m"]))
+                .prop_map(|(n, u)| Dynamic::from(format!("{n}{u}"))),
+            prop::sample::select(vec!["10000000000000000000s", "-5s", "soon", "", "1e300"])
+                .prop_map(Dynamic::from),
+        ]
+    }
+
+    /// Seconds of a valid `max_age`, as a person reads it; `None` when it is no duration.
+    fn reference_seconds(value: &Dynamic) -> Option<i64> {
+        if let Ok(i) = value.as_int() {
+            return (i >= 0).then_some(i);
+        }
+        let secs = if let Ok(f) = value.as_float() {
+            Duration::try_from_secs_f64(f).ok()?.as_secs()
+        } else {
+            barrack::script::time::parse_duration(&value.to_string())
+                .ok()?
+                .as_secs()
+        };
+        i64::try_from(secs).ok()
+    }
+
+    proptest! {
+        #![proptest_config(config(24))]
+
+        /// The reaper deletes exactly the instances older than `max_age`; an input that is no
+        /// duration (or does not fit one) is an error that deletes nothing.
+        #[test]
+        fn the_reaper_acts_only_on_what_is_older_than_max_age(age in max_age()) {
+            let w = world();
+            let mut params = rhai::Map::new();
+            params.insert("max_age".into(), age.clone());
+            let acted = plan(
+                r#"import "barrack/reaper" as r; r::reap(#{pattern: "p-*", max_age: params.max_age, action: "delete"})"#,
+                params,
+            );
+            match (reference_seconds(&age), acted) {
+                (Some(limit), Ok(ops)) => {
+                    let expected = w.vm_ages.iter().filter(|a| **a > limit).count();
+                    prop_assert_eq!(ops.iter().filter(|o| *o == "delete_instance").count(), expected,
+                        "max_age {} (= {} s), instances {:?} s old", age, limit, w.vm_ages);
+                }
+                (None, Err(_)) => {}
+                (want, got) => prop_assert!(false, "max_age {}: reference {:?}, got {:?}", age, want, got),
+            }
+        }
+
+        /// Rotation keeps the `keep_last` newest and deletes by age only what is older than
+        /// `max_age`; bad options are refused before anything is deleted.
+        #[test]
+        fn rotation_deletes_only_beyond_keep_last_or_max_age(
+            keep_last in prop_oneof![(-3_i64..6), any::<i64>()],
+            age in prop::option::of(max_age()),
+        ) {
+            let w = world();
+            let mut params = rhai::Map::new();
+            params.insert("keep_last".into(), keep_last.into());
+            params.insert("max_age".into(), age.clone().unwrap_or(Dynamic::UNIT));
+            params.insert("vm".into(), w.vm.clone().into());
+            let acted = plan(
+                r#"import "barrack/rotation" as r; r::rotate(#{instance: params.vm, keep_last: params.keep_last, max_age: params.max_age})"#,
+                params,
+            );
+            let limit = age.as_ref().map(reference_seconds);
+            let valid = keep_last >= 1 && limit != Some(None);
+            match (valid, acted) {
+                (true, Ok(ops)) => {
+                    // Three existing snapshots, the newest first; keep_last counts the new one.
+                    let too_old = matches!(limit, Some(Some(l)) if w.snap_age > l);
+                    let kept = usize::try_from(keep_last - 1).unwrap_or(usize::MAX).min(3);
+                    let expected = if too_old { 3 } else { 3 - kept };
+                    prop_assert_eq!(ops.iter().filter(|o| *o == "delete_snapshot").count(), expected,
+                        "keep_last {} max_age {:?} snapshots {} s old", keep_last, age, w.snap_age);
+                }
+                (false, Err(_)) => {}
+                (want, got) => prop_assert!(false, "keep_last {} max_age {:?}: valid {}, got {:?}", keep_last, age, want, got),
+            }
+        }
+
+        /// The hibernation schedule hibernates only outside its period; a period that is not a
+        /// time of day is refused before anything is hibernated.
+        #[test]
+        fn hibernation_acts_only_outside_its_periods(
+            begin in (-2_i64..27, -2_i64..62),
+            end in (-2_i64..27, -2_i64..62),
+            junk in prop::option::of(prop::sample::select(vec!["9", "ab:cd", "99999999999999999999:00", "12:00:00", ""])),
+        ) {
+            let text = |(h, m): (i64, i64)| format!("{h:02}:{m:02}");
+            let begin_text = junk.map(str::to_string).unwrap_or_else(|| text(begin));
+            let mut params = rhai::Map::new();
+            params.insert("begin".into(), begin_text.clone().into());
+            params.insert("end".into(), text(end).into());
+            let acted = plan(
+                r#"import "barrack/hibernation" as h;
+                   h::apply(#{select: #{name: "p-*"}, now: "2026-12-02T12:00:00Z", timezone: "UTC",
+                              periods: [#{begin: params.begin, end: params.end, weekdays: "mon-sun"}]})"#,
+                params,
+            );
+            let minutes = |(h, m): (i64, i64)| ((0..=24).contains(&h) && (0..=59).contains(&m)).then_some(h * 60 + m);
+            let b = if junk.is_some() { None } else { minutes(begin) };
+            match (b, minutes(end), acted) {
+                (Some(b), Some(e), Ok(ops)) => {
+                    let noon = 12 * 60;
+                    let inside = if b <= e { b <= noon && noon < e } else { noon >= b || noon < e };
+                    let expected = if inside { 0 } else { 2 };
+                    prop_assert_eq!(ops.iter().filter(|o| *o == "hibernate_instance").count(), expected,
+                        "period {}–{}", begin_text, text(end));
+                }
+                (b, e, Err(_)) if b.is_none() || e.is_none() => {}
+                (b, e, got) => prop_assert!(false, "period {}–{} ({:?}, {:?}): got {:?}", begin_text, text(end), b, e, got),
+            }
+        }
+    }
 }

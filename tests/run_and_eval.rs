@@ -1,5 +1,9 @@
-//! `barrack run`, `eval`, `check` as a user types them: examples, exit codes, messages.
+//! `barrack run` and `barrack eval` as a user types them: the example scripts and the quickstart,
+//! params and args, values printed readably and as JSON, and the exit codes with their messages
+//! (65 syntax, 66 a missing script, 69 unreachable, 75 timeout or held lock, 77 a refused key,
+//! 78 configuration, 2 usage).
 
+use crate::test::help_says;
 use crate::test::Test;
 
 #[test]
@@ -211,4 +215,20 @@ fn bad_flags_are_usage_errors() {
         .stderr_has("--fault-rate")
         .status(2);
     Test::new().args(["frobnicate"]).status(2);
+}
+
+#[test]
+fn a_missing_script_exits_66_with_its_path() {
+    Test::new()
+        .args(["run", "--sim", "nowhere/job.rhai"])
+        .stderr_has("script nowhere/job.rhai does not exist")
+        .status(66);
+    Test::new()
+        .args(["check", "gone.rhai"])
+        .stderr_has("gone.rhai")
+        .status(66);
+    assert!(help_says(
+        &["--help"],
+        "66 a script or input file does not exist"
+    ));
 }

@@ -586,3 +586,10 @@ impl Drop for Running {
         }
     }
 }
+
+/// Whether `barrack ARGS` prints `text` (help is wrapped to the terminal: compare words).
+pub fn help_says(args: &[&str], text: &str) -> bool {
+    let out = Test::new().args(args.iter().copied()).success();
+    let words = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    words.contains(text) || panic!("{text:?} not in:\n{}", out.stdout)
+}

@@ -12,7 +12,6 @@ use crate::support::KEY;
 use crate::test::Test;
 use barrack::script::{Host, Limits, Source};
 use barrack::sim::{SimOptions, Simulator};
-use std::io::{BufRead, Read};
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -1,8 +1,10 @@
 //! The simulator as a server others can lean on: the HTTP stack's limits (head size, idle
 //! connections, conflicting lengths), lost answers, where faults meet the idempotency replay,
-//! TLS, the admin routes behind `--require-key`, and `Allow` on a 405. Raw sockets where the
-//! client would hide what the server did.
+//! TLS (`barrack sim --tls`, trusted by curl and by `--ca-cert`), the admin routes (behind
+//! `--require-key`, documented in `barrack sim --help`, moving the clock), the fast clock, and
+//! `Allow` on a 405. Raw sockets where the client would hide what the server did.
 
+use crate::support::status_of;
 use crate::support::*;
 use crate::test::Test;
 use barrack::api::catalog::OPS;
@@ -693,4 +695,105 @@ fn barrack_refuses_a_tls_simulator_it_was_not_told_to_trust() {
         .args(["--ca-cert", "sim.pem"])
         .stdout_has("balance")
         .success();
+}
+
+// ---- the admin routes are documented ----
+
+#[test]
+fn sim_help_documents_the_admin_routes_and_their_bodies() {
+    Test::new()
+        .args(["sim", "--help"])
+        .stdout_has("POST /_sim/advance   {\"seconds\": N}")
+        .stdout_has("POST /_sim/faults")
+        .stdout_has("POST /_sim/error")
+        .stdout_has("GET  /_sim/state")
+        .success();
+}
+
+// ---- the clock and the admin routes ----
+
+#[test]
+fn the_fast_clock_runs_a_documented_deploy_in_simulated_minutes() {
+    let (sim, client) = fast_sim();
+    let vm = deploy(&sim, &client, REGION, json!({}));
+    assert_eq!(client.speed(), 1000.0, "the client read X-Sim-Speed");
+    // Poll (at most 500 times) until ACTIVE; every status seen before is CREATING.
+    let mut active = None;
+    for _ in 0..500 {
+        let answer = ok(&client, "instance", json!({"id": vm}));
+        if answer["status"] == "ACTIVE" {
+            active = Some(answer);
+            break;
+        }
+        assert_eq!(answer["status"], "CREATING");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let active = active.expect("the deploy became ACTIVE");
+    // The deploy took the documented 2–5 minutes, on the server's clock: the transition is
+    // timed by the simulated clock, not instant (speed is measured in benches, not here).
+    let at = |field: &str| -> i64 {
+        active[field]
+            .as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| t.as_second())
+            .unwrap_or_else(|| panic!("{field} is a time in {active}"))
+    };
+    let took = at("updated_at") - at("created_at");
+    assert!(
+        (120..=300).contains(&took),
+        "deploy took {took} simulated seconds"
+    );
+    let answer = raw(&sim, "GET", "/balance/", None, &[]).unwrap();
+    assert_eq!(answer.header("x-sim-speed"), Some("1000"));
+}
+
+#[test]
+fn admin_routes_move_the_clock_and_set_the_world() {
+    let (sim, client) = sim();
+    let vm = deploy(&sim, &client, REGION, json!({}));
+    let post = |route: &str, body: Value| {
+        // Admin routes need no key.
+        let http = reqwest::blocking::Client::new();
+        let response = http
+            .post(format!("{}/_sim/{route}", sim.base_url()))
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json::<Value>().unwrap(),
+        )
+    };
+    let (status, _) = post("advance", json!({"seconds": 300}));
+    assert_eq!(status, 200);
+    assert_eq!(status_of(&client, &vm), "ACTIVE");
+    assert_eq!(post("advance", json!({"seconds": -1})).0, 400);
+
+    post(
+        "stock",
+        json!({"region": REGION, "gpu_model": GPU, "available": 0}),
+    );
+    let err = fail(&client, "deploy", deploy_spec(&sim, REGION, json!({})));
+    assert_refused(&err, 409, "OUT_OF_STOCK", "0 GPUs available");
+
+    post("balance", json!({"balance": 0.25}));
+    assert_eq!(ok(&client, "balance", json!({}))["balance"], 0.25);
+    post("profile", json!({"complete": false}));
+    assert!(!sim.world().profile_complete);
+
+    let state = raw(&sim, "GET", "/_sim/state", None, &[]).unwrap().json();
+    assert!(state["instances"][&vm].is_object());
+    let stats = raw(&sim, "GET", "/_sim/stats", None, &[]).unwrap().json();
+    assert!(stats["requests"].as_u64().unwrap() >= 3, "{stats}");
+
+    // The OpenAPI document describes every operation at its catalog route.
+    let doc = raw(&sim, "GET", "/openapi.json", None, &[]).unwrap().json();
+    for op in barrack::api::OPS {
+        let method = op.method.as_str().to_ascii_lowercase();
+        assert_eq!(
+            doc["paths"][op.path][&method]["operationId"], op.name,
+            "{} {}",
+            op.method, op.path
+        );
+    }
 }

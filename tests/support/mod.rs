@@ -335,3 +335,25 @@ pub fn is_instance_id(id: &str, suffix: &str) -> bool {
         .and_then(|rest| rest.strip_suffix(suffix))
         .is_some_and(|digits| digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()))
 }
+
+/// The `id` of an answer (panics naming the answer if it has none).
+#[track_caller]
+pub fn id_of(v: &Value) -> String {
+    v["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {v}"))
+        .to_string()
+}
+
+/// `n` simulated seconds.
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// The status of an instance, through the client.
+pub fn status_of(client: &Client, id: &str) -> String {
+    ok(client, "instance", json!({"id": id}))["status"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{id} has no status"))
+        .to_string()
+}
