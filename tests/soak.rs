@@ -158,7 +158,7 @@ fn soak_against_sim(n: u64, fleet: u64, seed: u64, tls: bool) -> Figures {
         ..SimOptions::fast()
     })
     .expect("the simulator starts");
-    let mut run = Test::new().file("sim.pem", &sim.ca_cert_pem().unwrap_or_default());
+    let mut run = Test::new().file("sim.pem", sim.ca_cert_pem().unwrap_or_default());
     if tls {
         assert!(sim.base_url().starts_with("https://"));
         run = run.args(["--ca-cert", "sim.pem"]);

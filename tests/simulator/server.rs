@@ -689,7 +689,7 @@ fn barrack_refuses_a_tls_simulator_it_was_not_told_to_trust() {
         .ca_cert_pem()
         .expect("a TLS simulator has a certificate");
     Test::new()
-        .file("sim.pem", &pem)
+        .file("sim.pem", pem)
         .env("BARRACK_API_KEY", KEY)
         .args(["call", "balance", "--api-url", &sim.base_url()])
         .args(["--ca-cert", "sim.pem"])
