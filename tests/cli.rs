@@ -163,11 +163,6 @@ fn a_catalog_override_with_an_unknown_operation_is_a_configuration_error() {
         .status(1);
 }
 
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 #[test]
 fn barrack_sim_serves_the_api_over_http() {
     let port = free_port();

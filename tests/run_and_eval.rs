@@ -158,19 +158,9 @@ fn no_key_and_no_sim_is_a_configuration_error() {
 
 #[test]
 fn an_unreachable_api_is_exit_69() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let url = crate::support::unreachable_url();
     Test::new()
-        .args([
-            "eval",
-            "balance()",
-            "--api-url",
-            &format!("http://127.0.0.1:{port}"),
-            "--retries",
-            "1",
-        ])
+        .args(["eval", "balance()", "--api-url", &url, "--retries", "1"])
         .env("BARRACK_API_KEY", "sk-test")
         .stderr_has("could not be reached")
         .status(69);

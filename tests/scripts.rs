@@ -3,21 +3,13 @@
 //! and errors in plain words, imports; run in-process against the simulator, or through the
 //! binary where the message is the CLI's.
 
-use crate::support::{client_for, KEY};
+use crate::support::{host, run_code};
 use crate::test::Test;
 use barrack::api::OPS;
-use barrack::script::{Host, Source};
+use barrack::script::Source;
 use barrack::sim::{SimOptions, Simulator};
 use rhai::Dynamic;
 use serde_json::json;
-
-fn host(sim: &Simulator) -> Host {
-    Host::builder(client_for(sim, Some(KEY))).build()
-}
-
-fn run(host: &Host, code: &str) -> Result<Dynamic, barrack::error::Error> {
-    host.run(&Source::snippet("<test>", code))
-}
 
 const EVERY_FUNCTION: &str = include_str!("data/every_function.rhai");
 
@@ -39,7 +31,7 @@ fn every_catalog_name_is_called_by_the_every_function_script() {
 #[test]
 fn every_function_script_runs_green() {
     let sim = Simulator::start(SimOptions::fast()).unwrap();
-    let value = run(&host(&sim), EVERY_FUNCTION).unwrap_or_else(|e| panic!("{e}"));
+    let value = run_code(&host(&sim), EVERY_FUNCTION).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(value.to_string(), "all done");
     let world = sim.world();
     assert!(
@@ -66,7 +58,7 @@ fn every_rhai_name_is_registered_with_the_engine() {
 #[test]
 fn api_errors_are_catchable_maps_with_the_documented_keys() {
     let sim = Simulator::start(SimOptions::fast()).unwrap();
-    let value = run(
+    let value = run_code(
         &host(&sim),
         r#"
         let caught = #{};
@@ -122,7 +114,7 @@ fn deploy_refuses_bad_input_before_any_request() {
         (r#"#{count: 1}"#, "gpu_model", "required"),
     ] {
         let before = sim.stats()["requests"].as_u64().unwrap();
-        let message = run(
+        let message = run_code(
             &host,
             &format!(
                 "let m = (); try {{ deploy({spec}); }} catch (e) {{ m = e.errors.{field}[0]; }} m"
@@ -139,7 +131,7 @@ fn deploy_refuses_bad_input_before_any_request() {
 #[test]
 fn deploy_fills_the_documented_defaults() {
     let sim = Simulator::start(SimOptions::fast()).unwrap();
-    let value = run(&host(&sim), r#"let vm = deploy(#{gpu: "H100-SXM5-80GB", count: 8}); [vm.region, vm.os_volume_size_gb, vm.ssh_key_ids.len(), vm.name]"#).unwrap();
+    let value = run_code(&host(&sim), r#"let vm = deploy(#{gpu: "H100-SXM5-80GB", count: 8}); [vm.region, vm.os_volume_size_gb, vm.ssh_key_ids.len(), vm.name]"#).unwrap();
     let items = value.into_array().unwrap();
     assert_eq!(items[0].to_string(), "FINLAND-1", "first region with stock");
     assert_eq!(items[1].as_int().unwrap(), 100, "OS volume 100 GB");
@@ -154,7 +146,7 @@ fn deploy_fills_the_documented_defaults() {
 #[test]
 fn fleet_actions_keep_order_and_report_every_failure_after_all_ran() {
     let sim = Simulator::start(SimOptions::fast()).unwrap();
-    let value = run(
+    let value = run_code(
         &host(&sim),
         r#"
         let fleet = deploy([
@@ -207,7 +199,7 @@ fn fleet_actions_keep_order_and_report_every_failure_after_all_ran() {
 fn waiters_fail_early_naming_the_object_and_state() {
     let sim = Simulator::start(SimOptions::fast()).unwrap();
     let host = host(&sim);
-    let message = run(
+    let message = run_code(
         &host,
         r#"let vm = deploy(#{gpu: "L40", region: "CANADA-1", name: "w-1"}); wait_active(vm); vm.stop(); wait_status(vm, "SHUTOFF");
            let m = (); try { wait_active(vm, #{timeout: "1h"}); } catch (e) { m = e.message; } m"#,
@@ -220,7 +212,7 @@ fn waiters_fail_early_naming_the_object_and_state() {
     );
     let id = sim.world().instances.keys().next().unwrap().clone();
     sim.with_world(|w| w.instances.get_mut(&id).unwrap().status = "ERROR".into());
-    let message = run(
+    let message = run_code(
         &host,
         &format!(r#"let m = (); try {{ wait_active("{id}"); }} catch (e) {{ m = e.message; }} m"#),
     )
@@ -236,7 +228,7 @@ fn waiters_fail_early_naming_the_object_and_state() {
 fn waiters_time_out_in_server_time() {
     // speed 1000: a 30 s (server time) timeout is 30 ms of wall time; a deploy takes ≥ 120 s.
     let sim = Simulator::start(SimOptions::fast()).unwrap();
-    let message = run(
+    let message = run_code(
         &host(&sim),
         r#"let vm = deploy(#{gpu: "L40", region: "CANADA-1", name: "slow-1"});
            let m = (); try { wait_active(vm, #{timeout: "30s", interval: "10s"}); } catch (e) { m = [e.code, e.message]; } m"#,
@@ -259,7 +251,7 @@ fn messages(items: &[Dynamic]) -> Vec<String> {
 #[test]
 fn handles_print_as_one_line_and_keep_unknown_fields() {
     let sim = Simulator::start(SimOptions::fast()).unwrap();
-    let value = run(
+    let value = run_code(
         &host(&sim),
         r#"let vm = deploy(#{gpu: "H100-SXM5-80GB", count: 2, region: "FINLAND-2", name: "p-1"});
            [`${vm}`, vm.raw.private_ip != (), vm["vcpus"], type_of(vm)]"#,
@@ -280,7 +272,7 @@ fn handles_print_as_one_line_and_keep_unknown_fields() {
 #[test]
 fn ambiguous_ids_are_refused_with_the_names_to_use() {
     let sim = Simulator::start(SimOptions::fast()).unwrap();
-    let err = run(&host(&sim), r#"delete("xyz-1")"#)
+    let err = run_code(&host(&sim), r#"delete("xyz-1")"#)
         .unwrap_err()
         .to_string();
     assert!(

@@ -191,12 +191,7 @@ fn six_concurrent_runs_keep_the_audit_log_valid() {
 
 #[test]
 fn a_fleet_wait_on_an_unreachable_api_exits_69_like_a_single_wait() {
-    // A port nothing listens on: bind one, note it, close it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let url = format!("http://127.0.0.1:{port}");
+    let url = crate::support::unreachable_url();
     Test::new()
         .args(["eval", r#"wait_active(["BRK-000001VM", "BRK-000002VM"])"#])
         .args(["--api-url", &url, "--retries", "1"])

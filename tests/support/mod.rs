@@ -357,3 +357,37 @@ pub fn status_of(client: &Client, id: &str) -> String {
         .unwrap_or_else(|| panic!("{id} has no status"))
         .to_string()
 }
+
+/// A loopback port that was free a moment ago: bound, noted, closed. For a server a test starts
+/// itself, or for an address nothing listens on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// An API URL nothing listens on.
+pub fn unreachable_url() -> String {
+    format!("http://127.0.0.1:{}", free_port())
+}
+
+/// Requests the simulator has answered (or dropped) so far.
+pub fn requests(sim: &Simulator) -> u64 {
+    sim.stats()["requests"]
+        .as_u64()
+        .expect("the simulator counts requests")
+}
+
+/// A script host for `sim` with the test key and default limits.
+pub fn host(sim: &Simulator) -> barrack::script::Host {
+    barrack::script::Host::builder(client_for(sim, Some(KEY))).build()
+}
+
+/// Run `code` as a snippet on `host`.
+pub fn run_code(
+    host: &barrack::script::Host,
+    code: &str,
+) -> Result<rhai::Dynamic, barrack::error::Error> {
+    host.run(&barrack::script::Source::snippet("<test>", code))
+}

@@ -80,20 +80,10 @@ fn the_quickstart_and_a_fleet_run_over_tls() {
 
 #[test]
 fn an_unreachable_api_reads_the_same_with_or_without_a_proxy() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let url = crate::support::unreachable_url();
     for proxy in [None, Some("http://127.0.0.1:9")] {
         let mut test = Test::new()
-            .args([
-                "call",
-                "balance",
-                "--retries",
-                "1",
-                "--api-url",
-                &format!("http://127.0.0.1:{port}"),
-            ])
+            .args(["call", "balance", "--retries", "1", "--api-url", &url])
             .env("BARRACK_API_KEY", "sk-test-SECRET")
             .env("NO_PROXY", "127.0.0.1")
             .stderr_has("could not be reached")
