@@ -184,6 +184,7 @@ fn an_import_of_a_fifo_is_refused_not_a_hang() {
     // SAFETY: mkfifo(3) with a valid C string.
     assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0, "mkfifo");
     test.args(["run", "--sim", "main.rhai"])
+        .hang_limit(std::time::Duration::from_secs(120))
         .stderr_has("pipe.rhai is not a regular file")
         .status(1);
 }

@@ -10,6 +10,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Duration;
 use tempfile::TempDir;
 
 /// Where a run happens: its own temporary directory, or one a test shares between runs.
@@ -43,6 +44,7 @@ pub struct Test {
     env: Vec<(String, String)>,
     env_removed: Vec<String>,
     stdin: Option<String>,
+    hang_limit: Option<Duration>,
     stdout: Option<String>,
     stdout_has: Vec<String>,
     stderr_has: Vec<String>,
@@ -115,6 +117,7 @@ impl Test {
             env: Vec::new(),
             env_removed: Vec::new(),
             stdin: None,
+            hang_limit: None,
             stdout: None,
             stdout_has: Vec::new(),
             stderr_has: Vec::new(),
@@ -215,6 +218,13 @@ impl Test {
         self
     }
 
+    /// Kill the run and fail the test if it has not ended after `limit`: for runs whose bug
+    /// would be a hang. A guard with a generous bound, not a measure of speed.
+    pub fn hang_limit(mut self, limit: Duration) -> Test {
+        self.hang_limit = Some(limit);
+        self
+    }
+
     /// The whole stdout, unindented.
     pub fn stdout(mut self, expected: &str) -> Test {
         self.stdout = Some(unindent(expected));
@@ -307,15 +317,30 @@ impl Test {
     }
 
     /// Run to the end once and return what happened, unchecked.
+    #[track_caller]
     fn execute(self) -> (Output, Checks) {
         let mut child = self.start();
         drop(child.stdin.take());
-        let out = child.wait_with_output().expect("barrack finishes");
+        let stdout = drain(child.stdout.take());
+        let stderr = drain(child.stderr.take());
+        let status = match self.hang_limit {
+            Some(limit) => wait_at_most(&mut child, limit),
+            None => child.wait().ok(),
+        };
+        let stdout = stdout.join().expect("stdout reader");
+        let stderr = String::from_utf8_lossy(&stderr.join().expect("stderr reader")).into_owned();
+        let Some(status) = status else {
+            panic!(
+                "barrack {} did not finish within {:?}: killed\n--- stderr ---\n{stderr}",
+                self.args.join(" "),
+                self.hang_limit.unwrap_or_default(),
+            );
+        };
         let (dir, checks) = self.into_checks();
         let output = Output {
-            status: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            status: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr,
             dir,
         };
         (output, checks)
@@ -373,6 +398,35 @@ impl Test {
 }
 
 const CONFIG: &str = "home/.config/barrack/config.toml";
+
+/// Read a pipe to its end on its own thread, so neither pipe can block the process.
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        bytes
+    })
+}
+
+/// The exit status, or `None` if the process was still running after `limit` and was killed.
+fn wait_at_most(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+}
 
 /// A word for `sh -c`, taken literally.
 fn shell_quote(word: &str) -> String {

@@ -6,6 +6,9 @@
 
 use crate::support::{self, KEY};
 use crate::test::{Running, Test};
+
+/// Far beyond what any run here needs: only a hang reaches it.
+const HANG: Duration = Duration::from_secs(120);
 use barrack::script::{Host, Source};
 use std::time::Duration;
 
@@ -128,22 +131,12 @@ fn a_crash_prints_one_line_without_the_key_and_exits_70() {
 
 #[test]
 fn a_hanging_api_key_command_is_stopped_by_the_runs_deadline() {
-    let test = Test::eval("balance()").args(["--timeout", "2s"]);
-    let config = test.path().join("home/.config/barrack");
-    std::fs::create_dir_all(&config).expect("config dir");
-    let file = config.join("config.toml");
-    std::fs::write(
-        &file,
-        "default_profile = \"vault\"\n[profiles.vault]\napi_key_command = \"sleep 1000; echo k\"\n",
-    )
-    .expect("config written");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    }
     // Within the 2 s the run had left, far below the command's own 30 s limit.
-    test.stderr_has("api_key_command of profile vault did not finish within")
+    Test::eval("balance()")
+        .args(["--timeout", "2s"])
+        .config("default_profile = \"vault\"\n[profiles.vault]\napi_key_command = \"sleep 1000; echo k\"\n")
+        .hang_limit(HANG)
+        .stderr_has("api_key_command of profile vault did not finish within")
         .stderr_has("and was stopped")
         .status(78);
 }
