@@ -38,7 +38,7 @@ fn ops_name_shows_one_operation_in_detail() {
 }
 
 #[test]
-fn call_balance_against_the_in_process_simulator() {
+fn call_balance_prints_the_simulators_balance_as_json() {
     let balance = Test::new()
         .args(["call", "balance", "--sim", "-o", "json"])
         .success()
@@ -210,7 +210,7 @@ fn barrack_sim_serves_the_api_over_http() {
 // ---- completions, the man page, editor definitions ----
 
 #[test]
-fn completions_for_every_shell() {
+fn completions_come_for_every_shell_and_an_unknown_shell_is_a_usage_error() {
     for (shell, marker) in [
         ("bash", "complete -F _barrack"),
         ("zsh", "#compdef barrack"),

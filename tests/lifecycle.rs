@@ -21,7 +21,7 @@ fn act(client: &Client, op: &str, id: &str, via: &str) -> Value {
 }
 
 #[test]
-fn full_lifecycle_through_the_client() {
+fn an_instance_goes_through_its_whole_lifecycle_through_the_client() {
     let (sim, client) = sim();
     let stock0 = stock(&sim, REGION, GPU);
 

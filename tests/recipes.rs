@@ -109,7 +109,7 @@ fn rotation_deletes_nothing_when_the_new_snapshot_is_not_confirmed() {
 }
 
 #[test]
-fn rotation_by_age_and_bad_options() {
+fn rotation_by_age_deletes_the_old_and_refuses_unknown_options() {
     let sim = Simulator::start(SimOptions::fast()).unwrap();
     let host = host(&sim);
     deploy(&host, "db-1");

@@ -117,7 +117,7 @@ fn explain_prints_each_request_without_the_key() {
 }
 
 #[test]
-fn scope_load_clear_and_quit() {
+fn the_repl_commands_scope_load_clear_and_quit_do_what_they_say() {
     Test::new()
         .file("setup.rhai", "let loaded = 7;")
         .args(["repl", "--sim"])

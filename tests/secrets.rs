@@ -1,4 +1,4 @@
-//! The grep test (issue 7): with `-v`, the API key `sk-test-SECRET` appears nowhere — not in
+//! The grep test: with `-v`, the API key `sk-test-SECRET` appears nowhere — not in
 //! stdout, stderr, the audit log (`--audit-log`) or the REPL history — on the happy path and on
 //! the error paths (401, unreachable, faults and retries, a script that asks for the key).
 

@@ -1,4 +1,4 @@
-//! The reliability soak (issue 7): the real binary runs `tests/data/soak.rhai` — deploy N named
+//! The reliability soak: the real binary runs `tests/data/soak.rhai` — deploy N named
 //! instances in fleets, wait, snapshot each, hibernate half, delete everything — against a
 //! simulator that fails 30 % of API requests (`--fault-rate 0.3`, statuses 500/502/503/429) and
 //! applies-then-drops 5 % of mutating ones (`--drop-rate 0.05`). Afterwards the script must have
@@ -20,7 +20,7 @@
 //! are reproducible; thread interleaving in the fleets still varies which request gets which
 //! draw, hence the bound rather than a fixed outcome.
 //!
-//! Run the big one with `cargo test --test integration soak_200 -- --ignored --nocapture`.
+//! Run the big one with `cargo test --test integration a_soak_of_200_instances_ends_clean -- --ignored --nocapture`.
 
 use crate::support::KEY;
 use crate::test::{Output, Test};
@@ -190,14 +190,14 @@ fn soak_against_sim(n: u64, fleet: u64, seed: u64, tls: bool) -> Figures {
 
 /// The issue's run: 40 instances, faults 0.3, drops 0.05, default retry settings.
 #[test]
-fn soak_40_through_faults_and_lost_responses_with_default_retries() {
+fn a_soak_of_40_instances_through_faults_and_lost_answers_ends_clean_with_default_retries() {
     let figures = soak_against_sim(40, 10, 7, false);
     figures.print("(N = 40, default retries)");
 }
 
 /// The same soak over TLS: faults and lost answers on HTTPS connections.
 #[test]
-fn soak_40_over_tls() {
+fn a_soak_of_40_instances_over_tls_ends_clean() {
     let figures = soak_against_sim(40, 10, 8, true);
     figures.print("(N = 40, TLS, default retries)");
 }
@@ -205,7 +205,7 @@ fn soak_40_over_tls() {
 /// The user-facing flags themselves: `barrack run --sim --fault-rate 0.3 --drop-rate 0.05`, the
 /// world saved with `--state` and read back; the figures come from the `-v` request log.
 #[test]
-fn soak_with_the_sim_flags() {
+fn a_soak_with_the_sim_flags_ends_clean_and_saves_its_world() {
     let n = 8;
     let started = std::time::Instant::now();
     let out = Test::new()
@@ -246,7 +246,7 @@ fn soak_with_the_sim_flags() {
 
 #[test]
 #[ignore = "N = 200: about 2 500 requests; run with --ignored"]
-fn soak_200() {
+fn a_soak_of_200_instances_ends_clean() {
     let figures = soak_against_sim(200, 25, 11, false);
     figures.print("(N = 200)");
 }

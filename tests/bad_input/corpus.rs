@@ -1,4 +1,4 @@
-//! Bad input never panics (issue 7): a corpus of invalid names, sizes, regions, GPU models,
+//! Bad input never panics: a corpus of invalid names, sizes, regions, GPU models,
 //! counts, JSON bodies, wrong-state calls, malformed scripts and flags, and of garbage server
 //! answers (truncated JSON, HTML, a 70 MB body, unknown fields, no body, a lying or silent
 //! server). Each must end in a clear error and a sensible exit code: never a panic, never

@@ -1,4 +1,4 @@
-//! Strict keys (issue 14): every map a user writes is checked against the catalog's request
+//! Strict keys: every map a user writes is checked against the catalog's request
 //! shapes. The per-operation tests are generated from the catalog, so a new operation is
 //! covered without a new test.
 
