@@ -4,11 +4,9 @@
 //! shell completion (asked of bash itself), completions for every shell, the man page, `defs`.
 
 use crate::support::*;
-use crate::test::help_says;
-use crate::test::Test;
+use crate::test::{help_says, Test};
 use barrack::api::OPS;
-use barrack::sim::SimOptions;
-use barrack::sim::Simulator;
+use barrack::sim::{SimOptions, Simulator};
 use std::time::{Duration, Instant};
 
 #[test]

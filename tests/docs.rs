@@ -3,8 +3,7 @@
 //! and `barrack ops` on which rules are barrack's own choices.
 
 use crate::test::Test;
-use barrack::sim::SimOptions;
-use barrack::sim::Simulator;
+use barrack::sim::{SimOptions, Simulator};
 
 // ---- the OpenAPI document ----
 

@@ -3,7 +3,6 @@
 //! instances and of data volumes (stopped and hibernated ones keep billing), restores, and a
 //! snapshot deleted during its restore.
 
-use crate::support::is_instance_id;
 use crate::support::*;
 use crate::test::Test;
 use barrack::api::Client;

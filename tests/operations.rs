@@ -6,8 +6,7 @@
 use crate::support::*;
 use barrack::api::catalog::ArgType;
 use barrack::api::rules::{SCRIPT_NAME_CHARS, SCRIPT_TOO_LARGE};
-use barrack::api::Method;
-use barrack::api::{Kind, OPS};
+use barrack::api::{Kind, Method, OPS};
 use barrack::sim::{Faults, SimOptions};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;

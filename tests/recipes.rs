@@ -3,16 +3,10 @@
 //! exists, driven by `--set` as people type it, logging figures people read; and property tests
 //! that no recipe input makes a recipe act on an object it should not.
 
-use crate::support::active_instance;
-use crate::support::id_of;
-use crate::support::ok;
-use crate::support::sim;
-use crate::support::wait_object;
-use crate::support::wait_status;
-use crate::support::REGION;
-use crate::support::{client_for, KEY};
-use crate::test::help_says;
-use crate::test::Test;
+use crate::support::{
+    active_instance, client_for, id_of, ok, sim, wait_object, wait_status, KEY, REGION,
+};
+use crate::test::{help_says, Test};
 use barrack::script::{Host, Source};
 use barrack::sim::{SimOptions, Simulator};
 use rhai::{Dynamic, Map};

@@ -3,8 +3,7 @@
 //! (65 syntax, 66 a missing script, 69 unreachable, 75 timeout or held lock, 77 a refused key,
 //! 78 configuration, 2 usage).
 
-use crate::test::help_says;
-use crate::test::Test;
+use crate::test::{help_says, Test};
 
 #[test]
 fn every_example_script_runs_green() {

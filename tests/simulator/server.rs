@@ -4,7 +4,6 @@
 //! `--require-key`, documented in `barrack sim --help`, moving the clock), the fast clock, and
 //! `Allow` on a 405. Raw sockets where the client would hide what the server did.
 
-use crate::support::status_of;
 use crate::support::*;
 use crate::test::Test;
 use barrack::api::catalog::OPS;
