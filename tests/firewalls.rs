@@ -17,7 +17,7 @@ fn firewall(client: &barrack::api::Client, id: &str) -> Value {
     ok(client, "firewall", json!({"id": id}))
 }
 
-// ---- Rule 1: attaching adds; detaching is its own, explicit operation ----
+// ---- attaching adds; detaching is its own, explicit operation ----
 
 #[test]
 fn attaching_a_firewall_adds_it_and_never_detaches_it_from_other_instances() {
@@ -142,7 +142,7 @@ fn rhai_attaches_and_detaches_firewalls_and_ops_says_how() {
         .success();
 }
 
-// ---- Rule 2: firewall and rule states; RFC 3339 time fields; a waiter ----
+// ---- firewall and rule states; a waiter for the rules ----
 
 #[test]
 fn firewall_rules_apply_over_time_and_the_firewall_is_success_once_they_do() {
@@ -231,7 +231,7 @@ fn wait_status_success_waits_for_a_firewalls_rules() {
         .status(2);
 }
 
-// ---- Rule 8: choices are said to be choices ----
+// ---- the cleanup recipe and a firewall whose rules still apply ----
 
 #[test]
 fn cleanup_skips_a_firewall_whose_rules_still_apply_and_deletes_it_next_run() {

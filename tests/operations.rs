@@ -1327,7 +1327,7 @@ fn injected_faults_use_the_documented_codes_and_the_client_retries_them() {
     assert!(ok(&client, "balance", json!({}))["balance"].is_number());
 }
 
-// ---- answers ----
+// ---- RFC 3339 times in every answer ----
 
 #[test]
 fn every_time_field_of_every_answer_is_an_rfc3339_timestamp() {
