@@ -529,9 +529,10 @@ impl Running {
         }
     }
 
-    /// Read stderr lines until one contains `part`; what was read is not part of the output.
+    /// Read stderr lines until one contains `part`, and return that line (such as the address
+    /// `barrack sim` serves on); what was read is not part of the output.
     #[track_caller]
-    pub fn stderr_until(&mut self, part: &str) {
+    pub fn stderr_until(&mut self, part: &str) -> String {
         let err = self.stderr.as_mut().expect("stderr is piped");
         let mut text = String::new();
         while !text.contains(part) {
@@ -539,6 +540,7 @@ impl Running {
             let n = err.read_line(&mut text).expect("stderr reads");
             assert!(n > 0, "stderr ended before {part:?}");
         }
+        text
     }
 
     /// The next line barrack writes to stderr (such as `barrack sim`'s address); it is not part
@@ -602,30 +604,31 @@ impl Running {
         output
     }
 
+    #[track_caller]
     fn collect(&mut self) -> (Output, Checks) {
         drop(self.stdin.take());
-        // Both pipes drain at once, so a chatty stderr cannot block the process.
-        let stderr = self.stderr.take().map(|mut err| {
-            std::thread::spawn(move || {
-                let mut text = Vec::new();
-                let _ = err.read_to_end(&mut text);
-                text
-            })
-        });
-        let mut stdout = Vec::new();
-        if let Some(out) = self.stdout.as_mut() {
-            let _ = out.read_to_end(&mut stdout);
-        }
-        let stderr = stderr
-            .map(|t| t.join().expect("stderr reader"))
-            .unwrap_or_default();
+        let stdout = drain(self.stdout.take());
+        let stderr = drain(self.stderr.take());
         let mut child = self.child.take().expect("the process");
-        let status = child.wait().expect("barrack ends").code().unwrap_or(-1);
-        let (dir, checks) = self.test.take().expect("the test").into_checks();
+        let test = self.test.take().expect("the test");
+        let status = match test.hang_limit {
+            Some(limit) => wait_at_most(&mut child, limit),
+            None => child.wait().ok(),
+        };
+        let stdout = stdout.join().expect("stdout reader");
+        let stderr = String::from_utf8_lossy(&stderr.join().expect("stderr reader")).into_owned();
+        let Some(status) = status else {
+            panic!(
+                "barrack {} did not finish within {:?}: killed\n--- stderr ---\n{stderr}",
+                test.args.join(" "),
+                test.hang_limit.unwrap_or_default(),
+            );
+        };
+        let (dir, checks) = test.into_checks();
         let output = Output {
-            status,
+            status: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            stderr,
             dir,
         };
         (output, checks)
