@@ -1,54 +1,54 @@
-//! The one integration test binary (`autotests = false`): shared helpers, then one `mod` per topic.
-//! Every test talks real HTTP to a simulator started in-process on an ephemeral port.
+//! The one integration test binary (`autotests = false`): shared helpers, then one `mod` per
+//! feature, named for what a user would look for. Every test talks real HTTP to a simulator on
+//! loopback (in-process, or `barrack sim`); every run of the `barrack` binary goes through the
+//! `Test` builder (tests/test.rs).
 
 // barrack's errors are large by design (see src/lib.rs).
 #![allow(clippy::result_large_err)]
 
-// ---- Core (issue "Core"): helpers in tests/support/, tests in tests/core_*.rs ----
+// ---- helpers: the simulator and raw HTTP (support/), the `Test` builder for the binary ----
 mod support;
-
-mod core_cli;
-mod core_lifecycle;
-mod core_ops;
-mod core_rules;
-
-// ---- The simulator as a server: HTTP limits, lost answers, fault points, TLS, admin ----
-mod sim_server;
-
-// ---- The seeds' rules, kept (issue 14): each reference rule against the simulator ----
-mod seed_rules;
-
-// ---- The Rhai host, the REPL, the stdlib: the `Test` builder runs the real binary ----
-mod retries;
 mod test;
-mod tls;
+
+// ---- the command line: commands, flags, exit codes, help, completion, profiles ----
+mod cli;
+mod run_and_eval;
+
+// ---- scripts: the Rhai surface, the engine's limits, the stdlib recipes, plans ----
+mod limits;
+mod plan;
+mod recipes;
+mod scripts;
+
+// ---- the API through the client: every operation, lifecycles, the server's rules ----
+mod firewalls;
+mod lifecycle;
+mod operations;
+mod rules;
+
+// ---- what barrack refuses: bad input of every kind, misspelled keys ----
+mod bad_input;
+
+// ---- runs nobody watches: timeouts, Ctrl-C, locks, the audit log, exit codes ----
+mod unattended;
+
+// ---- the wire: connections, proxies, TLS, retries ----
 mod transport;
 
-mod ecosystem;
+// ---- the simulator as a server, and at scale ----
+mod simulator;
+
+// ---- fleets, `barrack status`, the REPL, `barrack test`, embedding ----
 mod embed;
-mod plan;
+mod fleets;
 mod repl;
-mod script_api;
-mod script_cli;
-mod stdlib;
-mod strict_keys;
-mod testing;
-
-// ---- Polish for people (issue 17): what a new user trips over; `barrack status` ----
-mod polish;
-
-// ---- Scale (issue 18): the simulator with thousands of objects ----
-mod scale;
 mod status;
+mod test_command;
 
-// ---- Reliability (issue 7): soak under faults, bad input, secrets, property tests ----
-mod bad_input;
+// ---- the documents shipped with barrack say what it does ----
+mod docs;
+
+// ---- reliability: the key never shows, the fault soak, property tests ----
 mod props;
 mod secrets;
 mod soak;
-
-// ---- Run control and engine bounds (issue 13; Ctrl-C of 17; --timeout cost of 18) ----
-mod bounds;
-
-// ---- Scale (issue 18): a fleet deploy reads the account facts once ----
-mod deploy_facts;

@@ -1,4 +1,5 @@
-//! `barrack plan`: nothing changes, the plan lists what a real run then does, exit 0/2/1.
+//! `barrack plan`: nothing changes, the plan lists what a real run then does, exit 0/2/1, and its
+//! figures read like money.
 
 use crate::test::Test;
 use barrack::sim::{SimOptions, Simulator};
@@ -258,4 +259,58 @@ fn a_plan_fails_on_a_wrong_state_or_missing_stock_as_the_run_would() {
         .stderr_has("it is STOPPING; hibernate needs ACTIVE")
         .status(1);
     assert!(sim.world().instances.is_empty());
+}
+
+// ---- figures read like money ----
+
+#[test]
+fn plan_figures_are_cents_and_rates_without_float_noise() {
+    let out = Test::new()
+        .args(["plan", "--sim", "-o", "json"])
+        .file(
+            "snap.rhai",
+            r#"
+            let vm = deploy(#{gpu: "L40", region: "CANADA-1", name: "snap-1"});
+            wait_active(vm);
+            snapshot(vm, "s-1");
+            vm.hibernate();
+            "#,
+        )
+        .arg("snap.rhai")
+        .status(2);
+    let plan = out.json();
+    let text = out.stdout.clone();
+    assert!(!text.contains("99999"), "{text}");
+    assert!(!text.contains("00000"), "{text}");
+    let snapshot = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["op"] == "snapshot")
+        .unwrap();
+    assert_eq!(snapshot["hourly_delta"], 0.007);
+    Test::new()
+        .file(
+            "stop.rhai",
+            r#"
+            let vm = deploy(#{gpu: "L40", region: "CANADA-1", name: "snap-1"});
+            wait_active(vm);
+            snapshot(vm, "s-1");
+            "#,
+        )
+        .args(["plan", "--sim", "stop.rhai"])
+        .stdout_has("+0.0070 USD/h")
+        .stdout_has("Plan: 2 changes")
+        .stdout_lacks("-0.0")
+        .status(2);
+}
+
+#[test]
+fn a_plan_with_no_cost_change_says_zero_not_minus_zero() {
+    let out = Test::new()
+        .file("none.rhai", "let x = 1;")
+        .args(["plan", "--sim", "-o", "json", "none.rhai"])
+        .success();
+    assert_eq!(out.stdout.matches("-0.0").count(), 0, "{}", out.stdout);
+    assert_eq!(out.json()["hourly_cost_change"], 0.0);
 }

@@ -1,9 +1,9 @@
-//! Property tests (issue 7): arbitrary text as a script, and arbitrary bytes and headers as a
+//! Property tests: arbitrary text as a script, and arbitrary bytes and headers as a
 //! server's answer, never panic — every outcome is `Ok` or a clear `Err`. Case counts are
 //! modest so `cargo test` stays fast and the seed is fixed so it cannot flake; hunt with
 //! `PROPTEST_CASES=20000 PROPTEST_RNG_SEED=$RANDOM cargo test --test integration props`.
 
-use crate::bad_input::{http, Answer, Garbage};
+use crate::support::garbage::{http, Answer, Garbage};
 use barrack::api::{catalog, ApiError, Args, Client, ClientSettings, RetryPolicy};
 use barrack::script::{Host, Limits, Source};
 use barrack::secret::ApiKey;

@@ -1,4 +1,5 @@
-//! `barrack repl` driven through piped stdin, as a user's terminal session would be.
+//! `barrack repl` driven through piped stdin, as a user's terminal session would be; a piped
+//! session exits 1 when any entry failed.
 
 use crate::test::Test;
 
@@ -116,7 +117,7 @@ fn explain_prints_each_request_without_the_key() {
 }
 
 #[test]
-fn scope_load_clear_and_quit() {
+fn the_repl_commands_scope_load_clear_and_quit_do_what_they_say() {
     Test::new()
         .file("setup.rhai", "let loaded = 7;")
         .args(["repl", "--sim"])
@@ -125,5 +126,23 @@ fn scope_load_clear_and_quit() {
         .stdout_has("loaded = 7")
         .stdout_has("scope cleared")
         .stderr_lacks("loaded")
+        .success();
+}
+
+// ---- a piped REPL exits 1 when an entry failed ----
+
+#[test]
+fn a_piped_repl_exits_1_when_any_entry_failed_and_0_otherwise() {
+    Test::new()
+        .args(["repl", "--sim"])
+        .stdin("let a = 1;\nnope(a);\nprint(a + 1);\n")
+        .stdout_has("2")
+        .stderr_has("unknown function nope")
+        .stderr_has("1 entry of the piped input failed")
+        .status(1);
+    Test::new()
+        .args(["repl", "--sim"])
+        .stdin("let a = 1;\nprint(a + 1);\n")
+        .stdout_has("2")
         .success();
 }

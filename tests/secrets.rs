@@ -1,12 +1,10 @@
-//! The grep test (issue 7): with `-v`, the API key `sk-test-SECRET` appears nowhere — not in
+//! The grep test: with `-v`, the API key `sk-test-SECRET` appears nowhere — not in
 //! stdout, stderr, the audit log (`--audit-log`) or the REPL history — on the happy path and on
 //! the error paths (401, unreachable, faults and retries, a script that asks for the key).
 
-use crate::support::barrack;
+use crate::test::Test;
 use barrack::sim::{Faults, SimOptions, Simulator};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 const SECRET: &str = "sk-test-SECRET";
 
@@ -57,27 +55,15 @@ impl Traces {
 /// Run barrack in `home` with the key in the environment and `stdin` piped in; collect stdout,
 /// stderr, and every file under `home` (audit logs, history, state), whatever their names.
 fn run(label: &str, home: &Path, args: &[&str], stdin: &str) -> Traces {
-    let mut cmd: Command = barrack(home);
-    cmd.args(args)
+    let out = Test::shared(home)
+        .args(args.iter().copied())
         .env("BARRACK_API_KEY", SECRET)
         .env_remove("RUST_BACKTRACE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("barrack starts");
-    if let Some(mut input) = child.stdin.take() {
-        let _ = input.write_all(stdin.as_bytes());
-    }
-    let out = child.wait_with_output().expect("barrack finishes");
+        .stdin(stdin)
+        .output();
     let mut texts = vec![
-        (
-            "stdout".to_string(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        ),
-        (
-            "stderr".to_string(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ),
+        ("stdout".to_string(), out.stdout),
+        ("stderr".to_string(), out.stderr),
     ];
     for file in files_under(home) {
         let name = file
@@ -94,7 +80,7 @@ fn run(label: &str, home: &Path, args: &[&str], stdin: &str) -> Traces {
     }
     Traces {
         label: label.to_string(),
-        code: out.status.code().unwrap_or(-1),
+        code: out.status,
         texts,
     }
 }
@@ -343,7 +329,7 @@ fn the_repl_history_explain_and_audit_log_never_hold_the_key() {
     );
     // Entries of the session fail on purpose (a wrong-state stop, a 404, a throw): exit 1.
     traces.assert_code(1);
-    let history = traces.text("state/barrack/history");
+    let history = traces.text("home/.local/state/barrack/history");
     assert!(
         history.contains("print(k.len())"),
         "the history was written: {history:?}"
@@ -370,7 +356,7 @@ fn the_repl_history_explain_and_audit_log_never_hold_the_key() {
 #[test]
 fn a_key_in_a_profile_never_shows_nor_in_its_permission_error() {
     let home = tempfile::tempdir().unwrap();
-    let config = home.path().join("config/barrack/config.toml");
+    let config = home.path().join("home/.config/barrack/config.toml");
     std::fs::create_dir_all(config.parent().unwrap()).unwrap();
     std::fs::write(
         &config,
@@ -401,15 +387,12 @@ fn a_key_in_a_profile_never_shows_nor_in_its_permission_error() {
         ..SimOptions::fast()
     })
     .unwrap();
-    let mut cmd = barrack(home.path());
-    let out = cmd
+    Test::shared(home.path())
         .args(["-v", "--api-url", &sim.base_url(), "call", "balance"])
         .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(77), "{stderr}");
-    assert!(!stderr.contains("SECRET") && !String::from_utf8_lossy(&out.stdout).contains("SECRET"));
+        .stdout_lacks("SECRET")
+        .stderr_lacks("SECRET")
+        .status(77);
     let shown = run("config show", home.path(), &["-v", "config", "show"], "");
     shown.assert_code(0).assert_clean();
 }

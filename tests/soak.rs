@@ -1,4 +1,4 @@
-//! The reliability soak (issue 7): the real binary runs `tests/data/soak.rhai` — deploy N named
+//! The reliability soak: the real binary runs `tests/data/soak.rhai` — deploy N named
 //! instances in fleets, wait, snapshot each, hibernate half, delete everything — against a
 //! simulator that fails 30 % of API requests (`--fault-rate 0.3`, statuses 500/502/503/429) and
 //! applies-then-drops 5 % of mutating ones (`--drop-rate 0.05`). Afterwards the script must have
@@ -20,18 +20,17 @@
 //! are reproducible; thread interleaving in the fleets still varies which request gets which
 //! draw, hence the bound rather than a fixed outcome.
 //!
-//! Run the big one with `cargo test --test integration soak_200 -- --ignored --nocapture`.
+//! Run the big one with `cargo test --test integration a_soak_of_200_instances_ends_clean -- --ignored --nocapture`.
 
-use crate::support::{barrack, KEY};
+use crate::support::KEY;
+use crate::test::{Output, Test};
 use barrack::sim::world::World;
 use barrack::sim::{Faults, SimOptions, Simulator};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Output;
 
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/soak.rhai")
+fn script() -> String {
+    format!("{}/tests/data/soak.rhai", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn faults() -> Faults {
@@ -86,15 +85,10 @@ impl Figures {
     }
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// Check the run and the world it left; returns the figures read from the script and the log.
 #[track_caller]
 fn check(n: u64, out: &Output, world: &World) -> Figures {
-    let stdout = text(&out.stdout);
-    let stderr = text(&out.stderr);
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     let context = || {
         let tail: Vec<&str> = stderr.lines().rev().take(40).collect();
         format!(
@@ -102,7 +96,7 @@ fn check(n: u64, out: &Output, world: &World) -> Figures {
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         )
     };
-    assert_eq!(out.status.code(), Some(0), "the soak failed\n{}", context());
+    assert_eq!(out.status, 0, "the soak failed\n{}", context());
     assert!(!stderr.contains("panicked"), "{}", context());
     let report: Value = serde_json::from_str(stdout.trim())
         .unwrap_or_else(|e| panic!("the script's report is not JSON ({e})\n{}", context()));
@@ -164,28 +158,20 @@ fn soak_against_sim(n: u64, fleet: u64, seed: u64, tls: bool) -> Figures {
         ..SimOptions::fast()
     })
     .expect("the simulator starts");
-    let home = tempfile::tempdir().expect("a temporary directory");
-    let cert = home.path().join("sim.pem");
-    std::fs::write(&cert, sim.ca_cert_pem().unwrap_or_default()).expect("the certificate");
-    let started = std::time::Instant::now();
-    let mut command = barrack(home.path());
+    let mut run = Test::new().file("sim.pem", sim.ca_cert_pem().unwrap_or_default());
     if tls {
         assert!(sim.base_url().starts_with("https://"));
-        command.arg("--ca-cert").arg(&cert);
+        run = run.args(["--ca-cert", "sim.pem"]);
     }
-    let out = command
+    let started = std::time::Instant::now();
+    let out = run
         .env("BARRACK_API_KEY", KEY)
         .args(["-v", "run", "--api-url", &sim.base_url()])
         .args(["--parallel", "32"])
-        .args([
-            "--set",
-            &format!("n={n}"),
-            "--set",
-            &format!("fleet={fleet}"),
-        ])
-        .arg(script())
-        .output()
-        .expect("barrack runs");
+        .set("n", &n.to_string())
+        .set("fleet", &fleet.to_string())
+        .arg(&script())
+        .output();
     let seconds = started.elapsed().as_secs_f64();
     let mut figures = check(n, &out, &sim.world());
     let stats = sim.stats();
@@ -204,14 +190,14 @@ fn soak_against_sim(n: u64, fleet: u64, seed: u64, tls: bool) -> Figures {
 
 /// The issue's run: 40 instances, faults 0.3, drops 0.05, default retry settings.
 #[test]
-fn soak_40_through_faults_and_lost_responses_with_default_retries() {
+fn a_soak_of_40_instances_through_faults_and_lost_answers_ends_clean_with_default_retries() {
     let figures = soak_against_sim(40, 10, 7, false);
     figures.print("(N = 40, default retries)");
 }
 
 /// The same soak over TLS: faults and lost answers on HTTPS connections.
 #[test]
-fn soak_40_over_tls() {
+fn a_soak_of_40_instances_over_tls_ends_clean() {
     let figures = soak_against_sim(40, 10, 8, true);
     figures.print("(N = 40, TLS, default retries)");
 }
@@ -219,33 +205,26 @@ fn soak_40_over_tls() {
 /// The user-facing flags themselves: `barrack run --sim --fault-rate 0.3 --drop-rate 0.05`, the
 /// world saved with `--state` and read back; the figures come from the `-v` request log.
 #[test]
-fn soak_with_the_sim_flags() {
+fn a_soak_with_the_sim_flags_ends_clean_and_saves_its_world() {
     let n = 8;
-    let home = tempfile::tempdir().expect("a temporary directory");
-    let state = home.path().join("world.json");
     let started = std::time::Instant::now();
-    let out = barrack(home.path())
+    let out = Test::new()
         .args(["-v", "run", "--sim", "--seed", "3"])
         .args(["--fault-rate", "0.3", "--drop-rate", "0.05"])
-        .arg("--state")
-        .arg(&state)
-        .args(["--set", &format!("n={n}"), "--set", "fleet=3"])
-        .arg(script())
-        .output()
-        .expect("barrack runs");
+        .args(["--state", "world.json"])
+        .set("n", &n.to_string())
+        .set("fleet", "3")
+        .arg(&script())
+        .output();
+    let state = out.path("world.json");
     let world: World = std::fs::read_to_string(&state)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "the world was saved to {}\n{}",
-                state.display(),
-                text(&out.stderr)
-            )
-        });
+        .unwrap_or_else(|| panic!("the world was saved to {}\n{}", state.display(), out.stderr));
     let mut figures = check(n, &out, &world);
     figures.seconds = started.elapsed().as_secs_f64();
-    let log: Vec<String> = text(&out.stderr)
+    let log: Vec<String> = out
+        .stderr
         .lines()
         .filter(|l| l.starts_with("barrack: ") && l.contains(" → "))
         .map(str::to_string)
@@ -267,7 +246,7 @@ fn soak_with_the_sim_flags() {
 
 #[test]
 #[ignore = "N = 200: about 2 500 requests; run with --ignored"]
-fn soak_200() {
+fn a_soak_of_200_instances_ends_clean() {
     let figures = soak_against_sim(200, 25, 11, false);
     figures.print("(N = 200)");
 }

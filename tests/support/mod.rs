@@ -1,16 +1,17 @@
 //! Shared helpers of the core tests: an in-process simulator and a real HTTP client for it,
 //! calls by operation name, waits that move the simulated clock (never the wall clock), raw HTTP
-//! for what the client hides (status, headers, exact bodies), and the built binary for CLI tests.
+//! for what the client hides (status, headers, exact bodies). The built binary runs through the
+//! `Test` builder (tests/test.rs), never from here.
 #![allow(dead_code)]
 
+pub mod garbage;
 pub mod tiny;
 
 use barrack::api::{catalog, ApiError, Args, Client, ClientSettings, RetryPolicy};
 use barrack::secret::ApiKey;
 use barrack::sim::{SimOptions, Simulator};
 use serde_json::{json, Value};
-use std::path::Path;
-use std::process::Command;
+
 use std::time::Duration;
 
 /// The key the test clients send; the simulator accepts any non-empty key unless told otherwise.
@@ -319,22 +320,6 @@ pub fn raw_to(
     })
 }
 
-/// The built `barrack` binary, isolated from the user's setup: `HOME` and the XDG directories
-/// point into `home`, and every `BARRACK_*` variable is removed.
-pub fn barrack(home: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_barrack"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("BARRACK_") {
-            cmd.env_remove(&name);
-        }
-    }
-    cmd.env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .current_dir(home);
-    cmd
-}
-
 /// The message of a caught panic (`assert!` and `panic!` give a `String` or a `&str`).
 pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     payload
@@ -342,4 +327,67 @@ pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         .cloned()
         .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "panicked".into())
+}
+
+/// `BRK-` + six digits + `suffix` (`VM` for a deployment, `D` for a restored snapshot).
+pub fn is_instance_id(id: &str, suffix: &str) -> bool {
+    id.strip_prefix("BRK-")
+        .and_then(|rest| rest.strip_suffix(suffix))
+        .is_some_and(|digits| digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The `id` of an answer (panics naming the answer if it has none).
+#[track_caller]
+pub fn id_of(v: &Value) -> String {
+    v["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {v}"))
+        .to_string()
+}
+
+/// `n` simulated seconds.
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// The status of an instance, through the client.
+pub fn status_of(client: &Client, id: &str) -> String {
+    ok(client, "instance", json!({"id": id}))["status"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{id} has no status"))
+        .to_string()
+}
+
+/// A loopback port that was free a moment ago: bound, noted, closed. For a server a test starts
+/// itself, or for an address nothing listens on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// An API URL nothing listens on.
+pub fn unreachable_url() -> String {
+    format!("http://127.0.0.1:{}", free_port())
+}
+
+/// Requests the simulator has answered (or dropped) so far.
+pub fn requests(sim: &Simulator) -> u64 {
+    sim.stats()["requests"]
+        .as_u64()
+        .expect("the simulator counts requests")
+}
+
+/// A script host for `sim` with the test key and default limits.
+pub fn host(sim: &Simulator) -> barrack::script::Host {
+    barrack::script::Host::builder(client_for(sim, Some(KEY))).build()
+}
+
+/// Run `code` as a snippet on `host`.
+pub fn run_code(
+    host: &barrack::script::Host,
+    code: &str,
+) -> Result<rhai::Dynamic, barrack::error::Error> {
+    host.run(&barrack::script::Source::snippet("<test>", code))
 }

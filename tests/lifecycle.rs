@@ -1,20 +1,15 @@
 //! The instance lifecycle on the simulated clock: states and their transitions, refusals in the
-//! wrong state, stock taken and given back, per-minute billing, the fast clock and admin routes.
+//! wrong state, stock taken and given back, ERROR as a terminal state, per-minute billing of
+//! instances and of data volumes (stopped and hibernated ones keep billing), restores, and a
+//! snapshot deleted during its restore.
 
-use crate::core_ops::is_instance_id;
 use crate::support::*;
+use crate::test::Test;
 use barrack::api::Client;
 use barrack::sim::world::OS_VOLUME_RATE;
 use barrack::sim::Simulator;
 use serde_json::{json, Value};
 use std::time::Duration;
-
-fn status_of(client: &Client, id: &str) -> String {
-    ok(client, "instance", json!({"id": id}))["status"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
 
 /// Call an action and expect the transitional status it answers with.
 #[track_caller]
@@ -24,12 +19,8 @@ fn act(client: &Client, op: &str, id: &str, via: &str) -> Value {
     vm
 }
 
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
-
 #[test]
-fn full_lifecycle_through_the_client() {
+fn an_instance_goes_through_its_whole_lifecycle_through_the_client() {
     let (sim, client) = sim();
     let stock0 = stock(&sim, REGION, GPU);
 
@@ -417,88 +408,139 @@ fn restored_instances_are_billed_from_restore_completion() {
     );
 }
 
+// ---- billing of data volumes ----
+
 #[test]
-fn the_fast_clock_runs_a_documented_deploy_in_simulated_minutes() {
-    let (sim, client) = fast_sim();
-    let vm = deploy(&sim, &client, REGION, json!({}));
-    assert_eq!(client.speed(), 1000.0, "the client read X-Sim-Speed");
-    // Poll (at most 500 times) until ACTIVE; every status seen before is CREATING.
-    let mut active = None;
-    for _ in 0..500 {
-        let answer = ok(&client, "instance", json!({"id": vm}));
-        if answer["status"] == "ACTIVE" {
-            active = Some(answer);
-            break;
-        }
-        assert_eq!(answer["status"], "CREATING");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let active = active.expect("the deploy became ACTIVE");
-    // The deploy took the documented 2–5 minutes, on the server's clock: the transition is
-    // timed by the simulated clock, not instant (speed is measured in benches, not here).
-    let at = |field: &str| -> i64 {
-        active[field]
-            .as_str()
-            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-            .map(|t| t.as_second())
-            .unwrap_or_else(|| panic!("{field} is a time in {active}"))
-    };
-    let took = at("updated_at") - at("created_at");
-    assert!(
-        (120..=300).contains(&took),
-        "deploy took {took} simulated seconds"
+fn data_volumes_of_stopped_and_hibernated_instances_keep_billing() {
+    let (sim, client) = sim();
+    let vm = active_instance(&sim, &client, REGION, json!({"name": "sleeper"}));
+    let vol = id_of(&ok(
+        &client,
+        "create_volume",
+        json!({"name": "big-data", "size_gb": 1000, "region": REGION, "type": "NVMe"}),
+    ));
+    wait_object(&sim, &client, "volume", &vol, "AVAILABLE");
+    ok(
+        &client,
+        "attach_volumes",
+        json!({"id": vm, "volume_ids": [vol]}),
     );
-    let answer = raw(&sim, "GET", "/balance/", None, &[]).unwrap();
-    assert_eq!(answer.header("x-sim-speed"), Some("1000"));
+    let hourly = ok(&client, "volume", json!({"id": vol}))["hourly_cost"]
+        .as_f64()
+        .unwrap();
+    assert!(hourly > 0.1, "1000 GB of NVMe: {hourly}");
+    let billed = |client: &barrack::api::Client| {
+        ok(client, "volume_billing", json!({"id": vol}))["total_cost"]
+            .as_f64()
+            .unwrap()
+    };
+    let instance_billing = ok(&client, "instance_billing", json!({"id": vm}));
+    assert!(
+        (instance_billing["data_volumes_hourly_cost"]
+            .as_f64()
+            .unwrap()
+            - hourly)
+            .abs()
+            < 1e-4,
+        "{instance_billing}"
+    );
+
+    for (action, rest) in [
+        ("hibernate_instance", "HIBERNATED"),
+        ("stop_instance", "SHUTOFF"),
+    ] {
+        if rest == "SHUTOFF" {
+            ok(&client, "restore_instance", json!({"id": vm}));
+            wait_status(&sim, &client, &vm, "ACTIVE");
+        }
+        ok(&client, action, json!({"id": vm}));
+        wait_status(&sim, &client, &vm, rest);
+        let (before, balance_before) = (billed(&client), sim.world().balance);
+        sim.advance(secs(3600));
+        let grew = billed(&client) - before;
+        assert!(
+            (grew - hourly).abs() < hourly * 0.01,
+            "an hour {rest}: the volume billed {grew}, its rate is {hourly}"
+        );
+        let paid = balance_before - sim.world().balance;
+        assert!(
+            paid >= grew * 0.999,
+            "the balance pays for it: {paid} < {grew}"
+        );
+        assert_eq!(
+            ok(&client, "volume", json!({"id": vol}))["instance_id"],
+            vm.as_str()
+        );
+    }
+}
+
+// ---- restores ----
+
+#[test]
+fn deleting_a_snapshot_during_its_restore_fails_the_restore_with_that_error() {
+    let (sim, client) = sim();
+    let vm = active_instance(&sim, &client, REGION, json!({"name": "origin"}));
+    let snap = id_of(&ok(
+        &client,
+        "snapshot",
+        json!({"instance_id": vm, "name": "base"}),
+    ));
+    wait_object(&sim, &client, "get_snapshot", &snap, "AVAILABLE");
+    let free = stock(&sim, REGION, GPU);
+    let copy = id_of(&ok(
+        &client,
+        "restore_snapshot",
+        json!({"id": snap, "name": "copy"}),
+    ));
+    assert_eq!(stock(&sim, REGION, GPU), free - 1);
+    let answer = ok(&client, "delete_snapshot", json!({"id": snap}));
+    assert_eq!(answer["failed_restores"], json!([copy]), "{answer}");
+    let restored = ok(&client, "instance", json!({"id": copy}));
+    assert_eq!(restored["status"], "ERROR", "{restored}");
+    let why = restored["error"].as_str().unwrap_or("");
+    assert!(
+        why.starts_with("Snapshot deleted during restore") && why.contains(&snap),
+        "{restored}"
+    );
+    assert_eq!(stock(&sim, REGION, GPU), free, "the GPU is given back");
+    sim.advance(secs(3600));
+    let billing = ok(&client, "instance_billing", json!({"id": copy}));
+    assert_eq!(billing["total_cost"].as_f64(), Some(0.0), "{billing}");
+    // A restore that finished is no longer reading its snapshot.
+    let snap2 = id_of(&ok(
+        &client,
+        "snapshot",
+        json!({"instance_id": vm, "name": "base2"}),
+    ));
+    wait_object(&sim, &client, "get_snapshot", &snap2, "AVAILABLE");
+    let done = id_of(&ok(
+        &client,
+        "restore_snapshot",
+        json!({"id": snap2, "name": "done"}),
+    ));
+    wait_status(&sim, &client, &done, "ACTIVE");
+    let answer = ok(&client, "delete_snapshot", json!({"id": snap2}));
+    assert_eq!(answer["failed_restores"], json!([]));
+    assert_eq!(
+        ok(&client, "instance", json!({"id": done}))["status"],
+        "ACTIVE"
+    );
 }
 
 #[test]
-fn admin_routes_move_the_clock_and_set_the_world() {
-    let (sim, client) = sim();
-    let vm = deploy(&sim, &client, REGION, json!({}));
-    let post = |route: &str, body: Value| {
-        // Admin routes need no key.
-        let http = reqwest::blocking::Client::new();
-        let response = http
-            .post(format!("{}/_sim/{route}", sim.base_url()))
-            .body(body.to_string())
-            .send()
-            .unwrap();
-        (
-            response.status().as_u16(),
-            response.json::<Value>().unwrap(),
-        )
-    };
-    let (status, _) = post("advance", json!({"seconds": 300}));
-    assert_eq!(status, 200);
-    assert_eq!(status_of(&client, &vm), "ACTIVE");
-    assert_eq!(post("advance", json!({"seconds": -1})).0, 400);
-
-    post(
-        "stock",
-        json!({"region": REGION, "gpu_model": GPU, "available": 0}),
-    );
-    let err = fail(&client, "deploy", deploy_spec(&sim, REGION, json!({})));
-    assert_refused(&err, 409, "OUT_OF_STOCK", "0 GPUs available");
-
-    post("balance", json!({"balance": 0.25}));
-    assert_eq!(ok(&client, "balance", json!({}))["balance"], 0.25);
-    post("profile", json!({"complete": false}));
-    assert!(!sim.world().profile_complete);
-
-    let state = raw(&sim, "GET", "/_sim/state", None, &[]).unwrap().json();
-    assert!(state["instances"][&vm].is_object());
-    let stats = raw(&sim, "GET", "/_sim/stats", None, &[]).unwrap().json();
-    assert!(stats["requests"].as_u64().unwrap() >= 3, "{stats}");
-
-    // The OpenAPI document describes every operation at its catalog route.
-    let doc = raw(&sim, "GET", "/openapi.json", None, &[]).unwrap().json();
-    for op in barrack::api::OPS {
-        let method = op.method.as_str().to_ascii_lowercase();
-        assert_eq!(
-            doc["paths"][op.path][&method]["operationId"], op.name,
-            "{} {}",
-            op.method, op.path
-        );
-    }
+fn a_waiter_on_a_restore_whose_snapshot_was_deleted_says_why() {
+    Test::eval(
+        r#"
+        let vm = deploy(#{gpu: "H100-SXM5-80GB", region: "FINLAND-1", name: "origin"});
+        wait_active(vm);
+        let snap = snapshot(vm, "base");
+        wait_status(snap, "AVAILABLE");
+        let copy = restore_snapshot(snap, "copy");
+        delete(snap);
+        wait_active(copy);
+        "#,
+    )
+    .stderr_has("wait_active: instance BRK-")
+    .stderr_has("(copy) will not become ACTIVE: it is in ERROR (Snapshot deleted during restore: snapshot snap-")
+    .status(1);
 }

@@ -310,7 +310,7 @@ fn test_two() { assert_eq(1, 2); }
 "#;
 
 #[test]
-fn tap_junit_and_json_reports() {
+fn test_reports_come_as_tap_junit_and_json() {
     Test::new()
         .file("two_test.rhai", TWO)
         .args(["test", "--format", "tap", "--jobs", "1"])

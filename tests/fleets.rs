@@ -1,23 +1,16 @@
-//! A fleet deploy reads the account facts (OS images, SSH keys, stock, scripts) once per call:
-//! N deployments cost N requests plus a constant. Counted by the simulator, over real HTTP.
+//! Fleets: a fleet deploy reads the account facts (OS images, SSH keys, stock, scripts) once per
+//! call, so N deployments cost N requests plus a constant (counted by the simulator); a full region
+//! hands over to the next; fleet waits print one line per object in server time off a terminal.
 
-use crate::support::{client_for, frozen_options, GPU, KEY};
-use barrack::script::{Host, Source};
+use crate::support::{client_for, frozen_options, requests, run_code, GPU, KEY};
+use crate::test::Test;
+use barrack::script::Host;
 use barrack::sim::Simulator;
-use rhai::Dynamic;
 
 fn host(sim: &Simulator, parallel: usize) -> Host {
     Host::builder(client_for(sim, Some(KEY)))
         .parallel(parallel)
         .build()
-}
-
-fn run(host: &Host, code: &str) -> Result<Dynamic, barrack::error::Error> {
-    host.run(&Source::snippet("<test>", code))
-}
-
-fn requests(sim: &Simulator) -> u64 {
-    sim.stats()["requests"].as_u64().unwrap_or(0)
 }
 
 /// The API requests `deploy` of `n` bare specs (region, boot image and SSH key all defaulted)
@@ -30,7 +23,7 @@ fn deploy_bare_specs(n: usize) -> (u64, usize) {
         r#"let specs = []; for i in 0..{n} {{ specs.push(#{{gpu: "{GPU}"}}); }}
            deploy(specs).len()"#
     );
-    let made = run(&host, &code).unwrap_or_else(|e| panic!("{e}"));
+    let made = run_code(&host, &code).unwrap_or_else(|e| panic!("{e}"));
     let spent = requests(&sim) - before;
     assert_eq!(made.as_int().unwrap(), n as i64);
     (spent, sim.world().instances.len())
@@ -65,7 +58,7 @@ fn a_fleet_that_fills_a_region_moves_on_to_the_next() {
         r#"let specs = []; for i in 0..9 {{ specs.push(#{{gpu: "{GPU}", gpu_count: 8}}); }}
            deploy(specs).len()"#
     );
-    let made = run(&host(&sim, 4), &code).unwrap_or_else(|e| panic!("{e}"));
+    let made = run_code(&host(&sim, 4), &code).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(made.as_int().unwrap(), 9);
     let expected = [("FINLAND-1".to_string(), 8), ("FINLAND-2".to_string(), 1)];
     assert_eq!(regions(&sim), expected.into_iter().collect());
@@ -83,7 +76,7 @@ fn a_spec_refused_before_sending_leaves_its_region_to_the_others() {
            try {{ deploy(specs); }} catch (e) {{ failure = e; }}
            [failure.failures.len(), failure.failures[0].index, failure.message]"#
     );
-    let value = run(&host(&sim, 1), &code).unwrap_or_else(|e| panic!("{e}"));
+    let value = run_code(&host(&sim, 1), &code).unwrap_or_else(|e| panic!("{e}"));
     let items = value.into_array().unwrap();
     assert_eq!(items[0].as_int().unwrap(), 1, "{items:?}");
     assert_eq!(items[1].as_int().unwrap(), 0, "{items:?}");
@@ -106,8 +99,62 @@ fn a_stock_hint_spent_on_refused_deployments_is_read_again_before_refusing() {
            try {{ deploy(specs); }} catch (e) {{ failure = e; }}
            [failure.failures.len(), failure.results[32].region]"#
     );
-    let value = run(&host(&sim, 1), &code).unwrap_or_else(|e| panic!("{e}"));
+    let value = run_code(&host(&sim, 1), &code).unwrap_or_else(|e| panic!("{e}"));
     let items = value.into_array().unwrap();
     assert_eq!(items[0].as_int().unwrap(), 32, "{items:?}");
     assert_eq!(items[1].to_string(), "FINLAND-1", "{items:?}");
+}
+
+// ---- fleet progress: one line per object, in server time, off a terminal ----
+
+#[test]
+fn a_fleet_wait_off_a_terminal_prints_one_line_per_object_in_server_time() {
+    let out = Test::run(
+        r#"
+        let vms = deploy([#{gpu: "L40", region: "CANADA-1", name: "w-1"},
+                          #{gpu: "L40", region: "CANADA-1", name: "w-2"},
+                          #{gpu: "L40", region: "CANADA-1", name: "w-3"}]);
+        wait_active(vms);
+        "#,
+    )
+    .success();
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("is ACTIVE after"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", out.stderr);
+    for name in ["w-1", "w-2", "w-3"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(&format!("({name}) is ACTIVE"))),
+            "{}",
+            out.stderr
+        );
+    }
+    // Deploys take 2–5 minutes of the simulator's time (a fraction of a second of ours): the
+    // lines report the server's minutes, not the wall clock's.
+    for line in &lines {
+        let took = line.rsplit("after ").next().unwrap();
+        let took = humantime::parse_duration(took).unwrap();
+        assert!(took.as_secs() >= 120, "{line}");
+    }
+    for debris in ['\r', '\x1b', '⠁', '⠋'] {
+        assert!(!out.stderr.contains(debris), "{:?}", out.stderr);
+    }
+}
+
+#[test]
+fn a_fleet_action_on_one_object_says_object() {
+    Test::run(
+        r#"
+        let vm = deploy(#{gpu: "L40", region: "CANADA-1"});
+        wait_active(vm);
+        hibernate([vm]);
+        "#,
+    )
+    .stderr_has("hibernate on 1 object: 1 done, 0 failed")
+    .stderr_lacks("1 objects")
+    .success();
 }

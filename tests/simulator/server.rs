@@ -1,15 +1,16 @@
 //! The simulator as a server others can lean on: the HTTP stack's limits (head size, idle
 //! connections, conflicting lengths), lost answers, where faults meet the idempotency replay,
-//! TLS, the admin routes behind `--require-key`, and `Allow` on a 405. Raw sockets where the
-//! client would hide what the server did.
+//! TLS (`barrack sim --tls`, trusted by curl and by `--ca-cert`), the admin routes (behind
+//! `--require-key`, documented in `barrack sim --help`, moving the clock), the fast clock, and
+//! `Allow` on a 405. Raw sockets where the client would hide what the server did.
 
 use crate::support::*;
+use crate::test::Test;
 use barrack::api::catalog::OPS;
 use barrack::sim::{FaultPoint, Faults, SimOptions, Simulator};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::process::Stdio;
 use std::time::Duration;
 
 /// Long enough that only a hung server reaches it; no test expects to wait this long.
@@ -375,9 +376,8 @@ fn a_huge_latency_is_refused_and_a_slow_answer_does_not_hold_up_others() {
 
 #[test]
 fn barrack_sim_refuses_bad_flags_clearly() {
-    let home = tempfile::tempdir().unwrap();
-    let unwritable = home.path().join("no-such-dir").join("sim.pem");
-    let unwritable = unwritable.to_str().unwrap();
+    // Relative to the run's own directory, where no such directory exists.
+    let unwritable = "no-such-dir/sim.pem";
     let cases: [(&[&str], i32, &str); 4] = [
         (
             &["--latency-ms", "100000000000"],
@@ -389,17 +389,11 @@ fn barrack_sim_refuses_bad_flags_clearly() {
         (&["--tls", "--tls-cert", unwritable], 78, "no-such-dir"),
     ];
     for (args, code, says) in cases {
-        let out = barrack(home.path())
+        Test::new()
             .args(["sim", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
-        assert!(
-            stderr.contains(says),
-            "{args:?}: expected {says:?} in {stderr}"
-        );
+            .args(args.iter().copied())
+            .stderr_has(says)
+            .status(code);
     }
 }
 
@@ -583,32 +577,20 @@ fn over_tls_a_client_that_trusts_the_certificate_is_served_and_others_are_refuse
     assert!(plain.map(|r| r.status != 200).unwrap_or(true));
 }
 
-/// `barrack sim` as a child process, stopped (by its own pid) when dropped.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn barrack_sim_tls_writes_its_certificate_and_curl_trusts_it() {
-    let home = tempfile::tempdir().unwrap();
-    let cert = home.path().join("sim.pem");
-    let mut child = Child(
-        barrack(home.path())
-            .args(["sim", "--listen", "127.0.0.1:0", "--tls", "--tls-cert"])
-            .arg(&cert)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let stderr = child.0.stderr.take().unwrap();
-    let mut first = String::new();
-    BufReader::new(stderr).read_line(&mut first).unwrap();
+    let mut sim = Test::new()
+        .args([
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls",
+            "--tls-cert",
+            "sim.pem",
+        ])
+        .spawn();
+    let cert = sim.path().join("sim.pem");
+    let first = sim.stderr_line();
     let url = first
         .split_whitespace()
         .find(|w| w.starts_with("https://"))
@@ -662,17 +644,12 @@ fn barrack_sim_tls_writes_its_certificate_and_curl_trusts_it() {
         !untrusted.status.success(),
         "curl without --cacert is refused"
     );
-    drop(child);
+    sim.kill();
 }
 
 #[test]
 fn barrack_sim_help_documents_the_admin_routes_and_the_new_flags() {
-    let home = tempfile::tempdir().unwrap();
-    let out = barrack(home.path())
-        .args(["sim", "--help"])
-        .output()
-        .unwrap();
-    let help = String::from_utf8_lossy(&out.stdout);
+    let mut help = Test::new().args(["sim", "--help"]);
     for part in [
         "--tls",
         "--tls-cert",
@@ -682,51 +659,140 @@ fn barrack_sim_help_documents_the_admin_routes_and_the_new_flags() {
         "/_sim/advance",
         "--require-key",
     ] {
-        assert!(
-            help.contains(part),
-            "`barrack sim --help` lacks {part}:\n{help}"
-        );
+        help = help.stdout_has(part);
     }
+    help.output();
 }
 
 #[test]
 fn barrack_refuses_a_tls_simulator_it_was_not_told_to_trust() {
     let sim = tls_sim();
-    let home = tempfile::tempdir().unwrap();
-    let out = barrack(home.path())
-        .env("BARRACK_API_KEY", KEY)
-        .args(["call", "balance", "--retries", "1", "--api-url"])
-        .arg(sim.base_url())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
     // 78: trusting a server is configuration (--ca-cert), not something a retry fixes.
-    assert_eq!(out.status.code(), Some(78), "{stderr}");
-    assert!(stderr.contains("certificate"), "{stderr}");
-    assert!(stderr.contains("--ca-cert"), "{stderr}");
+    Test::new()
+        .env("BARRACK_API_KEY", KEY)
+        .args([
+            "call",
+            "balance",
+            "--retries",
+            "1",
+            "--api-url",
+            &sim.base_url(),
+        ])
+        .stderr_has("certificate")
+        .stderr_has("--ca-cert")
+        .status(78);
     assert_eq!(sim.stats()["requests"], 0, "nothing reached the API");
 
     // The same call, told to trust the simulator's certificate, goes through.
-    let cert = home.path().join("sim.pem");
-    std::fs::write(
-        &cert,
-        sim.ca_cert_pem()
-            .expect("a TLS simulator has a certificate"),
-    )
-    .unwrap();
-    let out = barrack(home.path())
+    let pem = sim
+        .ca_cert_pem()
+        .expect("a TLS simulator has a certificate");
+    Test::new()
+        .file("sim.pem", pem)
         .env("BARRACK_API_KEY", KEY)
-        .args(["call", "balance", "--api-url"])
-        .arg(sim.base_url())
-        .arg("--ca-cert")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        .args(["call", "balance", "--api-url", &sim.base_url()])
+        .args(["--ca-cert", "sim.pem"])
+        .stdout_has("balance")
+        .success();
+}
+
+// ---- the admin routes are documented ----
+
+#[test]
+fn sim_help_documents_the_admin_routes_and_their_bodies() {
+    Test::new()
+        .args(["sim", "--help"])
+        .stdout_has("POST /_sim/advance   {\"seconds\": N}")
+        .stdout_has("POST /_sim/faults")
+        .stdout_has("POST /_sim/error")
+        .stdout_has("GET  /_sim/state")
+        .success();
+}
+
+// ---- the clock and the admin routes ----
+
+#[test]
+fn the_fast_clock_runs_a_documented_deploy_in_simulated_minutes() {
+    let (sim, client) = fast_sim();
+    let vm = deploy(&sim, &client, REGION, json!({}));
+    assert_eq!(client.speed(), 1000.0, "the client read X-Sim-Speed");
+    // Poll (at most 500 times) until ACTIVE; every status seen before is CREATING.
+    let mut active = None;
+    for _ in 0..500 {
+        let answer = ok(&client, "instance", json!({"id": vm}));
+        if answer["status"] == "ACTIVE" {
+            active = Some(answer);
+            break;
+        }
+        assert_eq!(answer["status"], "CREATING");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let active = active.expect("the deploy became ACTIVE");
+    // The deploy took the documented 2–5 minutes, on the server's clock: the transition is
+    // timed by the simulated clock, not instant (speed is measured in benches, not here).
+    let at = |field: &str| -> i64 {
+        active[field]
+            .as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| t.as_second())
+            .unwrap_or_else(|| panic!("{field} is a time in {active}"))
+    };
+    let took = at("updated_at") - at("created_at");
+    assert!(
+        (120..=300).contains(&took),
+        "deploy took {took} simulated seconds"
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("balance"));
+    let answer = raw(&sim, "GET", "/balance/", None, &[]).unwrap();
+    assert_eq!(answer.header("x-sim-speed"), Some("1000"));
+}
+
+#[test]
+fn admin_routes_move_the_clock_and_set_the_world() {
+    let (sim, client) = sim();
+    let vm = deploy(&sim, &client, REGION, json!({}));
+    let post = |route: &str, body: Value| {
+        // Admin routes need no key.
+        let http = reqwest::blocking::Client::new();
+        let response = http
+            .post(format!("{}/_sim/{route}", sim.base_url()))
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json::<Value>().unwrap(),
+        )
+    };
+    let (status, _) = post("advance", json!({"seconds": 300}));
+    assert_eq!(status, 200);
+    assert_eq!(status_of(&client, &vm), "ACTIVE");
+    assert_eq!(post("advance", json!({"seconds": -1})).0, 400);
+
+    post(
+        "stock",
+        json!({"region": REGION, "gpu_model": GPU, "available": 0}),
+    );
+    let err = fail(&client, "deploy", deploy_spec(&sim, REGION, json!({})));
+    assert_refused(&err, 409, "OUT_OF_STOCK", "0 GPUs available");
+
+    post("balance", json!({"balance": 0.25}));
+    assert_eq!(ok(&client, "balance", json!({}))["balance"], 0.25);
+    post("profile", json!({"complete": false}));
+    assert!(!sim.world().profile_complete);
+
+    let state = raw(&sim, "GET", "/_sim/state", None, &[]).unwrap().json();
+    assert!(state["instances"][&vm].is_object());
+    let stats = raw(&sim, "GET", "/_sim/stats", None, &[]).unwrap().json();
+    assert!(stats["requests"].as_u64().unwrap() >= 3, "{stats}");
+
+    // The OpenAPI document describes every operation at its catalog route.
+    let doc = raw(&sim, "GET", "/openapi.json", None, &[]).unwrap().json();
+    for op in barrack::api::OPS {
+        let method = op.method.as_str().to_ascii_lowercase();
+        assert_eq!(
+            doc["paths"][op.path][&method]["operationId"], op.name,
+            "{} {}",
+            op.method, op.path
+        );
+    }
 }

@@ -1,22 +1,16 @@
 //! Every catalog operation over real HTTP, and the documented failures of each: 404 for an
 //! unknown id, 401 without a key, 402 without credits, 409 out of stock, 403 with an incomplete
-//! profile; the success and error envelopes as sent; idempotency keys; pagination; faults.
+//! profile; the success and error envelopes as sent, RFC 3339 times in every answer; idempotency
+//! keys; pagination; faults.
 
 use crate::support::*;
 use barrack::api::catalog::ArgType;
 use barrack::api::rules::{SCRIPT_NAME_CHARS, SCRIPT_TOO_LARGE};
-use barrack::api::{Kind, OPS};
+use barrack::api::{Kind, Method, OPS};
 use barrack::sim::{Faults, SimOptions};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::Duration;
-
-/// `BRK-` + six digits + `suffix` (`VM` for a deployment, `D` for a restored snapshot).
-pub fn is_instance_id(id: &str, suffix: &str) -> bool {
-    id.strip_prefix("BRK-")
-        .and_then(|rest| rest.strip_suffix(suffix))
-        .is_some_and(|digits| digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()))
-}
 
 /// The ids in a list answer.
 fn ids(list: &Value) -> Vec<&str> {
@@ -1331,4 +1325,135 @@ fn injected_faults_use_the_documented_codes_and_the_client_retries_them() {
 
     sim.set_faults(Faults::default());
     assert!(ok(&client, "balance", json!({}))["balance"].is_number());
+}
+
+// ---- RFC 3339 times in every answer ----
+
+#[test]
+fn every_time_field_of_every_answer_is_an_rfc3339_timestamp() {
+    let (sim, client) = sim();
+    // One object of every kind, and some history (billing, AI usage, a pending rule).
+    let vm = active_instance(&sim, &client, REGION, json!({"name": "timed"}));
+    let vol = id_of(&ok(
+        &client,
+        "create_volume",
+        json!({"name": "t-data", "size_gb": 20, "region": REGION}),
+    ));
+    wait_object(&sim, &client, "volume", &vol, "AVAILABLE");
+    let snap = id_of(&ok(
+        &client,
+        "snapshot",
+        json!({"instance_id": vm, "name": "t-snap"}),
+    ));
+    wait_object(&sim, &client, "get_snapshot", &snap, "AVAILABLE");
+    let image = id_of(&ok(&client, "create_image", json!({"id": snap})));
+    let fw = id_of(&ok(
+        &client,
+        "create_firewall",
+        json!({"name": "t-fw", "region": REGION, "rules": [{"protocol": "ICMP"}]}),
+    ));
+    let mut answers = vec![ok(
+        &client,
+        "add_firewall_rule",
+        json!({"id": fw, "protocol": "TCP", "port_range": "80"}),
+    )];
+    ok(
+        &client,
+        "create_script",
+        json!({"name": "t-script", "script": "echo"}),
+    );
+    let script = id_of(&ok(&client, "scripts", json!({}))[0]);
+    let models = ok(&client, "ai_models", json!({}));
+    let model = models[0]["id"].as_str().unwrap_or("llama-3.1-70b-instruct");
+    answers.push(ok(
+        &client,
+        "chat",
+        json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}),
+    ));
+    sim.advance(secs(60));
+    let key = default_key(&sim);
+    let id_for = |kind: Kind| -> String {
+        match kind {
+            Kind::Vm => vm.clone(),
+            Kind::Volume => vol.clone(),
+            Kind::Snapshot => snap.clone(),
+            Kind::Firewall => fw.clone(),
+            Kind::SshKey => key.clone(),
+            Kind::Script => script.clone(),
+            Kind::Image => image.clone(),
+        }
+    };
+    // Every read of the catalog, generated from it.
+    let mut read = 0;
+    for op in OPS.iter().filter(|op| op.method == Method::Get) {
+        let args = match op.args.first().map(|a| a.ty) {
+            Some(ArgType::Target(kind)) => json!({"id": id_for(kind)}),
+            _ => json!({}),
+        };
+        answers.push(ok(&client, op.name, args));
+        read += 1;
+    }
+    assert!(read >= 30, "{read} reads");
+    // The world's own dump (admin route, `--state` files) writes its instants the same way.
+    let state = raw(&sim, "GET", "/_sim/state", None, &[]).unwrap().json();
+    let due = &state["firewalls"][&fw]["rule_due"];
+    assert_eq!(
+        due.as_object().map(|m| m.len()),
+        Some(2),
+        "both rules apply: {due}"
+    );
+    for (name, value) in [("clock", &state["clock"])].into_iter().chain(
+        due.as_object()
+            .unwrap()
+            .iter()
+            .map(|(_, v)| ("rule_due", v)),
+    ) {
+        let text = value
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} is {value}"));
+        assert!(text.parse::<jiff::Timestamp>().is_ok(), "{name} = {text}");
+    }
+    let mut fields = Vec::new();
+    for (i, answer) in answers.iter().enumerate() {
+        time_fields(answer, format!("answer{i}"), &mut fields);
+    }
+    assert!(
+        fields.iter().any(|(p, _)| p.ends_with("applies_at")),
+        "the audit saw a rule's applies_at"
+    );
+    assert!(fields.len() > 20, "{} time fields", fields.len());
+    for (path, value) in fields {
+        if value.is_null() {
+            continue;
+        }
+        let text = value
+            .as_str()
+            .unwrap_or_else(|| panic!("{path} is {value}, not an RFC 3339 string"));
+        assert!(
+            text.parse::<jiff::Timestamp>().is_ok(),
+            "{path} = {text:?} is not RFC 3339"
+        );
+    }
+}
+
+/// Every field named like a time (`…_at`, `time`, `date`) anywhere in `value`.
+fn time_fields<'a>(value: &'a Value, path: String, out: &mut Vec<(String, &'a Value)>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                let here = format!("{path}.{key}");
+                if key.ends_with("_at") || key == "time" || key.ends_with("_time") || key == "date"
+                {
+                    out.push((here.clone(), v));
+                }
+                time_fields(v, here, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                time_fields(v, format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
 }

@@ -1,7 +1,8 @@
 //! Retries within a time budget (`--retry-for`, default 2m; `--retries N` a hard cap only when
 //! given), and unknown outcomes found out rather than reported as failures.
 
-use crate::support::{self, barrack, deploy_spec, KEY, REGION};
+use crate::support::{self, deploy_spec, KEY, REGION};
+use crate::test::Test;
 use barrack::api::{catalog, Args, Client, ClientSettings, RetryPolicy};
 use barrack::secret::ApiKey;
 use barrack::sim::{Faults, SimOptions, Simulator};
@@ -27,8 +28,7 @@ fn the_default_is_a_time_budget_and_the_error_counts_the_tries() {
         ..SimOptions::fast()
     })
     .expect("a simulator");
-    let home = tempfile::tempdir().expect("a directory");
-    let out = barrack(home.path())
+    let out = Test::new()
         .env("BARRACK_API_KEY", KEY)
         .args([
             "call",
@@ -38,11 +38,9 @@ fn the_default_is_a_time_budget_and_the_error_counts_the_tries() {
             "--api-url",
             &sim.base_url(),
         ])
-        .output()
-        .expect("barrack runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+        .status(1);
+    let stderr = out.stderr;
     let requests = sim.stats()["requests"].as_u64().unwrap_or(0);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         requests > 3,
         "retried past the old default of 3 tries: {requests}"
@@ -58,7 +56,7 @@ fn the_default_is_a_time_budget_and_the_error_counts_the_tries() {
         ..SimOptions::fast()
     })
     .expect("a simulator");
-    let out = barrack(home.path())
+    let out = Test::new()
         .env("BARRACK_API_KEY", KEY)
         .args([
             "call",
@@ -68,11 +66,9 @@ fn the_default_is_a_time_budget_and_the_error_counts_the_tries() {
             "--api-url",
             &sim.base_url(),
         ])
-        .output()
-        .expect("barrack runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(sim.stats()["requests"], 2, "{stderr}");
-    assert!(stderr.contains("gave up after 2 tries over "), "{stderr}");
+        .stderr_has("gave up after 2 tries over ")
+        .output();
+    assert_eq!(sim.stats()["requests"], 2, "{}", out.stderr);
 }
 
 /// `ClientSettings::sleep` receives every backoff wait (server time), so a caller can run them
@@ -204,9 +200,8 @@ fn no_instance_exists_that_the_script_was_told_failed() {
         }
         print(to_json(#{made: made, unknown: unknown, failed: failed}));
     "#;
-    let home = tempfile::tempdir().expect("a directory");
-    std::fs::write(home.path().join("s.rhai"), script).expect("written");
-    let out = barrack(home.path())
+    let out = Test::new()
+        .file("s.rhai", script)
         .env("BARRACK_API_KEY", KEY)
         .args([
             "run",
@@ -216,12 +211,10 @@ fn no_instance_exists_that_the_script_was_told_failed() {
             "--api-url",
             &sim.base_url(),
         ])
-        .args(["--set", &format!("spec={spec}")])
-        .output()
-        .expect("barrack runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("{e}: {stdout} {}", String::from_utf8_lossy(&out.stderr)));
+        .set("spec", &spec.to_string())
+        .output();
+    let report: Value = serde_json::from_str(out.stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: {} {}", out.stdout, out.stderr));
     let names = |k: &str| -> Vec<String> {
         report[k]
             .as_array()

@@ -16,6 +16,9 @@ fn quickstart() -> String {
         .into_owned()
 }
 
+/// Far beyond what any run here needs: only a hang reaches it.
+const HANG: Duration = Duration::from_secs(120);
+
 const BALANCE: &str = r#"{"success":true,"data":{"balance":5,"currency":"USD"}}"#;
 
 /// A library client for a tiny server: one try, a short request timeout.
@@ -80,20 +83,10 @@ fn the_quickstart_and_a_fleet_run_over_tls() {
 
 #[test]
 fn an_unreachable_api_reads_the_same_with_or_without_a_proxy() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let url = crate::support::unreachable_url();
     for proxy in [None, Some("http://127.0.0.1:9")] {
         let mut test = Test::new()
-            .args([
-                "call",
-                "balance",
-                "--retries",
-                "1",
-                "--api-url",
-                &format!("http://127.0.0.1:{port}"),
-            ])
+            .args(["call", "balance", "--retries", "1", "--api-url", &url])
             .env("BARRACK_API_KEY", "sk-test-SECRET")
             .env("NO_PROXY", "127.0.0.1")
             .stderr_has("could not be reached")
@@ -145,6 +138,7 @@ fn a_server_that_never_answers_stops_at_the_run_timeout() {
     });
     run_against(&server.url, "balance();")
         .args(["--timeout", "1s"])
+        .hang_limit(HANG)
         // Either the interpreter's stop flag or the request's own deadline may say it first.
         .stderr_has("--timeout")
         .stderr_has("balance")
@@ -166,6 +160,7 @@ fn backoff_stops_at_the_run_timeout() {
         r#"api("create_script", #{name: "s", script: "echo"});"#,
     )
     .args(["--timeout", "2s"])
+    .hang_limit(HANG)
     .stderr_has("--timeout 2s reached while `create_script` (POST /scripts/) was in flight")
     .status(75);
 }

@@ -1,6 +1,9 @@
-//! `barrack run`, `eval`, `check` as a user types them: examples, exit codes, messages.
+//! `barrack run` and `barrack eval` as a user types them: the example scripts and the quickstart,
+//! params and args, values printed readably and as JSON, and the exit codes with their messages
+//! (65 syntax, 66 a missing script, 69 unreachable, 75 timeout or held lock, 77 a refused key,
+//! 78 configuration, 2 usage).
 
-use crate::test::Test;
+use crate::test::{help_says, Test};
 
 #[test]
 fn every_example_script_runs_green() {
@@ -154,19 +157,9 @@ fn no_key_and_no_sim_is_a_configuration_error() {
 
 #[test]
 fn an_unreachable_api_is_exit_69() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let url = crate::support::unreachable_url();
     Test::new()
-        .args([
-            "eval",
-            "balance()",
-            "--api-url",
-            &format!("http://127.0.0.1:{port}"),
-            "--retries",
-            "1",
-        ])
+        .args(["eval", "balance()", "--api-url", &url, "--retries", "1"])
         .env("BARRACK_API_KEY", "sk-test")
         .stderr_has("could not be reached")
         .status(69);
@@ -211,4 +204,20 @@ fn bad_flags_are_usage_errors() {
         .stderr_has("--fault-rate")
         .status(2);
     Test::new().args(["frobnicate"]).status(2);
+}
+
+#[test]
+fn a_missing_script_exits_66_with_its_path() {
+    Test::new()
+        .args(["run", "--sim", "nowhere/job.rhai"])
+        .stderr_has("script nowhere/job.rhai does not exist")
+        .status(66);
+    Test::new()
+        .args(["check", "gone.rhai"])
+        .stderr_has("gone.rhai")
+        .status(66);
+    assert!(help_says(
+        &["--help"],
+        "66 a script or input file does not exist"
+    ));
 }

@@ -1,4 +1,4 @@
-//! The simulator at scale (issue 18): thousands of objects, each transition at its own simulated
+//! The simulator at scale: thousands of objects, each transition at its own simulated
 //! instant, bills that match the per-minute formula, pages cut from thousands of instances.
 //! Outcomes only; how fast is measured in benches/, never asserted here.
 

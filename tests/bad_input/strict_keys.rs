@@ -1,27 +1,13 @@
-//! Strict keys (issue 14): every map a user writes is checked against the catalog's request
+//! Strict keys: every map a user writes is checked against the catalog's request
 //! shapes. The per-operation tests are generated from the catalog, so a new operation is
 //! covered without a new test.
 
-use crate::support::{client_for, raw, KEY};
+use crate::support::{host, raw, requests, run_code};
 use crate::test::Test;
 use barrack::api::catalog::{ArgType, Kind, Op, OPS};
 use barrack::api::check::{request_fields, script_keys};
-use barrack::script::{Host, Source};
 use barrack::sim::{SimOptions, Simulator};
-use rhai::Dynamic;
 use serde_json::{json, Value};
-
-fn host(sim: &Simulator) -> Host {
-    Host::builder(client_for(sim, Some(KEY))).build()
-}
-
-fn run(host: &Host, code: &str) -> Result<Dynamic, barrack::error::Error> {
-    host.run(&Source::snippet("<test>", code))
-}
-
-fn requests(sim: &Simulator) -> u64 {
-    sim.stats()["requests"].as_u64().unwrap_or(u64::MAX)
-}
 
 /// What the world holds that a refused call could have made.
 fn objects(sim: &Simulator) -> Value {
@@ -84,7 +70,7 @@ fn every_function_that_takes_a_map_refuses_a_misspelled_key_naming_the_closest_o
         };
         let code = format!("{}({})", op.name, call_args(op, &format!("#{{{bad}: 1}}")));
         let before = requests(&sim);
-        let err = run(&host, &code)
+        let err = run_code(&host, &code)
             .err()
             .unwrap_or_else(|| panic!("{code} was accepted"))
             .to_string();
@@ -132,7 +118,7 @@ fn api_by_name_refuses_a_field_the_operation_does_not_take_for_every_operation()
             None => ("bogus".to_string(), None),
         };
         let code = format!("api(\"{}\", #{{id: \"x-1\", {bad}: 1}})", op.name);
-        let err = run(&host, &code)
+        let err = run_code(&host, &code)
             .err()
             .unwrap_or_else(|| panic!("{code} was accepted"))
             .to_string();
@@ -243,7 +229,7 @@ fn keys_of_one_tier_are_refused_in_a_region_of_the_other_naming_the_tier() {
         let code = format!(
             "let m = (); try {{ deploy(#{{{spec}}}); }} catch (e) {{ m = e.errors.{field}[0]; }} m"
         );
-        let said = run(&host, &code).unwrap().to_string();
+        let said = run_code(&host, &code).unwrap().to_string();
         assert!(said.contains(words), "{spec}: {said}");
         assert_eq!(requests(&sim), before, "{spec} sent a request");
     }
@@ -268,7 +254,7 @@ fn keys_of_one_tier_are_refused_in_a_region_of_the_other_naming_the_tier() {
         .contains("legacy regions only"));
     assert_eq!(answer.json()["tier"], "advanced");
     // In its own tier the key is taken and kept, never dropped.
-    let kept = run(
+    let kept = run_code(
         &host,
         r##"let vm = deploy(#{gpu: "L40", region: "CANADA-1", cloud_init: "#cloud-config\nruncmd: [true]"}); vm.raw.cloud_init"##,
     )
@@ -286,30 +272,30 @@ fn filter_values_are_checked_against_what_exists() {
     let sim = Simulator::start(SimOptions::fast()).unwrap();
     let host = host(&sim);
     let before = requests(&sim);
-    let err = run(&host, r#"instances(#{status: "RUNNING"})"#)
+    let err = run_code(&host, r#"instances(#{status: "RUNNING"})"#)
         .unwrap_err()
         .to_string();
     assert!(err.contains("Unknown instance state \"RUNNING\""), "{err}");
     for state in ["ACTIVE", "SHUTOFF", "HIBERNATED", "ERROR"] {
         assert!(err.contains(state), "{err}");
     }
-    let err = run(&host, r#"volumes(#{region: "FINLAND-9"})"#)
+    let err = run_code(&host, r#"volumes(#{region: "FINLAND-9"})"#)
         .unwrap_err()
         .to_string();
     assert!(err.contains("did you mean \"FINLAND-1\"?"), "{err}");
-    let err = run(&host, r#"gpu_stocks(#{gpu: "H100"})"#)
+    let err = run_code(&host, r#"gpu_stocks(#{gpu: "H100"})"#)
         .unwrap_err()
         .to_string();
     assert!(err.contains("Unknown GPU model \"H100\""), "{err}");
     assert_eq!(requests(&sim), before, "a refused filter was sent");
     // Globs and short keys still select.
-    let stocks = run(
+    let stocks = run_code(
         &host,
         r#"gpu_stocks(#{region: "FINLAND-*", gpu: "H100-SXM5-80GB"}).len()"#,
     )
     .unwrap();
     assert!(stocks.as_int().unwrap_or(0) >= 1, "{stocks}");
-    let none = run(
+    let none = run_code(
         &host,
         r#"instances(#{status: "ACTIVE", region: "FIN*"}).len()"#,
     )
@@ -321,7 +307,7 @@ fn filter_values_are_checked_against_what_exists() {
 fn a_waiter_option_typo_names_the_option_it_meant() {
     let sim = Simulator::start(SimOptions::fast()).unwrap();
     let host = host(&sim);
-    let err = run(&host, r#"wait_active("BRK-000000VM", #{timout: "1m"})"#)
+    let err = run_code(&host, r#"wait_active("BRK-000000VM", #{timout: "1m"})"#)
         .unwrap_err()
         .to_string();
     assert!(
@@ -359,10 +345,10 @@ fn recipe_parameters_are_declared_and_a_typo_is_refused() {
 fn quote_takes_the_keys_deploy_takes() {
     let sim = Simulator::start(SimOptions::fast()).unwrap();
     let host = host(&sim);
-    let short = run(&host, r#"quote(#{gpu: "H100-SXM5-80GB", count: 8, region: "FINLAND-1", os_volume_gb: 500}).hourly_cost"#).unwrap();
-    let long = run(&host, r#"quote(#{gpu_model: "H100-SXM5-80GB", gpu_count: 8, region: "FINLAND-1", os_volume_size_gb: 500}).hourly_cost"#).unwrap();
+    let short = run_code(&host, r#"quote(#{gpu: "H100-SXM5-80GB", count: 8, region: "FINLAND-1", os_volume_gb: 500}).hourly_cost"#).unwrap();
+    let long = run_code(&host, r#"quote(#{gpu_model: "H100-SXM5-80GB", gpu_count: 8, region: "FINLAND-1", os_volume_size_gb: 500}).hourly_cost"#).unwrap();
     assert_eq!(short.to_string(), long.to_string());
-    let one = run(
+    let one = run_code(
         &host,
         r#"quote(#{gpu: "H100-SXM5-80GB", region: "FINLAND-1"}).hourly_cost"#,
     )
@@ -372,7 +358,7 @@ fn quote_takes_the_keys_deploy_takes() {
         "{short} vs {one}"
     );
     // Data volumes are named as deploy names them, and priced by their size and type.
-    let with_volume = run(
+    let with_volume = run_code(
         &host,
         r#"let v = create_volume(#{name: "q-data", size_gb: 1000, region: "FINLAND-1"});
            quote(#{gpu: "H100-SXM5-80GB", region: "FINLAND-1", volumes: [v]}).hourly_cost"#,
@@ -382,14 +368,14 @@ fn quote_takes_the_keys_deploy_takes() {
         with_volume.as_float().unwrap() > one.as_float().unwrap(),
         "{with_volume} vs {one}"
     );
-    let err = run(&host, r#"quote(#{gpu: "H100-SXM5-80GB", cout: 8})"#)
+    let err = run_code(&host, r#"quote(#{gpu: "H100-SXM5-80GB", cout: 8})"#)
         .unwrap_err()
         .to_string();
     assert!(
         err.contains("quote: unknown key \"cout\"; did you mean \"count\"?"),
         "{err}"
     );
-    let err = run(&host, r#"quote(#{gpu: "H100-SXM5-80GB", count: 3})"#)
+    let err = run_code(&host, r#"quote(#{gpu: "H100-SXM5-80GB", count: 3})"#)
         .unwrap_err()
         .to_string();
     assert!(

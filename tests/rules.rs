@@ -1,19 +1,13 @@
-//! The validation rules of barrack-api.md "Resource rules", each with its message, as the
-//! simulator enforces them over HTTP. A refused request must change nothing.
+//! The validation rules of barrack-api.md "Resource rules" (names, sizes, GPU counts and tiers,
+//! boot sources, SSH keys, startup scripts, snapshots, volumes, public IPs), each with its message,
+//! as the simulator enforces them over HTTP. A refused request must change nothing.
 
 use crate::support::*;
+use crate::test::Test;
 use barrack::api::rules::{SCRIPT_NAME_CHARS, SCRIPT_TOO_LARGE};
 use barrack::api::Client;
 use barrack::sim::Simulator;
 use serde_json::{json, Value};
-use std::time::Duration;
-
-fn id_of(v: &Value) -> String {
-    v["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {v}"))
-        .to_string()
-}
 
 /// Deploy `extra` over the default spec and expect a 400 naming `field` with `says`; nothing is
 /// created.
@@ -641,230 +635,6 @@ fn gpu_models_are_offered_by_their_region_tier_only() {
 }
 
 #[test]
-fn firewall_rules_check_protocol_ports_cidr_direction_and_ethertype() {
-    let (sim, client) = sim();
-    let fw = id_of(&ok(
-        &client,
-        "create_firewall",
-        json!({"name": "rules", "region": REGION}),
-    ));
-    #[allow(clippy::result_large_err)]
-    let add = |rule: Value| {
-        let mut args = rule;
-        args["id"] = json!(fw);
-        call(&client, "add_firewall_rule", args)
-    };
-    let cases = [
-        (
-            json!({"port_range": "22"}),
-            "protocol",
-            "This field is required",
-        ),
-        (
-            json!({"protocol": "FOO"}),
-            "protocol",
-            "Unsupported protocol \"FOO\"; supported: TCP, UDP, ICMP",
-        ),
-        (
-            json!({"protocol": "TCP", "direction": "sideways"}),
-            "direction",
-            "ingress or egress",
-        ),
-        (
-            json!({"protocol": "TCP", "ethertype": "IPv5"}),
-            "ethertype",
-            "IPv4 or IPv6",
-        ),
-        (
-            json!({"protocol": "TCP", "remote_ip_prefix": "300.1.1.1/8"}),
-            "remote_ip_prefix",
-            "not a valid IPv4 CIDR",
-        ),
-        (
-            json!({"protocol": "TCP", "remote_ip_prefix": "10.0.0.0/33"}),
-            "remote_ip_prefix",
-            "not a valid IPv4 CIDR",
-        ),
-        (
-            json!({"protocol": "TCP", "remote_ip_prefix": "::/0"}),
-            "remote_ip_prefix",
-            "not a valid IPv4 CIDR",
-        ),
-        (
-            json!({"protocol": "TCP", "ethertype": "IPv6", "remote_ip_prefix": "10.0.0.0/8"}),
-            "remote_ip_prefix",
-            "not a valid IPv6 CIDR",
-        ),
-        (
-            json!({"protocol": "TCP", "port_range": "0"}),
-            "port_range_min",
-            "1-65535",
-        ),
-        (
-            json!({"protocol": "UDP", "port_range": "9000-8000"}),
-            "port_range_min",
-            "min ≤ max",
-        ),
-        (
-            json!({"protocol": "TCP", "port_range_min": 1, "port_range_max": 70_000}),
-            "port_range_min",
-            "1-65535",
-        ),
-        (
-            json!({"protocol": "TCP", "port_range": "ssh"}),
-            "port_range",
-            "22 or 8000-9000",
-        ),
-    ];
-    for (rule, field, says) in cases {
-        let err = add(rule.clone()).expect_err(&format!("{rule} was accepted"));
-        assert_invalid(&err, field, says);
-    }
-    assert!(sim.world().firewalls[&fw].rules.is_empty());
-
-    // Every protocol the API lists is accepted; port-less ones drop the ports.
-    let protocols = ok(&client, "protocols", json!({}));
-    for p in protocols.as_array().unwrap() {
-        let name = p["name"].as_str().unwrap();
-        let rule = add(
-            json!({"protocol": name, "port_range": "8000-8080", "direction": "egress",
-                              "ethertype": "IPv6", "remote_ip_prefix": "2001:db8::/32"}),
-        )
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let takes_ports = p["supports_ports"].as_bool().unwrap();
-        assert_eq!(
-            rule["rule"]["port_range_min"].is_null(),
-            !takes_ports,
-            "{rule}"
-        );
-        assert_eq!(rule["rule"]["direction"], "egress");
-    }
-    // Rules in a new firewall are checked the same way, each named by its index.
-    let err = fail(
-        &client,
-        "create_firewall",
-        json!({"name": "bad", "region": REGION, "rules": [{"protocol": "TCP"}, {"protocol": "NOPE"}]}),
-    );
-    assert_invalid(&err, "rules[1].protocol", "Unsupported protocol");
-    let err = fail(
-        &client,
-        "create_firewall",
-        json!({"name": "legacy", "region": LEGACY_REGION}),
-    );
-    assert_invalid(&err, "region", "advanced regions only");
-}
-
-#[test]
-fn a_firewall_rule_takes_up_to_ten_minutes_to_apply() {
-    let (sim, client) = sim();
-    let fw = id_of(&ok(
-        &client,
-        "create_firewall",
-        json!({"name": "slow", "region": REGION}),
-    ));
-    let rule = ok(
-        &client,
-        "add_firewall_rule",
-        json!({"id": fw, "protocol": "TCP", "port_range": "22"}),
-    );
-    assert_eq!(rule["rule"]["status"], "APPLYING");
-    let rule_id = rule["rule"]["id"].as_str().unwrap().to_string();
-    sim.advance(Duration::from_secs(600));
-    let fw = ok(&client, "firewall", json!({"id": fw}));
-    let applied = fw["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == rule_id.as_str())
-        .unwrap();
-    assert_eq!(applied["status"], "ACTIVE", "{fw}");
-}
-
-#[test]
-fn security_rules_are_for_legacy_instances_with_the_same_checks() {
-    let (sim, client) = sim();
-    let advanced = deploy(&sim, &client, REGION, json!({}));
-    let err = fail(
-        &client,
-        "add_security_rule",
-        json!({"id": advanced, "protocol": "TCP", "port_range": "22"}),
-    );
-    assert_refused(&err, 409, "CONFLICT", "use a firewall");
-    let legacy = deploy(&sim, &client, LEGACY_REGION, json!({}));
-    let err = fail(
-        &client,
-        "add_security_rule",
-        json!({"id": legacy, "protocol": "TCP", "port_range": "99999"}),
-    );
-    assert_invalid(&err, "port_range_min", "1-65535");
-    let err = fail(
-        &client,
-        "deploy",
-        deploy_spec(
-            &sim,
-            LEGACY_REGION,
-            json!({"security_rules": [{"protocol": "XYZ"}]}),
-        ),
-    );
-    assert_invalid(&err, "security_rules.protocol", "Unsupported protocol");
-    assert!(sim.world().instances[&legacy].security_rules.is_empty());
-}
-
-#[test]
-fn a_firewall_is_detached_from_every_instance_before_it_can_be_deleted() {
-    let (sim, client) = sim();
-    let a = active_instance(&sim, &client, REGION, json!({"name": "alpha"}));
-    let b = active_instance(&sim, &client, REGION, json!({"name": "bravo"}));
-    let fw = id_of(&ok(
-        &client,
-        "create_firewall",
-        json!({"name": "web", "region": REGION}),
-    ));
-    ok(
-        &client,
-        "attach_firewall",
-        json!({"id": fw, "instance_ids": [a, b]}),
-    );
-    let err = fail(&client, "delete_firewall", json!({"id": fw}));
-    assert_refused(&err, 409, "CONFLICT", "attached to 2 instance(s)");
-    assert!(
-        err.message.contains(&a) && err.message.contains(&b),
-        "{err}"
-    );
-    // Detaching one is not enough.
-    ok(
-        &client,
-        "detach_firewall",
-        json!({"id": fw, "instance_ids": [a]}),
-    );
-    assert!(ok(&client, "instance_firewalls", json!({"id": a}))
-        .as_array()
-        .unwrap()
-        .is_empty());
-    let err = fail(&client, "delete_firewall", json!({"id": fw}));
-    assert_refused(&err, 409, "CONFLICT", "attached to 1 instance(s)");
-    // Deleting the instance detaches it.
-    ok(&client, "delete_instance", json!({"id": b}));
-    wait_gone(&sim, &client, &b);
-    ok(&client, "delete_firewall", json!({"id": fw}));
-    let err = fail(&client, "firewall", json!({"id": fw}));
-    assert_refused(&err, 404, "NOT_FOUND", &fw);
-
-    // A firewall only takes instances of its own region.
-    let fw = id_of(&ok(
-        &client,
-        "create_firewall",
-        json!({"name": "iceland", "region": "ICELAND-1"}),
-    ));
-    let err = fail(
-        &client,
-        "attach_firewall",
-        json!({"id": fw, "instance_ids": [a]}),
-    );
-    assert_refused(&err, 409, "CONFLICT", "the firewall is in ICELAND-1");
-}
-
-#[test]
 fn snapshots_need_an_active_source_and_a_unique_name() {
     let (sim, client) = sim();
     let vm = deploy(&sim, &client, REGION, json!({"name": "src"}));
@@ -1003,4 +773,48 @@ fn volumes_attach_to_active_instances_of_their_region_only() {
         ok(&client, "volume", json!({"id": here}))["status"],
         "AVAILABLE"
     );
+}
+
+// ---- public IPs ----
+
+#[test]
+fn toggle_public_ip_is_for_the_legacy_tier_only_like_deploys_public_ip() {
+    let (sim, client) = sim();
+    let advanced = active_instance(&sim, &client, REGION, json!({"name": "adv"}));
+    let before = ok(&client, "instance", json!({"id": advanced}));
+    let err = fail(&client, "toggle_public_ip", json!({"id": advanced}));
+    assert_refused(&err, 409, "CONFLICT", "legacy-tier instances only");
+    assert!(err.message.contains("advanced tier"), "{err}");
+    assert_eq!(err.tier.as_deref(), Some("advanced"), "{err}");
+    let after = ok(&client, "instance", json!({"id": advanced}));
+    assert_eq!(before["public_ip"], after["public_ip"], "nothing changed");
+    // deploy's public_ip is refused on the same tier, naming it.
+    let err = fail(
+        &client,
+        "deploy",
+        deploy_spec(&sim, REGION, json!({"public_ip": true})),
+    );
+    assert_invalid(&err, "public_ip", "legacy regions only");
+
+    let legacy = active_instance(&sim, &client, LEGACY_REGION, json!({"name": "old"}));
+    let on = ok(&client, "toggle_public_ip", json!({"id": legacy}));
+    assert_eq!(on["public_ip_enabled"], true, "{on}");
+    assert!(on["public_ip"].is_string(), "{on}");
+    let off = ok(&client, "toggle_public_ip", json!({"id": legacy}));
+    assert_eq!(off["public_ip_enabled"], false, "{off}");
+
+    // The dry run refuses it as the run would.
+    Test::new()
+        .file(
+            "toggle.rhai",
+            r#"
+            let vm = deploy(#{gpu: "H100-SXM5-80GB", region: "FINLAND-1", name: "plan-adv"});
+            wait_active(vm);
+            vm.toggle_public_ip();
+            "#,
+        )
+        .args(["plan", "--sim", "toggle.rhai"])
+        .stderr_has("legacy-tier instances only")
+        .stderr_has("(advanced tier)")
+        .status(1);
 }
