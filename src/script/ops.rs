@@ -15,8 +15,8 @@ use super::runtime::Runtime;
 use super::RhaiResult;
 use crate::api::catalog::{self, ArgType, Kind, Method, Op, OpId, Returns, OPS};
 use crate::api::check::{self, Mode, Vocabulary};
+use crate::api::signature;
 use crate::api::Args;
-use crate::ops_doc;
 use rhai::{Array, Dynamic, EvalAltResult, FuncRegistration, Map, Module, NativeCallContext};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -126,29 +126,29 @@ pub(super) fn params_info(ops: &[&'static Op], arity: usize) -> Vec<String> {
             if ops.len() == 1 {
                 format!(
                     "{}: {}",
-                    ops_doc::param_name(op, i),
-                    ops_doc::arg_type(op.args[i].ty)
+                    signature::param_name(op, i),
+                    signature::arg_type(op.args[i].ty)
                 )
             } else if i == 0 {
                 let types: Vec<String> = ops
                     .iter()
                     .map(|o| match o.args[0].ty {
                         ArgType::Target(k) => k.type_name().to_string(),
-                        other => ops_doc::arg_type(other),
+                        other => signature::arg_type(other),
                     })
                     .collect();
                 format!("target: {} | String", types.join(" | "))
             } else {
                 format!(
                     "{}: {}",
-                    ops_doc::param_name(op, i),
-                    ops_doc::arg_type(op.args[i].ty)
+                    signature::param_name(op, i),
+                    signature::arg_type(op.args[i].ty)
                 )
             }
         })
         .collect();
     info.push(if ops.len() == 1 {
-        ops_doc::return_type(op.returns)
+        signature::return_type(op.returns)
     } else {
         "Dynamic".into()
     });
@@ -164,11 +164,11 @@ pub(super) fn comments(ops: &[&'static Op]) -> Vec<String> {
         ));
     }
     // The keys of a map argument, so editors show them (`barrack defs`).
-    for line in ops_doc::keys(ops[0]) {
+    for line in signature::keys(ops[0]) {
         lines.push(format!("/// {line}"));
     }
     lines.push("/// ```rhai".into());
-    lines.push(format!("/// {}", ops_doc::example(ops[0])));
+    lines.push(format!("/// {}", signature::example(ops[0])));
     lines.push("/// ```".into());
     lines
 }
@@ -483,7 +483,7 @@ fn call_by_name(rt: &Runtime, name: &str, args: &Map) -> RhaiResult {
     let op = catalog::find(name).ok_or_else(|| -> Box<EvalAltResult> {
         format!(
             "api(): no operation named {name:?}{}",
-            crate::ops_doc::suggest(name)
+            signature::did_you_mean(name)
         )
         .into()
     })?;
