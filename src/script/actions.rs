@@ -7,7 +7,6 @@
 //! an object of that kind, except those that make an object of another kind (`snapshot(vm)`).
 
 use super::convert;
-use super::fleet;
 use super::handles::{self, Handle};
 use super::ops;
 use super::runtime::Runtime;
@@ -117,7 +116,7 @@ pub fn register_for_arrays(module: &mut Module, runtime: &Arc<Runtime>) {
             let run = move |items: &mut Array, rest: Vec<Dynamic>| -> RhaiResult {
                 let mut args = vec![Dynamic::from(items.clone())];
                 args.extend(rest);
-                let outcome = fleet::run(&rt, &ops, name, args);
+                let outcome = ops::run_fleet(&rt, &ops, name, args);
                 update_elements(items, &outcome);
                 outcome
             };

@@ -10,7 +10,7 @@ use super::account_facts::AccountFacts;
 use super::convert::{self, to_dynamic};
 use super::deploy;
 use super::fleet;
-use super::handles::{self, Handle};
+use super::handles;
 use super::runtime::Runtime;
 use super::RhaiResult;
 use crate::api::catalog::{self, ArgType, Kind, Method, Op, OpId, Returns, OPS};
@@ -186,15 +186,33 @@ fn dispatch(rt: &Runtime, ops: &[&'static Op], name: &str, args: Vec<Dynamic>) -
             .iter()
             .any(|op| matches!(op.args[0].ty, ArgType::Targets(_)));
         if first.is_array() && acts_on_one && !takes_many {
-            return fleet::run(rt, ops, name, args);
+            return run_fleet(rt, ops, name, args);
         }
     }
     let op = choose(ops, name, &args)?;
     invoke(rt, op, args)
 }
 
+/// A fleet call: the operation on every element of the array first argument, each with the
+/// remaining arguments (see `fleet`).
+pub fn run_fleet(rt: &Runtime, ops: &[&'static Op], name: &str, args: Vec<Dynamic>) -> RhaiResult {
+    let mut args = args.into_iter();
+    let items: Array = args
+        .next()
+        .and_then(|a| a.try_cast::<Array>())
+        .unwrap_or_default();
+    let rest: Vec<Dynamic> = args.collect();
+    // Read once for the whole fleet: N deployments cost N requests plus a constant.
+    let account = AccountFacts::default();
+    fleet::run(rt, name, &items, |item| {
+        let mut call = vec![item.clone()];
+        call.extend(rest.iter().cloned());
+        choose(ops, name, &call).and_then(|op| invoke_with(rt, op, call, &account))
+    })
+}
+
 /// Pick the operation a call means, from its first argument.
-pub fn choose(
+fn choose(
     ops: &[&'static Op],
     name: &str,
     args: &[Dynamic],
@@ -253,7 +271,7 @@ pub fn invoke(rt: &Runtime, op: &'static Op, args: Vec<Dynamic>) -> RhaiResult {
 
 /// One call of one operation, with the account facts a deploy reads shared with the other
 /// calls of its fleet.
-pub fn invoke_with(
+fn invoke_with(
     rt: &Runtime,
     op: &'static Op,
     args: Vec<Dynamic>,
@@ -492,15 +510,6 @@ fn call_by_name(rt: &Runtime, name: &str, args: &Map) -> RhaiResult {
         .map_err(|problems| convert::api_error(&check::refusal(op.name, problems)))?;
     let value = rt.call(op, &request).map_err(|e| convert::api_error(&e))?;
     Ok(to_dynamic(value))
-}
-
-/// The id of any target value, for fleet error messages.
-pub fn describe_target(value: &Dynamic) -> String {
-    match handles::as_handle(value) {
-        Some(Handle { raw, .. }) => raw.get("id").map(|v| v.to_string()).unwrap_or_default(),
-        None if value.is_string() => value.to_string(),
-        None => convert::describe_value(value),
-    }
 }
 
 #[cfg(test)]
