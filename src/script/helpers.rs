@@ -106,7 +106,7 @@ fn sleep(rt: &Runtime, d: &Dynamic) -> Res<()> {
         "sleep({})",
         humantime::format_duration(Duration::from_secs(d.as_secs()))
     ));
-    super::clock::pass(rt, d)
+    super::server_time::pass(rt, d)
 }
 
 /// How a value prints in `log` and the REPL: handles as one line, the rest as JSON.

@@ -22,6 +22,7 @@ pub mod clock;
 pub mod convert;
 mod deploy;
 mod fleet;
+mod handle_functions;
 pub(crate) mod handles;
 mod helpers;
 mod ops;
@@ -29,12 +30,14 @@ pub mod plan;
 mod progress;
 mod resolver;
 pub(crate) mod runtime;
+mod server_time;
 pub(crate) mod stdlib;
 pub(crate) mod stop;
 pub mod time;
 mod wait;
 mod words;
 
+use crate::api;
 use crate::error::{Diagnostic, Error};
 use rhai::packages::{Package, StandardPackage};
 use rhai::{Dynamic, Engine, EvalAltResult, Map, Module, ParseError, Position, Scope, Shared, AST};
@@ -58,7 +61,10 @@ impl BarrackPackage {
     /// The package for one run's `runtime`: every catalog operation, handle types, waiters, fleet and helpers.
     pub fn new(runtime: Arc<Runtime>) -> BarrackPackage {
         let mut module = Module::new();
-        handles::register(&mut module, &runtime);
+        handles::for_each_type(&mut TypedFunctions {
+            module: &mut module,
+            runtime: &runtime,
+        });
         ops::register(&mut module, &runtime);
         actions::register_for_arrays(&mut module, &runtime);
         wait::register(&mut module, &runtime);
@@ -68,6 +74,25 @@ impl BarrackPackage {
         // itself (the index serves namespaced access, and `register_static_module` builds it
         // when needed), and indexing some 700 functions is a measurable part of a one-shot run.
         BarrackPackage(module.into())
+    }
+}
+
+/// The functions of one handle type: its getters and printing, its waiters, its actions.
+struct TypedFunctions<'a> {
+    module: &'a mut Module,
+    runtime: &'a Arc<Runtime>,
+}
+
+impl handles::PerType for TypedFunctions<'_> {
+    fn visit<T: Clone + Send + Sync + 'static>(
+        &mut self,
+        kind: api::Kind,
+        getters: &'static [&'static str],
+        get: fn(&mut T) -> &mut handles::Handle,
+    ) {
+        handle_functions::register::<T>(self.module, self.runtime, kind, getters, get);
+        wait::register_for::<T>(self.module, self.runtime, kind.type_name(), get);
+        actions::register_for::<T>(self.module, self.runtime, kind, get);
     }
 }
 
