@@ -7,10 +7,10 @@
 //! an object of that kind, except those that make an object of another kind (`snapshot(vm)`).
 
 use super::convert;
+use super::convert::RhaiResult;
 use super::handles::{self, Handle};
 use super::ops;
 use super::runtime::Runtime;
-use super::RhaiResult;
 use crate::api::catalog::{ArgType, Kind, Op, Returns, OPS};
 use crate::api::Args;
 use rhai::{Array, Dynamic, FuncRegistration, Map, Module, NativeCallContext};

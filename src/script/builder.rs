@@ -2,9 +2,10 @@
 //! a [`Host`] (a sandboxed engine per script) or a bare [`Runtime`] for its own engine.
 
 use super::clock::Clock;
+use super::host::Host;
+use super::limits::Limits;
 use super::plan::Planner;
-use super::runtime::{Planned, Sent};
-use super::{AuditLog, Host, Limits, Runtime};
+use super::runtime::{AuditLog, Planned, Runtime, Sent};
 use crate::api::Client;
 use rhai::Map;
 use std::sync::Arc;

@@ -3,9 +3,9 @@
 //! reported together after all finished (as ripgrep reports errors: collect, then decide).
 
 use super::convert;
+use super::convert::RhaiResult;
 use super::handles::{self, Handle};
 use super::runtime::Runtime;
-use super::RhaiResult;
 use rhai::{Array, Dynamic, EvalAltResult, Map, Position};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;

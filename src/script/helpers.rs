@@ -1,9 +1,9 @@
 //! The hand-written helpers: time, durations, sleep, log, env, JSON, tables.
 
 use super::convert;
+use super::convert::RhaiResult;
 use super::runtime::Runtime;
 use super::time::{duration, seconds_i64, Time};
-use super::RhaiResult;
 use rhai::{Array, Dynamic, EvalAltResult, FuncRegistration, ImmutableString, Map, Module};
 use std::sync::Arc;
 use std::time::Duration;

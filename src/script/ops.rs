@@ -7,12 +7,12 @@
 //! the action on every element concurrently (the fleet).
 
 use super::account_facts::AccountFacts;
+use super::convert::RhaiResult;
 use super::convert::{self, to_dynamic};
 use super::deploy;
 use super::fleet;
 use super::handles;
 use super::runtime::Runtime;
-use super::RhaiResult;
 use crate::api::catalog::{self, ArgType, Kind, Method, Op, OpId, Returns, OPS};
 use crate::api::check::{self, Mode, Vocabulary};
 use crate::api::signature;

@@ -6,12 +6,12 @@
 //! object, when it reaches ERROR or a state from which the target cannot be reached.
 
 use super::convert;
+use super::convert::RhaiResult;
 use super::fleet;
 use super::handles::{self, Handle};
 use super::progress::Display;
 use super::runtime::Runtime;
 use super::server_time::{self, Stopwatch};
-use super::RhaiResult;
 use crate::api::check;
 use crate::api::shape::WAITER;
 use crate::api::{Args, Kind};
