@@ -5,6 +5,7 @@
 use super::convert;
 use super::convert::RhaiResult;
 use super::handles::{self, Handle};
+use super::limits::STACK_SIZE;
 use super::runtime::Runtime;
 use rhai::{Array, Dynamic, EvalAltResult, Map, Position};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -79,7 +80,7 @@ where
             // touched only as deep as a value goes).
             let spawned = std::thread::Builder::new()
                 .name("barrack-fleet".into())
-                .stack_size(crate::STACK_SIZE)
+                .stack_size(STACK_SIZE)
                 .spawn_scoped(scope, work);
             if spawned.is_err() {
                 // No thread to be had: this (calling) thread does the remaining work itself.

@@ -2,6 +2,13 @@
 
 use rhai::Engine;
 
+/// The stack of a thread that runs a script (`barrack` runs each command on one) and of fleet
+/// workers: 256 MiB of address space (touched only as deep as the work goes), so Rhai's
+/// recursion on deeply nested values — clone, drop, printing, barrack's depth-checked
+/// comparisons and conversions — ends in an error or a result, not a stack overflow (the
+/// default 8 MiB main stack overflowed at 4,600 levels).
+pub(crate) const STACK_SIZE: usize = 256 << 20;
+
 /// Sandbox limits for scripts (cron runs must not run away).
 ///
 /// Memory is bounded by `max_memory`, checked against the counting allocator

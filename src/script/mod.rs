@@ -51,6 +51,7 @@ pub use convert::RhaiResult;
 pub use helpers::display;
 pub use host::Host;
 pub use limits::Limits;
+pub(crate) use limits::STACK_SIZE;
 pub use package::BarrackPackage;
 pub use run_error::{script_error, stopped_by};
 pub use runtime::{AuditLog, Runtime};
