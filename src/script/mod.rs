@@ -27,6 +27,8 @@ mod handle_functions;
 pub(crate) mod handles;
 mod helpers;
 mod host;
+#[cfg(test)]
+mod layering;
 mod limits;
 mod ops;
 mod package;
