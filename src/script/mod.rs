@@ -15,9 +15,11 @@
 
 mod account_facts;
 mod actions;
+mod audit;
 mod bounds;
 mod builder;
 mod by_name;
+mod calls;
 pub mod clock;
 mod compile;
 pub mod convert;
@@ -47,6 +49,7 @@ mod words;
 
 use rhai::Dynamic;
 
+pub use audit::AuditLog;
 pub use builder::HostBuilder;
 pub use compile::{check, compile};
 pub use convert::RhaiResult;
@@ -56,7 +59,7 @@ pub use limits::Limits;
 pub(crate) use limits::STACK_SIZE;
 pub use package::BarrackPackage;
 pub use run_error::{script_error, stopped_by};
-pub use runtime::{AuditLog, Runtime};
+pub use runtime::Runtime;
 pub use source::Source;
 pub use stop::{Stop, StopReason};
 pub use wait::{DEFAULT_INTERVAL as WAIT_INTERVAL, DEFAULT_TIMEOUT as WAIT_TIMEOUT};
