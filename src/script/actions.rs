@@ -6,8 +6,7 @@
 //! Registered per handle type from the catalog: every mutating operation whose first argument is
 //! an object of that kind, except those that make an object of another kind (`snapshot(vm)`).
 
-use super::convert;
-use super::convert::RhaiResult;
+use super::convert::{self, RhaiResult};
 use super::handles::{self, Handle};
 use super::ops;
 use super::runtime::Runtime;

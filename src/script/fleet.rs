@@ -2,8 +2,7 @@
 //! `--parallel` at once. Every element is attempted; results keep input order; failures are
 //! reported together after all finished (as ripgrep reports errors: collect, then decide).
 
-use super::convert;
-use super::convert::RhaiResult;
+use super::convert::{self, RhaiResult};
 use super::handles::{self, Handle};
 use super::limits::STACK_SIZE;
 use super::runtime::Runtime;

@@ -1,8 +1,7 @@
 //! What a script can do with a handle of any type: getters (`id name status region created_at`
 //! and the type's own), `.raw`, `x["any_field"]`, printing, `to_json`, `==`, and `.refresh()`.
 
-use super::convert::RhaiResult;
-use super::convert::{self, map_to_json, to_dynamic};
+use super::convert::{self, map_to_json, to_dynamic, RhaiResult};
 use super::handles::Handle;
 use super::runtime::Runtime;
 use crate::api::catalog::Kind;

@@ -1,7 +1,6 @@
 //! The hand-written helpers: time, durations, sleep, log, env, JSON, tables.
 
-use super::convert;
-use super::convert::RhaiResult;
+use super::convert::{self, RhaiResult};
 use super::runtime::Runtime;
 use super::time::{duration, seconds_i64, Time};
 use rhai::{Array, Dynamic, EvalAltResult, FuncRegistration, ImmutableString, Map, Module};

@@ -7,8 +7,7 @@
 //! the action on every element concurrently (the fleet).
 
 use super::account_facts::AccountFacts;
-use super::convert::RhaiResult;
-use super::convert::{self, to_dynamic};
+use super::convert::{self, to_dynamic, RhaiResult};
 use super::deploy;
 use super::fleet;
 use super::handles;

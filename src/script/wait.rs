@@ -5,8 +5,7 @@
 //! default interval is botocore's InstanceRunning waiter's 15 s. A waiter stops early, naming the
 //! object, when it reaches ERROR or a state from which the target cannot be reached.
 
-use super::convert;
-use super::convert::RhaiResult;
+use super::convert::{self, RhaiResult};
 use super::fleet;
 use super::handles::{self, Handle};
 use super::progress::Display;
