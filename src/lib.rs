@@ -77,11 +77,8 @@ use std::process::ExitCode;
 /// Exit code of an internal error (a panic): EX_SOFTWARE.
 pub(crate) const EXIT_INTERNAL: u8 = 70;
 
-/// The stack of the thread that runs a command, and of fleet workers: 256 MiB of address space
-/// (touched only as deep as the work goes), so Rhai's recursion on deeply nested values — clone,
-/// drop, printing, barrack's depth-checked comparisons and conversions — ends in an error or a
-/// result, not a stack overflow (the default 8 MiB main stack overflowed at 4,600 levels).
-pub(crate) const STACK_SIZE: usize = 256 << 20;
+// The command thread runs scripts, so it takes the stack the script layer asks for.
+use script::STACK_SIZE;
 
 /// Parse, run, print the error once, and turn it into the exit code of design.md. A panic — a
 /// bug — is the last resort: one short line on stderr, without the key, and exit 70. The

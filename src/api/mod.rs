@@ -15,6 +15,7 @@ mod request;
 pub(crate) mod retry;
 pub mod rules;
 pub(crate) mod shape;
+pub(crate) mod signature;
 pub(crate) mod suggest;
 pub(crate) mod transport;
 pub mod trust;

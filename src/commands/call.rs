@@ -1,11 +1,11 @@
 //! `barrack call OP [key=value…] [key:=json…] [--body JSON]`
 
 use crate::api::catalog::{self, Op};
+use crate::api::signature::did_you_mean;
 use crate::api::Args;
 use crate::cli::{CallArgs, GlobalOpts};
 use crate::connect::connect;
 use crate::error::{Error, Result};
-use crate::ops_doc::suggest;
 use crate::output::Printer;
 use serde_json::Value;
 use std::process::ExitCode;
@@ -20,7 +20,7 @@ pub fn lookup(name: &str) -> Result<&'static Op> {
         [op] => Ok(op),
         [] => Err(Error::usage(format!(
             "no operation named {name:?}{}",
-            suggest(name)
+            did_you_mean(name)
         ))),
         many => Err(Error::usage(format!(
             "{name:?} names several operations; use one of {}",

@@ -1,6 +1,7 @@
 //! `barrack ops [--json] [NAME]`
 
 use crate::api::catalog::{self, Catalog, OPS};
+use crate::api::signature;
 use crate::cli::{Format, GlobalOpts, OpsArgs};
 use crate::error::{Error, Result};
 use crate::ops_doc;
@@ -24,8 +25,8 @@ pub fn catalog_json(catalog: &Catalog) -> Value {
                     "summary": op.summary,
                     "mutates": op.mutates,
                     "paginated": op.paginated,
-                    "signature": ops_doc::signature(op, op.name),
-                    "returns": ops_doc::return_type(op.returns),
+                    "signature": signature::signature(op, op.name),
+                    "returns": signature::return_type(op.returns),
                     "keys": op.fields.iter().map(key_json).collect::<Vec<_>>(),
                 })
             })
@@ -105,7 +106,7 @@ pub fn run(args: &OpsArgs, global: &GlobalOpts, printer: Printer) -> Result<Exit
                         let close =
                             crate::api::suggest::near(name, names.iter().map(String::as_str));
                         let hint = if close.is_empty() {
-                            ops_doc::suggest(name)
+                            signature::did_you_mean(name)
                         } else {
                             format!("; did you mean {}?", close.join(", "))
                         };

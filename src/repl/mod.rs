@@ -299,7 +299,10 @@ pub fn help_for(engine: &Engine, name: &str) -> String {
         }
     }
     if lines.is_empty() {
-        format!("no function named {name:?}{}", ops_doc::suggest(name))
+        format!(
+            "no function named {name:?}{}",
+            crate::api::signature::did_you_mean(name)
+        )
     } else {
         // One line per call shape: overloads that differ only in the handle type read alike.
         let mut seen = std::collections::HashSet::new();

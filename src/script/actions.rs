@@ -6,12 +6,10 @@
 //! Registered per handle type from the catalog: every mutating operation whose first argument is
 //! an object of that kind, except those that make an object of another kind (`snapshot(vm)`).
 
-use super::convert;
-use super::fleet;
+use super::convert::{self, RhaiResult};
 use super::handles::{self, Handle};
 use super::ops;
 use super::runtime::Runtime;
-use super::RhaiResult;
 use crate::api::catalog::{ArgType, Kind, Op, Returns, OPS};
 use crate::api::Args;
 use rhai::{Array, Dynamic, FuncRegistration, Map, Module, NativeCallContext};
@@ -117,7 +115,7 @@ pub fn register_for_arrays(module: &mut Module, runtime: &Arc<Runtime>) {
             let run = move |items: &mut Array, rest: Vec<Dynamic>| -> RhaiResult {
                 let mut args = vec![Dynamic::from(items.clone())];
                 args.extend(rest);
-                let outcome = fleet::run(&rt, &ops, name, args);
+                let outcome = ops::run_fleet(&rt, &ops, name, args);
                 update_elements(items, &outcome);
                 outcome
             };

@@ -1,10 +1,13 @@
 //! One run's settings in one place: an embedder states what differs from the defaults and gets
 //! a [`Host`] (a sandboxed engine per script) or a bare [`Runtime`] for its own engine.
 
+use super::audit::AuditLog;
+use super::calls::{Planned, Sent};
 use super::clock::Clock;
+use super::host::Host;
+use super::limits::Limits;
 use super::plan::Planner;
-use super::runtime::{Planned, Sent};
-use super::{AuditLog, Host, Limits, Runtime};
+use super::runtime::Runtime;
 use crate::api::Client;
 use rhai::Map;
 use std::sync::Arc;

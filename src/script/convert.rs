@@ -6,6 +6,9 @@ use crate::api::ApiError;
 use rhai::{Array, Dynamic, EvalAltResult, ImmutableString, Map, Position};
 use serde_json::Value;
 
+/// What a native function returns to a script.
+pub type RhaiResult = Result<Dynamic, Box<EvalAltResult>>;
+
 /// A JSON value as a Rhai value: objects become maps, arrays arrays, null `()`.
 pub fn to_dynamic(value: Value) -> Dynamic {
     match value {

@@ -2,29 +2,23 @@
 //! `--parallel` at once. Every element is attempted; results keep input order; failures are
 //! reported together after all finished (as ripgrep reports errors: collect, then decide).
 
-use super::account_facts::AccountFacts;
-use super::ops::{choose, describe_target, invoke_with};
+use super::convert::{self, RhaiResult};
+use super::handles::{self, Handle};
+use super::limits::STACK_SIZE;
 use super::runtime::Runtime;
-use super::RhaiResult;
-use crate::api::Op;
 use rhai::{Array, Dynamic, EvalAltResult, Map, Position};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-pub fn run(rt: &Runtime, ops: &[&'static Op], name: &str, args: Vec<Dynamic>) -> RhaiResult {
-    let mut args = args.into_iter();
-    let items: Array = args
-        .next()
-        .and_then(|a| a.try_cast::<Array>())
-        .unwrap_or_default();
-    let rest: Vec<Dynamic> = args.collect();
+/// Run `one` on every item (what to do for one element is the caller's: an API action, a
+/// wait), with a progress bar or a closing line, and collect the results as [`collect`] does.
+pub fn run<F>(rt: &Runtime, name: &str, items: &[Dynamic], one: F) -> RhaiResult
+where
+    F: Fn(&Dynamic) -> RhaiResult + Sync,
+{
     let bar = progress_bar(rt, name, items.len());
-    // Read once for the whole fleet: N deployments cost N requests plus a constant.
-    let account = AccountFacts::default();
-    let results = map_parallel(rt, &items, |item| {
-        let mut call = vec![item.clone()];
-        call.extend(rest.iter().cloned());
-        let outcome = choose(ops, name, &call).and_then(|op| invoke_with(rt, op, call, &account));
+    let results = map_parallel(rt, items, |item| {
+        let outcome = one(item);
         if let Some(bar) = &bar {
             bar.inc(1);
         }
@@ -40,7 +34,7 @@ pub fn run(rt: &Runtime, ops: &[&'static Op], name: &str, args: Vec<Dynamic>) ->
             items.len() - failed
         ));
     }
-    collect(name, &items, results)
+    collect(name, items, results)
 }
 
 /// A bar on a terminal (`hibernate [=====>    ] 12/16`); `None` otherwise.
@@ -85,7 +79,7 @@ where
             // touched only as deep as a value goes).
             let spawned = std::thread::Builder::new()
                 .name("barrack-fleet".into())
-                .stack_size(crate::STACK_SIZE)
+                .stack_size(STACK_SIZE)
                 .spawn_scoped(scope, work);
             if spawned.is_err() {
                 // No thread to be had: this (calling) thread does the remaining work itself.
@@ -206,5 +200,14 @@ fn describe_error(err: &EvalAltResult) -> (String, Dynamic) {
             None => (value.to_string(), value.clone()),
         },
         other => (other.to_string(), other.to_string().into()),
+    }
+}
+
+/// The id of any target value, for the lines naming failed items.
+fn describe_target(value: &Dynamic) -> String {
+    match handles::as_handle(value) {
+        Some(Handle { raw, .. }) => raw.get("id").map(|v| v.to_string()).unwrap_or_default(),
+        None if value.is_string() => value.to_string(),
+        None => convert::describe_value(value),
     }
 }

@@ -1,13 +1,10 @@
 //! Handle types: `Vm`, `Volume`, `Snapshot`, `Firewall`, `SshKey`, `Script`, `Image`.
-//! Each wraps the server's JSON (unknown fields kept) with getters, `.raw`, `.refresh()`, an
-//! indexer for any field, and a one-line printed form.
+//! Each wraps the server's JSON (unknown fields kept) and prints as one line. What a script can
+//! do with one is registered elsewhere, once per type through [`for_each_type`]: getters and
+//! `.refresh()` (`handle_functions`), waiters (`wait`), actions (`actions`).
 
-use super::convert::{map_to_json, to_dynamic};
-use super::runtime::Runtime;
-use super::RhaiResult;
 use crate::api::catalog::{self, Kind};
-use rhai::{Dynamic, FuncRegistration, Map, Module};
-use std::sync::Arc;
+use rhai::{Dynamic, Map};
 
 /// The data of every handle: its kind and the server's JSON object.
 #[derive(Clone, Debug)]
@@ -70,6 +67,18 @@ impl Handle {
     }
 }
 
+/// Something registered once per handle type: `visit` is called with each type, its kind, the
+/// getters it has besides the common ones, and the way to its [`Handle`].
+pub trait PerType {
+    /// Register for the handle type `T`.
+    fn visit<T: Clone + Send + Sync + 'static>(
+        &mut self,
+        kind: Kind,
+        getters: &'static [&'static str],
+        get: fn(&mut T) -> &mut Handle,
+    );
+}
+
 macro_rules! handle_types {
     ($($ty:ident => $kind:ident [$($getter:literal),*]),* $(,)?) => {
         $(
@@ -95,52 +104,10 @@ macro_rules! handle_types {
             None
         }
 
-        /// Register every handle type, its getters, printing and `refresh` into the module.
-        pub fn register(module: &mut Module, runtime: &Arc<Runtime>) {
+        /// Visit every handle type, in the order of the table below.
+        pub fn for_each_type(per_type: &mut impl PerType) {
             $(
-                module.set_custom_type::<$ty>(stringify!($ty));
-                for field in ["id", "name", "status", "region", "created_at" $(, $getter)*] {
-                    FuncRegistration::new_getter(field)
-                        .with_comments([concat!("/// Field of the ", stringify!($ty), " as the server sent it (`()` when absent).")])
-                        .set_into_module(module, move |h: &mut $ty| h.0.field(field));
-                }
-                FuncRegistration::new_getter("raw")
-                    .with_comments(["/// The whole server JSON of the object, unknown fields included."])
-                    .set_into_module(module, |h: &mut $ty| h.0.raw.clone());
-                FuncRegistration::new_getter("kind")
-                    .set_into_module(module, |h: &mut $ty| h.0.kind.type_name().to_string());
-                FuncRegistration::new_index_getter()
-                    .set_into_module(module, |h: &mut $ty, field: &str| h.0.field(field));
-                FuncRegistration::new("to_string")
-                    .in_global_namespace()
-                    .set_into_module(module, |h: &mut $ty| h.0.line());
-                FuncRegistration::new("to_debug")
-                    .in_global_namespace()
-                    .set_into_module(module, |h: &mut $ty| h.0.line());
-                FuncRegistration::new("to_json")
-                    .in_global_namespace()
-                    .set_into_module(module, |h: &mut $ty| {
-                        serde_json::to_string_pretty(&serde_json::Value::Object(map_to_json(&h.0.raw).unwrap_or_default())).unwrap_or_default()
-                    });
-                FuncRegistration::new("==")
-                    .in_global_namespace()
-                    .set_into_module(module, |a: &mut $ty, b: $ty| a.0.id() == b.0.id());
-                FuncRegistration::new("!=")
-                    .in_global_namespace()
-                    .set_into_module(module, |a: &mut $ty, b: $ty| a.0.id() != b.0.id());
-                super::wait::register_for::<$ty>(module, runtime, stringify!($ty), |h| &mut h.0);
-                super::actions::register_for::<$ty>(module, runtime, Kind::$kind, |h| &mut h.0);
-                let rt = runtime.clone();
-                FuncRegistration::new("refresh")
-                    .in_global_namespace()
-                    .with_volatility(true)
-                    .with_purity(false)
-                    .with_comments(["/// Fetch the object again and update this handle in place; returns it."])
-                    .set_into_module(module, move |h: &mut $ty| -> RhaiResult {
-                        let fresh = refresh(&rt, &h.0)?;
-                        h.0.raw = fresh;
-                        Ok(Dynamic::from(h.clone()))
-                    });
+                per_type.visit::<$ty>(Kind::$kind, &[$($getter),*], |h| &mut h.0);
             )*
         }
     };
@@ -154,22 +121,4 @@ handle_types! {
     SshKey => SshKey ["public_key", "fingerprint"],
     Script => Script ["script", "size_bytes", "updated_at"],
     Image => Image ["snapshot_id", "size_gb"],
-}
-
-fn refresh(rt: &Runtime, handle: &Handle) -> Result<Map, Box<rhai::EvalAltResult>> {
-    let op = Handle::get_op(handle.kind);
-    let mut args = crate::api::Args::new();
-    args.insert("id".into(), handle.id().into());
-    let value = rt
-        .call(op, &args)
-        .map_err(|e| super::convert::api_error(&e))?;
-    match to_dynamic(value).try_cast::<Map>() {
-        Some(map) => Ok(map),
-        None => Err(format!(
-            "{} {}: the server's answer is not an object",
-            handle.kind.noun(),
-            handle.id()
-        )
-        .into()),
-    }
 }

@@ -1,9 +1,8 @@
 //! The hand-written helpers: time, durations, sleep, log, env, JSON, tables.
 
-use super::convert;
+use super::convert::{self, RhaiResult};
 use super::runtime::Runtime;
 use super::time::{duration, seconds_i64, Time};
-use super::RhaiResult;
 use rhai::{Array, Dynamic, EvalAltResult, FuncRegistration, ImmutableString, Map, Module};
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,7 +105,7 @@ fn sleep(rt: &Runtime, d: &Dynamic) -> Res<()> {
         "sleep({})",
         humantime::format_duration(Duration::from_secs(d.as_secs()))
     ));
-    super::clock::pass(rt, d)
+    super::server_time::pass(rt, d)
 }
 
 /// How a value prints in `log` and the REPL: handles as one line, the rest as JSON.

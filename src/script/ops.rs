@@ -7,16 +7,15 @@
 //! the action on every element concurrently (the fleet).
 
 use super::account_facts::AccountFacts;
-use super::convert::{self, to_dynamic};
+use super::convert::{self, to_dynamic, RhaiResult};
 use super::deploy;
 use super::fleet;
-use super::handles::{self, Handle};
+use super::handles;
 use super::runtime::Runtime;
-use super::RhaiResult;
 use crate::api::catalog::{self, ArgType, Kind, Method, Op, OpId, Returns, OPS};
 use crate::api::check::{self, Mode, Vocabulary};
+use crate::api::signature;
 use crate::api::Args;
-use crate::ops_doc;
 use rhai::{Array, Dynamic, EvalAltResult, FuncRegistration, Map, Module, NativeCallContext};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -126,29 +125,29 @@ pub(super) fn params_info(ops: &[&'static Op], arity: usize) -> Vec<String> {
             if ops.len() == 1 {
                 format!(
                     "{}: {}",
-                    ops_doc::param_name(op, i),
-                    ops_doc::arg_type(op.args[i].ty)
+                    signature::param_name(op, i),
+                    signature::arg_type(op.args[i].ty)
                 )
             } else if i == 0 {
                 let types: Vec<String> = ops
                     .iter()
                     .map(|o| match o.args[0].ty {
                         ArgType::Target(k) => k.type_name().to_string(),
-                        other => ops_doc::arg_type(other),
+                        other => signature::arg_type(other),
                     })
                     .collect();
                 format!("target: {} | String", types.join(" | "))
             } else {
                 format!(
                     "{}: {}",
-                    ops_doc::param_name(op, i),
-                    ops_doc::arg_type(op.args[i].ty)
+                    signature::param_name(op, i),
+                    signature::arg_type(op.args[i].ty)
                 )
             }
         })
         .collect();
     info.push(if ops.len() == 1 {
-        ops_doc::return_type(op.returns)
+        signature::return_type(op.returns)
     } else {
         "Dynamic".into()
     });
@@ -164,11 +163,11 @@ pub(super) fn comments(ops: &[&'static Op]) -> Vec<String> {
         ));
     }
     // The keys of a map argument, so editors show them (`barrack defs`).
-    for line in ops_doc::keys(ops[0]) {
+    for line in signature::keys(ops[0]) {
         lines.push(format!("/// {line}"));
     }
     lines.push("/// ```rhai".into());
-    lines.push(format!("/// {}", ops_doc::example(ops[0])));
+    lines.push(format!("/// {}", signature::example(ops[0])));
     lines.push("/// ```".into());
     lines
 }
@@ -186,15 +185,33 @@ fn dispatch(rt: &Runtime, ops: &[&'static Op], name: &str, args: Vec<Dynamic>) -
             .iter()
             .any(|op| matches!(op.args[0].ty, ArgType::Targets(_)));
         if first.is_array() && acts_on_one && !takes_many {
-            return fleet::run(rt, ops, name, args);
+            return run_fleet(rt, ops, name, args);
         }
     }
     let op = choose(ops, name, &args)?;
     invoke(rt, op, args)
 }
 
+/// A fleet call: the operation on every element of the array first argument, each with the
+/// remaining arguments (see `fleet`).
+pub fn run_fleet(rt: &Runtime, ops: &[&'static Op], name: &str, args: Vec<Dynamic>) -> RhaiResult {
+    let mut args = args.into_iter();
+    let items: Array = args
+        .next()
+        .and_then(|a| a.try_cast::<Array>())
+        .unwrap_or_default();
+    let rest: Vec<Dynamic> = args.collect();
+    // Read once for the whole fleet: N deployments cost N requests plus a constant.
+    let account = AccountFacts::default();
+    fleet::run(rt, name, &items, |item| {
+        let mut call = vec![item.clone()];
+        call.extend(rest.iter().cloned());
+        choose(ops, name, &call).and_then(|op| invoke_with(rt, op, call, &account))
+    })
+}
+
 /// Pick the operation a call means, from its first argument.
-pub fn choose(
+fn choose(
     ops: &[&'static Op],
     name: &str,
     args: &[Dynamic],
@@ -253,7 +270,7 @@ pub fn invoke(rt: &Runtime, op: &'static Op, args: Vec<Dynamic>) -> RhaiResult {
 
 /// One call of one operation, with the account facts a deploy reads shared with the other
 /// calls of its fleet.
-pub fn invoke_with(
+fn invoke_with(
     rt: &Runtime,
     op: &'static Op,
     args: Vec<Dynamic>,
@@ -483,7 +500,7 @@ fn call_by_name(rt: &Runtime, name: &str, args: &Map) -> RhaiResult {
     let op = catalog::find(name).ok_or_else(|| -> Box<EvalAltResult> {
         format!(
             "api(): no operation named {name:?}{}",
-            crate::ops_doc::suggest(name)
+            signature::did_you_mean(name)
         )
         .into()
     })?;
@@ -492,15 +509,6 @@ fn call_by_name(rt: &Runtime, name: &str, args: &Map) -> RhaiResult {
         .map_err(|problems| convert::api_error(&check::refusal(op.name, problems)))?;
     let value = rt.call(op, &request).map_err(|e| convert::api_error(&e))?;
     Ok(to_dynamic(value))
-}
-
-/// The id of any target value, for fleet error messages.
-pub fn describe_target(value: &Dynamic) -> String {
-    match handles::as_handle(value) {
-        Some(Handle { raw, .. }) => raw.get("id").map(|v| v.to_string()).unwrap_or_default(),
-        None if value.is_string() => value.to_string(),
-        None => convert::describe_value(value),
-    }
 }
 
 #[cfg(test)]

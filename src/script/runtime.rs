@@ -1,80 +1,15 @@
 //! What every registered function shares for one run: the client, fleet concurrency, the
-//! deadline and stop flag, the audit log, the planner, and how to report progress.
+//! deadline and stop flag, where calls go (sent and audited, or planned), and how to report
+//! progress.
 
+use super::calls::{Calls, Sent};
 use super::plan::Planner;
 use super::stop::{Stop, StopReason};
-use crate::api::{Answer, ApiError, Args, Client, Op};
+use crate::api::{ApiError, Args, Client, Op};
 use rhai::{EvalAltResult, Position};
-use serde_json::{json, Value};
-use std::fs::File;
-use std::io::Write;
-use std::path::Path;
+use serde_json::Value;
 use std::sync::Mutex;
 use std::time::Instant;
-
-/// One JSON line per mutating call: time, op, target, outcome, request_id.
-pub struct AuditLog {
-    file: Mutex<File>,
-}
-
-impl AuditLog {
-    /// Open (or create, mode 0600) the log at `path` for appending.
-    pub fn open(path: &Path) -> std::io::Result<AuditLog> {
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        Ok(AuditLog {
-            file: Mutex::new(options.open(path)?),
-        })
-    }
-
-    /// Append the line for one call of `op` with `args` and its outcome.
-    pub fn record(&self, op: &Op, args: &Args, outcome: &Result<Answer, ApiError>) {
-        let from_args = |keys: &[&str]| {
-            keys.iter()
-                .find_map(|k| args.get(*k).and_then(Value::as_str))
-                .map(str::to_string)
-        };
-        let created = outcome
-            .as_ref()
-            .ok()
-            .and_then(|a| a.data.get("id"))
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let target = from_args(&["id", "instance_id"])
-            .or(created)
-            .or_else(|| from_args(&["name"]));
-        let mut line = json!({
-            "time": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-            "op": op.name,
-            "target": target,
-        });
-        match outcome {
-            Ok(answer) => {
-                line["outcome"] = "ok".into();
-                line["status"] = answer.status.into();
-                line["request_id"] = answer.request_id.clone().into();
-            }
-            Err(err) => {
-                line["outcome"] = "error".into();
-                line["status"] = err.status.into();
-                line["request_id"] = err.request_id.clone().into();
-                line["code"] = err.code.clone().into();
-                line["message"] = err.message.clone().into();
-            }
-        }
-        // One `write(2)` per line on an O_APPEND file: lines of concurrent processes never
-        // interleave (a `writeln!` on a `File` issues one write per formatted piece).
-        let mut text = line.to_string();
-        text.push('\n');
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = file.write_all(text.as_bytes());
-    }
-}
 
 /// What every registered function of one run shares: the client, fleet concurrency, the deadline and stop flag, the audit log, the planner, the clock. Build one with [`super::Host::builder`].
 pub struct Runtime {
@@ -100,54 +35,6 @@ pub struct Runtime {
     pub(crate) clock: std::sync::OnceLock<std::sync::Arc<dyn super::clock::Clock>>,
     /// Set by `--timeout`, Ctrl-C or the memory bound; read by the engine, waits and fleets.
     pub(crate) stop: Stop,
-}
-
-/// Where one run's API calls go. The runtime holds one, so the functions scripts call never
-/// choose between sending, auditing and planning themselves.
-pub(crate) trait Calls: Send + Sync {
-    /// Answer `op` called with `args`.
-    fn execute(&self, op: &'static Op, args: &Args) -> Result<Answer, ApiError>;
-
-    /// The plan being recorded, when calls are planned.
-    fn planner(&self) -> Option<&Planner> {
-        None
-    }
-}
-
-/// Calls sent to the API; each mutation appended to the audit log when there is one.
-pub(crate) struct Sent {
-    pub(crate) client: Client,
-    pub(crate) audit: Option<AuditLog>,
-}
-
-impl Calls for Sent {
-    fn execute(&self, op: &'static Op, args: &Args) -> Result<Answer, ApiError> {
-        let outcome = self.client.execute(op, args);
-        if let (true, Some(audit)) = (op.mutates, &self.audit) {
-            audit.record(op, args, &outcome);
-        }
-        outcome
-    }
-}
-
-/// Calls planned: mutations recorded, reads answered as if they had happened.
-pub(crate) struct Planned {
-    pub(crate) client: Client,
-    pub(crate) planner: Planner,
-}
-
-impl Calls for Planned {
-    fn execute(&self, op: &'static Op, args: &Args) -> Result<Answer, ApiError> {
-        if op.mutates {
-            self.planner.mutate(&self.client, op, args)
-        } else {
-            self.planner.read(&self.client, op, args)
-        }
-    }
-
-    fn planner(&self) -> Option<&Planner> {
-        Some(&self.planner)
-    }
 }
 
 impl Drop for Runtime {

@@ -5,17 +5,17 @@
 //! default interval is botocore's InstanceRunning waiter's 15 s. A waiter stops early, naming the
 //! object, when it reaches ERROR or a state from which the target cannot be reached.
 
-use super::convert;
+use super::convert::{self, RhaiResult};
 use super::fleet;
 use super::handles::{self, Handle};
 use super::progress::Display;
-use super::runtime::{terminated, Runtime};
-use super::RhaiResult;
+use super::runtime::Runtime;
+use super::server_time::{self, Stopwatch};
 use crate::api::check;
 use crate::api::shape::WAITER;
 use crate::api::{Args, Kind};
 use rhai::{Array, Dynamic, EvalAltResult, Map, Position};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How often a wait polls by default.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15);
@@ -162,21 +162,6 @@ fn wait_error(spec: &WaitSpec, handle: &Handle, code: &str, why: String) -> Box<
     EvalAltResult::ErrorRuntime(map.into(), Position::NONE).into()
 }
 
-/// Sleep `wall` of real time, waking at once when the run is stopped (`--timeout`, Ctrl-C).
-/// A pause too long for the clock to express (`sleep(9223372036854775807)`) lasts until a stop.
-pub fn pause(rt: &Runtime, wall: Duration) -> Result<(), Box<EvalAltResult>> {
-    rt.check_stop()?;
-    // The deadline's own timer wakes the sleeper; this bound covers an embedder's runtime
-    // whose deadline has no timer (it is then noticed when the pause ends).
-    let wall = match rt.deadline {
-        Some(deadline) => wall.min(deadline.saturating_duration_since(Instant::now())),
-        None => wall,
-    };
-    let wall = (wall < Duration::from_secs(u64::MAX / 4)).then_some(wall);
-    rt.stop.sleep(wall).map_err(terminated)?;
-    rt.check_stop()
-}
-
 /// Wait for one object with a display of its own; returns its last JSON (`None` once deleted).
 pub fn wait_one(
     rt: &Runtime,
@@ -208,7 +193,7 @@ fn wait_shown(
     if let Some(planner) = rt.planner() {
         planner.settle(&handle.id());
     }
-    let watch = super::clock::Stopwatch::start(rt);
+    let watch = Stopwatch::start(rt);
     let _doing = rt.stop.doing(format!("{} {}", spec.name, handle.id()));
     let line = display.line(format!(
         "{} {} → {}",
@@ -289,7 +274,7 @@ fn wait_shown(
             display.finished_one();
             return Err(wait_error(spec, handle, "WAIT_TIMEOUT", why));
         }
-        super::clock::pass(rt, spec.interval)?;
+        server_time::pass(rt, spec.interval)?;
     }
 }
 
@@ -346,7 +331,7 @@ fn finished_line(
     display: &Display,
     handle: &Handle,
     spec: &WaitSpec,
-    watch: &super::clock::Stopwatch,
+    watch: &Stopwatch,
 ) {
     if rt.quiet || !(rt.events || rt.progress) {
         return;

@@ -77,7 +77,7 @@ pub fn not_found(signature: &str) -> String {
             _ => format!("cannot use `{name}` on {}", said.join(", ")),
         };
     }
-    let hint = crate::ops_doc::suggest(name);
+    let hint = crate::api::signature::did_you_mean(name);
     if said.is_empty() {
         format!("unknown function {name}(){hint}")
     } else {
