@@ -252,14 +252,14 @@ fn action() -> impl Strategy<Value = Action> {
                 "restore_instance",
                 "delete_instance",
             ]),
-            pick.clone()
+            pick
         )
             .prop_map(|(op, pick)| Action::Lifecycle { op, pick }),
         (10i64..500, any::<bool>())
             .prop_map(|(size_gb, hdd)| Action::CreateVolume { size_gb, hdd }),
-        (pick.clone(), 1i64..200).prop_map(|(pick, grow)| Action::ResizeVolume { pick, grow }),
-        pick.clone().prop_map(|pick| Action::DeleteVolume { pick }),
-        pick.clone().prop_map(|pick| Action::Snapshot { pick }),
+        (pick, 1i64..200).prop_map(|(pick, grow)| Action::ResizeVolume { pick, grow }),
+        pick.prop_map(|pick| Action::DeleteVolume { pick }),
+        pick.prop_map(|pick| Action::Snapshot { pick }),
         pick.prop_map(|pick| Action::DeleteSnapshot { pick }),
     ]
 }
