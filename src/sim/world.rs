@@ -1222,6 +1222,42 @@ mod tests {
     }
 
     #[test]
+    fn a_rate_changed_behind_the_worlds_back_is_caught_and_one_changed_through_it_is_billed() {
+        let mut world = World::seeded(4, 1_780_000_000.0);
+        let id = world.new_instance_id(false);
+        let now = world.timestamp();
+        let mut vm = Instance::starting(
+            id.clone(),
+            "t".into(),
+            "ACTIVE",
+            "FINLAND-1",
+            "H100-SXM5-80GB",
+            1,
+            "10.0.0.2".into(),
+            now,
+            f64::INFINITY,
+        );
+        vm.pending = None;
+        world.add_instance(vm);
+        world.run_due(world.clock + 90.0);
+        assert_eq!(world.check_meter(), Ok(()));
+        let before = world.balance;
+        world.change_instance(&id, |vm| vm.status = "SHUTOFF".into());
+        assert_eq!(world.check_meter(), Ok(()));
+        world.run_due(world.clock + 3600.0);
+        let disk_and_a_minute = 2.49 / 60.0;
+        assert!(
+            (before - world.balance) < disk_and_a_minute,
+            "GPU billing stopped"
+        );
+        // Behind its back: the meter still bills the old rate, and says so.
+        if let Some(vm) = world.instances.get_mut(&id) {
+            vm.status = "ACTIVE".into();
+        }
+        assert!(world.check_meter().is_err());
+    }
+
+    #[test]
     fn ids_have_the_documented_shapes() {
         let mut world = World::seeded(7, 0.0);
         let vm = world.new_instance_id(false);
