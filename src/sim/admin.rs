@@ -90,12 +90,13 @@ pub(super) fn handle(shared: &Shared, route: &str, req: &HttpRequest) -> Action 
         }
         ("POST", "error") => {
             let id = body.get("id").and_then(Value::as_str).unwrap_or("");
-            match state.world.instances.get_mut(id) {
-                Some(instance) => {
-                    instance.status = "ERROR".into();
-                    instance.pending = None;
-                    answer(200, json!({"id": id, "status": "ERROR"}))
-                }
+            // A new status: through the world, which bills the old one up to now.
+            let failed = state.world.change_instance(id, |instance| {
+                instance.status = "ERROR".into();
+                instance.pending = None;
+            });
+            match failed {
+                Some(()) => answer(200, json!({"id": id, "status": "ERROR"})),
                 None => answer(
                     404,
                     json!({"success": false, "message": format!("no instance {id}")}),

@@ -13,6 +13,7 @@
 mod admin;
 mod app;
 mod auth;
+mod billing;
 mod clock;
 mod control;
 mod faults;

@@ -6,10 +6,13 @@
 //! so nothing runs in the background.
 //!
 //! Cost does not grow with the world: due transitions wait in a queue ordered by time
-//! ([`Due`]), so a request pays only for the transitions that fell due; billing is settled per
-//! object from the time it was last billed up to now, when its rate changes or when a figure that
-//! shows it is read ([`World::settle_all`]), never by walking every object on every request.
+//! ([`Due`]), so a request pays only for the transitions that fell due; the balance is kept
+//! current by a meter of every billing object (`billing::Meter`, O(log n) per request), and each
+//! object's own figures are settled from the instant it was last billed when its rate changes
+//! ([`World::change_instance`] and its kin) and computed at `now` when read
+//! ([`Instance::total_cost_at`], …), never by walking every object.
 
+use super::billing::{micros, seconds, ticks, Billing, Meter, MINUTE};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -177,15 +180,24 @@ pub struct Instance {
     /// Why the instance is in ERROR, when the simulator knows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The simulated instant billing has been settled up to; NaN until first settled (a new
-    /// instance starts in CREATING or RESTORING, which cost nothing, so nothing is lost).
-    /// Not saved: a saved world is settled up to its `clock`.
-    #[serde(skip, default = "unsettled")]
+    /// The simulated instant `total_cost`, `billed_minutes` and `partial_seconds` are settled
+    /// up to. NaN until the instance is in a world; missing from files saved before it was kept,
+    /// which were settled up to their `clock`.
+    #[serde(
+        default = "unsettled",
+        skip_serializing_if = "never_settled",
+        with = "instant"
+    )]
     pub billed_to: f64,
 }
 
-fn unsettled() -> f64 {
+/// The `billed_to` of an object not yet in a world (or loaded from a file that did not keep it).
+pub fn unsettled() -> f64 {
     f64::NAN
+}
+
+fn never_settled(at: &f64) -> bool {
+    at.is_nan()
 }
 
 impl Instance {
@@ -243,39 +255,56 @@ impl Instance {
     /// The whole minutes billed by `now`, counting those not yet settled: what a read shows
     /// without settling (settling is a change, and reads of one instance must not walk others).
     pub fn billed_minutes_at(&self, now: f64) -> i64 {
-        let seconds = now - self.billed_to;
-        if self.billed_to.is_nan() || seconds <= 0.0 || self.hourly_rate() <= 0.0 {
-            return self.billed_minutes;
+        self.billed_minutes + self.unsettled_minutes(now).0
+    }
+
+    /// What it has cost by `now`, counting the minutes not yet settled.
+    pub fn total_cost_at(&self, now: f64) -> f64 {
+        let minutes = self.unsettled_minutes(now).0;
+        if minutes == 0 {
+            return self.total_cost;
         }
-        self.billed_minutes + ((self.partial_seconds + seconds) / 60.0).floor() as i64
+        self.total_cost + self.hourly_rate() / 60.0 * minutes as f64
+    }
+
+    /// The whole minutes run from `billed_to` to `now` at the current rate, and the part of a
+    /// minute (ticks) left over. Counted in ticks, as the meter counts them, so the two agree
+    /// at every minute's edge.
+    fn unsettled_minutes(&self, now: f64) -> (i64, i64) {
+        let partial = ticks(self.partial_seconds);
+        if self.billed_to.is_nan() || now <= self.billed_to || self.hourly_rate() <= 0.0 {
+            return (0, partial);
+        }
+        let run = partial + ticks(now) - ticks(self.billed_to);
+        (run.div_euclid(MINUTE), run.rem_euclid(MINUTE))
     }
 
     /// Bill the time from `billed_to` to `now` at the current status's rate, per whole minute
-    /// (the part of a minute already run is kept for the next settlement). Returns the charge.
-    fn settle(&mut self, now: f64) -> f64 {
-        let since = std::mem::replace(&mut self.billed_to, now);
-        let seconds = now - since;
-        if since.is_nan() || seconds <= 0.0 {
-            // Never settled: billing starts now. Already settled past `now`: keep that stamp.
-            if since > now {
-                self.billed_to = since;
-            }
-            return 0.0;
+    /// (the part of a minute already run is kept for the next settlement). The balance is not
+    /// touched: the world's meter charged it as the minutes ran.
+    fn settle(&mut self, now: f64) {
+        if now <= self.billed_to {
+            // Already settled up to (or past) `now`: keep that stamp.
+            return;
         }
-        let rate = self.hourly_rate();
-        if rate <= 0.0 {
-            return 0.0;
+        let (minutes, partial) = self.unsettled_minutes(now);
+        self.total_cost = self.total_cost_at(now);
+        self.billed_minutes += minutes;
+        self.partial_seconds = seconds(partial);
+        // Never settled: billing starts now (it was in no world, so it ran up nothing).
+        self.billed_to = now;
+    }
+
+    /// How the meter bills it from `billed_to` on: per whole minute at its status's rate, the
+    /// minutes counted from where its current minute began.
+    fn billing(&self) -> Option<Billing> {
+        if self.billed_to.is_nan() {
+            return None;
         }
-        self.partial_seconds += seconds;
-        let minutes = (self.partial_seconds / 60.0).floor();
-        if minutes < 1.0 {
-            return 0.0;
-        }
-        self.partial_seconds -= minutes * 60.0;
-        let cost = rate / 60.0 * minutes;
-        self.total_cost += cost;
-        self.billed_minutes += minutes as i64;
-        cost
+        Some(Billing::PerMinute {
+            rate: micros(self.hourly_rate()),
+            start: ticks(self.billed_to) - ticks(self.partial_seconds),
+        })
     }
 
     pub fn data_volume_cost(&self, world: &World) -> f64 {
@@ -323,6 +352,13 @@ pub struct Volume {
     pub total_cost: f64,
     #[serde(default)]
     pub pending: Option<Pending>,
+    /// The instant `total_cost` is settled up to (see [`Instance::billed_to`]).
+    #[serde(
+        default = "unsettled",
+        skip_serializing_if = "never_settled",
+        with = "instant"
+    )]
+    pub billed_to: f64,
 }
 
 impl Volume {
@@ -333,6 +369,70 @@ impl Volume {
             .map(|(_, r)| *r)
             .unwrap_or(OS_VOLUME_RATE);
         self.size_gb as f64 * rate
+    }
+
+    /// What it has cost by `now`. A data volume's storage is billed to the volume, attached or
+    /// not and whatever its instance is doing: stopping or hibernating releases GPUs, not disks.
+    pub fn total_cost_at(&self, now: f64) -> f64 {
+        self.total_cost + stored_cost(self.hourly_cost(), self.billed_to, now)
+    }
+}
+
+/// Storage cost of `hourly` from `since` to `now`, billed continuously.
+fn stored_cost(hourly: f64, since: f64, now: f64) -> f64 {
+    if since.is_nan() || now <= since {
+        return 0.0;
+    }
+    hourly * seconds(ticks(now) - ticks(since)) / 3600.0
+}
+
+/// Objects billed for their storage, continuously from creation to deletion.
+trait Stored {
+    fn hourly(&self) -> f64;
+    fn billed_to(&self) -> f64;
+    /// Its total and the instant the total is settled up to.
+    fn settled(&mut self) -> (&mut f64, &mut f64);
+
+    /// Bill the time from its stamp to `now` into its total.
+    fn settle(&mut self, now: f64) {
+        let hourly = self.hourly();
+        let (total, billed_to) = self.settled();
+        if now <= *billed_to {
+            return;
+        }
+        *total += stored_cost(hourly, *billed_to, now);
+        *billed_to = now;
+    }
+
+    /// How the meter bills it from its stamp on.
+    fn billing(&self) -> Option<Billing> {
+        (!self.billed_to().is_nan()).then(|| Billing::PerSecond {
+            rate: micros(self.hourly()),
+        })
+    }
+}
+
+impl Stored for Volume {
+    fn hourly(&self) -> f64 {
+        self.hourly_cost()
+    }
+    fn billed_to(&self) -> f64 {
+        self.billed_to
+    }
+    fn settled(&mut self) -> (&mut f64, &mut f64) {
+        (&mut self.total_cost, &mut self.billed_to)
+    }
+}
+
+impl Stored for Snapshot {
+    fn hourly(&self) -> f64 {
+        self.hourly_cost()
+    }
+    fn billed_to(&self) -> f64 {
+        self.billed_to
+    }
+    fn settled(&mut self) -> (&mut f64, &mut f64) {
+        (&mut self.total_cost, &mut self.billed_to)
     }
 }
 
@@ -354,6 +454,24 @@ pub struct Snapshot {
     pub total_cost: f64,
     #[serde(default)]
     pub pending: Option<Pending>,
+    /// The instant `total_cost` is settled up to (see [`Instance::billed_to`]).
+    #[serde(
+        default = "unsettled",
+        skip_serializing_if = "never_settled",
+        with = "instant"
+    )]
+    pub billed_to: f64,
+}
+
+impl Snapshot {
+    pub fn hourly_cost(&self) -> f64 {
+        self.size_gb as f64 * SNAPSHOT_RATE
+    }
+
+    /// What it has cost by `now`.
+    pub fn total_cost_at(&self, now: f64) -> f64 {
+        self.total_cost + stored_cost(self.hourly_cost(), self.billed_to, now)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -451,10 +569,11 @@ pub struct World {
     /// change (tests), and then rebuilt once on the next tick.
     #[serde(skip)]
     indexed: bool,
-    /// The instant volumes and snapshots are billed up to (continuously, so one stamp serves
-    /// all of them: every change to them happens after a full settlement).
-    #[serde(skip, default = "unsettled")]
-    storage_billed_to: f64,
+    /// What every billing object runs up, so the balance is kept current without walking
+    /// them; rebuilt with the queue. Every change of an object's rate goes through the world's
+    /// methods that keep it ([`World::change_instance`] and its kin).
+    #[serde(skip)]
+    meter: Meter<Target>,
 }
 
 /// A due instant, ordered (simulated seconds are finite).
@@ -477,7 +596,7 @@ impl Ord for Due {
 
 /// What a due transition applies to. At one instant, instances go first, then volumes,
 /// snapshots, images and firewall rules, each by id: the order the simulator always used.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Target {
     Instance(String),
     Volume(String),
@@ -524,7 +643,7 @@ impl World {
             rng_state: seed ^ 0x9E37_79B9_7F4A_7C15,
             due: BTreeSet::new(),
             indexed: false,
-            storage_billed_to: clock,
+            meter: Meter::default(),
         };
         let id = world.new_id("key-");
         let created_at = world.timestamp();
@@ -620,26 +739,109 @@ impl World {
         self.due.insert((Due(due), target));
     }
 
-    /// Add a new instance, queueing its transition.
-    pub fn add_instance(&mut self, instance: Instance) {
+    /// Add a new instance, queueing its transition; it is billed from now.
+    pub fn add_instance(&mut self, mut instance: Instance) {
+        let target = Target::Instance(instance.id.clone());
         if let Some(p) = &instance.pending {
-            self.schedule(Target::Instance(instance.id.clone()), p.due);
+            self.schedule(target.clone(), p.due);
         }
+        self.charge_to_clock();
+        instance.billed_to = self.clock;
+        self.meter.set(target, instance.billing());
         self.instances.insert(instance.id.clone(), instance);
     }
 
-    pub fn add_volume(&mut self, volume: Volume) {
+    /// Add a new volume, billed from now.
+    pub fn add_volume(&mut self, mut volume: Volume) {
+        let target = Target::Volume(volume.id.clone());
         if let Some(p) = &volume.pending {
-            self.schedule(Target::Volume(volume.id.clone()), p.due);
+            self.schedule(target.clone(), p.due);
         }
+        self.charge_to_clock();
+        volume.billed_to = self.clock;
+        self.meter.set(target, volume.billing());
         self.volumes.insert(volume.id.clone(), volume);
     }
 
-    pub fn add_snapshot(&mut self, snapshot: Snapshot) {
+    /// Add a new snapshot, billed from now.
+    pub fn add_snapshot(&mut self, mut snapshot: Snapshot) {
+        let target = Target::Snapshot(snapshot.id.clone());
         if let Some(p) = &snapshot.pending {
-            self.schedule(Target::Snapshot(snapshot.id.clone()), p.due);
+            self.schedule(target.clone(), p.due);
         }
+        self.charge_to_clock();
+        snapshot.billed_to = self.clock;
+        self.meter.set(target, snapshot.billing());
         self.snapshots.insert(snapshot.id.clone(), snapshot);
+    }
+
+    /// Change an instance in a way that may change what it costs (its status, GPUs or disk):
+    /// it is billed alone up to now at its old rate, and metered at its new one from now.
+    /// Every change of those fields goes through here (or [`World::remove_instance`]); the
+    /// meter would otherwise keep charging the old rate. `None` if there is no such instance.
+    pub fn change_instance<R>(
+        &mut self,
+        id: &str,
+        change: impl FnOnce(&mut Instance) -> R,
+    ) -> Option<R> {
+        self.charge_to_clock();
+        let now = self.clock;
+        let instance = self.instances.get_mut(id)?;
+        instance.settle(now);
+        let result = change(instance);
+        let billing = instance.billing();
+        self.meter.set(Target::Instance(id.to_string()), billing);
+        Some(result)
+    }
+
+    /// Take an instance out of the world, billed up to now.
+    pub fn remove_instance(&mut self, id: &str) -> Option<Instance> {
+        self.charge_to_clock();
+        let mut instance = self.instances.remove(id)?;
+        instance.settle(self.clock);
+        self.meter.set(Target::Instance(id.to_string()), None);
+        Some(instance)
+    }
+
+    /// Change a volume in a way that may change what it costs (its size or type): see
+    /// [`World::change_instance`].
+    pub fn change_volume<R>(
+        &mut self,
+        id: &str,
+        change: impl FnOnce(&mut Volume) -> R,
+    ) -> Option<R> {
+        self.charge_to_clock();
+        let now = self.clock;
+        let volume = self.volumes.get_mut(id)?;
+        volume.settle(now);
+        let result = change(volume);
+        let billing = volume.billing();
+        self.meter.set(Target::Volume(id.to_string()), billing);
+        Some(result)
+    }
+
+    /// Take a volume out of the world, billed up to now.
+    pub fn remove_volume(&mut self, id: &str) -> Option<Volume> {
+        self.charge_to_clock();
+        let mut volume = self.volumes.remove(id)?;
+        volume.settle(self.clock);
+        self.meter.set(Target::Volume(id.to_string()), None);
+        Some(volume)
+    }
+
+    /// Take a snapshot out of the world, billed up to now.
+    pub fn remove_snapshot(&mut self, id: &str) -> Option<Snapshot> {
+        self.charge_to_clock();
+        let mut snapshot = self.snapshots.remove(id)?;
+        snapshot.settle(self.clock);
+        self.meter.set(Target::Snapshot(id.to_string()), None);
+        Some(snapshot)
+    }
+
+    /// Take what every billing object has run up since the meter's stamp off the balance.
+    /// O(log n); the stamp never moves backwards.
+    fn charge_to_clock(&mut self) {
+        self.balance -= self.meter.charge_to(ticks(self.clock));
     }
 
     pub fn add_image(&mut self, image: Image) {
@@ -663,15 +865,16 @@ impl World {
         self.indexed = false;
     }
 
-    /// Advance the clock to `to` and settle every bill: what a reader of balances and costs
-    /// needs. O(world): for snapshots, dumps and admin routes, not for every request.
+    /// Advance the clock to `to` and settle every object's own figures: what a reader of the
+    /// whole world's fields needs (a dump, a saved file, a test). O(world): never per request.
     pub fn tick(&mut self, to: f64) {
         self.run_due(to);
         self.settle_all();
     }
 
-    /// Advance the clock to `to`, applying due transitions in time order; an instance is
-    /// billed up to the instant its status (and so its rate) changes. Costs O(due · log n).
+    /// Advance the clock to `to`, applying due transitions in time order, and charge the
+    /// balance up to `to`; an instance is billed up to the instant its status (and so its
+    /// rate) changes. Costs O((due + 1) · log n).
     pub fn run_due(&mut self, to: f64) {
         if !self.indexed {
             self.rebuild_index();
@@ -690,38 +893,77 @@ impl World {
             self.apply(target, at);
         }
         self.clock = to;
+        self.charge_to_clock();
     }
 
-    /// Bill every object up to the clock and take the charges off the balance. O(world).
+    /// Settle every object's own figures up to the clock. The balance is already current (the
+    /// meter charged it); this changes no figure a reader sees, only where each is kept. O(world).
     pub fn settle_all(&mut self) {
+        if !self.indexed {
+            self.rebuild_index();
+        }
+        self.charge_to_clock();
         let now = self.clock;
-        let mut charged = 0.0;
         for instance in self.instances.values_mut() {
-            charged += instance.settle(now);
+            instance.settle(now);
         }
-        let seconds = now - self.storage_billed_to;
-        if seconds > 0.0 {
-            for snapshot in self.snapshots.values_mut() {
-                let cost = snapshot.size_gb as f64 * SNAPSHOT_RATE * seconds / 3600.0;
-                snapshot.total_cost += cost;
-                charged += cost;
-            }
-            // A data volume's storage is billed to the volume, attached or not and whatever
-            // its instance is doing: stopping or hibernating releases GPUs, not disks.
-            for volume in self.volumes.values_mut() {
-                let cost = volume.hourly_cost() * seconds / 3600.0;
-                volume.total_cost += cost;
-                charged += cost;
-            }
+        for volume in self.volumes.values_mut() {
+            volume.settle(now);
         }
-        if seconds > 0.0 || self.storage_billed_to.is_nan() {
-            self.storage_billed_to = now;
+        for snapshot in self.snapshots.values_mut() {
+            snapshot.settle(now);
         }
-        self.balance -= charged;
+        debug_assert_eq!(self.check_meter(), Ok(()));
     }
 
-    /// The queue from the objects' own pending transitions; a loaded world was settled up to
-    /// its clock when it was saved.
+    /// Whether the meter bills exactly what the objects say, object by object: what a change
+    /// that bypassed [`World::change_instance`] and its kin would break. O(world).
+    pub fn check_meter(&self) -> Result<(), String> {
+        if !self.indexed {
+            // Rebuilt from the objects before it is next used.
+            return Ok(());
+        }
+        let mut expected: Vec<(Target, Option<Billing>)> = Vec::new();
+        for (id, i) in &self.instances {
+            expected.push((Target::Instance(id.clone()), i.billing()));
+        }
+        for (id, v) in &self.volumes {
+            expected.push((Target::Volume(id.clone()), v.billing()));
+        }
+        for (id, s) in &self.snapshots {
+            expected.push((Target::Snapshot(id.clone()), s.billing()));
+        }
+        let mut billing = 0;
+        for (target, want) in expected {
+            let want = want.filter(|b| b.rate() > 0);
+            billing += usize::from(want.is_some());
+            let have = self.meter.billing(&target);
+            // A per-minute start only matters modulo the minute.
+            let same = match (want, have) {
+                (
+                    Some(Billing::PerMinute { rate: a, start: s }),
+                    Some(Billing::PerMinute { rate: b, start: t }),
+                ) => a == b && (s - t).rem_euclid(MINUTE) == 0,
+                (want, have) => want == have,
+            };
+            if !same {
+                return Err(format!(
+                    "{target:?}: the meter has {have:?}, the object says {want:?}"
+                ));
+            }
+        }
+        if billing != self.meter.len() {
+            return Err(format!(
+                "the meter bills {} objects, the world has {billing} that cost something",
+                self.meter.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The queue from the objects' own pending transitions, and the meter from their billing;
+    /// the balance is current at the clock (a loaded world's was when it was saved, and an
+    /// object's own stamp says how far its figures are settled).
     fn rebuild_index(&mut self) {
         let mut due = BTreeSet::new();
         for (id, i) in &self.instances {
@@ -749,16 +991,29 @@ impl World {
                 due.insert((Due(*at), Target::Rule(id.clone(), rule.clone())));
             }
         }
+        self.due = due;
+        self.meter = Meter::starting_at(ticks(self.clock));
         let clock = self.clock;
-        for instance in self.instances.values_mut() {
+        for (id, instance) in &mut self.instances {
             if instance.billed_to.is_nan() {
                 instance.billed_to = clock;
             }
+            self.meter
+                .set(Target::Instance(id.clone()), instance.billing());
         }
-        if self.storage_billed_to.is_nan() {
-            self.storage_billed_to = clock;
+        for (id, volume) in &mut self.volumes {
+            if volume.billed_to.is_nan() {
+                volume.billed_to = clock;
+            }
+            self.meter.set(Target::Volume(id.clone()), volume.billing());
         }
-        self.due = due;
+        for (id, snapshot) in &mut self.snapshots {
+            if snapshot.billed_to.is_nan() {
+                snapshot.billed_to = clock;
+            }
+            self.meter
+                .set(Target::Snapshot(id.clone()), snapshot.billing());
+        }
         self.indexed = true;
     }
 
@@ -781,16 +1036,16 @@ impl World {
                     return;
                 };
                 // The old status's rate ran until now.
-                let cost = instance.settle(at);
-                self.balance -= cost;
                 match pending.to {
                     Some(status) => {
-                        instance.status = status;
-                        instance.updated_at = stamp;
-                        instance.restoring_from = None;
+                        self.change_instance(&id, |instance| {
+                            instance.status = status;
+                            instance.updated_at = stamp;
+                            instance.restoring_from = None;
+                        });
                     }
                     None => {
-                        if let Some(gone) = self.instances.remove(&id) {
+                        if let Some(gone) = self.remove_instance(&id) {
                             self.release(&gone);
                         }
                     }
@@ -964,6 +1219,42 @@ mod tests {
         old["clock"] = serde_json::json!(1_780_000_000.25);
         let back: World = serde_json::from_value(old).unwrap();
         assert_eq!(back.clock, world.clock);
+    }
+
+    #[test]
+    fn a_rate_changed_behind_the_worlds_back_is_caught_and_one_changed_through_it_is_billed() {
+        let mut world = World::seeded(4, 1_780_000_000.0);
+        let id = world.new_instance_id(false);
+        let now = world.timestamp();
+        let mut vm = Instance::starting(
+            id.clone(),
+            "t".into(),
+            "ACTIVE",
+            "FINLAND-1",
+            "H100-SXM5-80GB",
+            1,
+            "10.0.0.2".into(),
+            now,
+            f64::INFINITY,
+        );
+        vm.pending = None;
+        world.add_instance(vm);
+        world.run_due(world.clock + 90.0);
+        assert_eq!(world.check_meter(), Ok(()));
+        let before = world.balance;
+        world.change_instance(&id, |vm| vm.status = "SHUTOFF".into());
+        assert_eq!(world.check_meter(), Ok(()));
+        world.run_due(world.clock + 3600.0);
+        let disk_and_a_minute = 2.49 / 60.0;
+        assert!(
+            (before - world.balance) < disk_and_a_minute,
+            "GPU billing stopped"
+        );
+        // Behind its back: the meter still bills the old rate, and says so.
+        if let Some(vm) = world.instances.get_mut(&id) {
+            vm.status = "ACTIVE".into();
+        }
+        assert!(world.check_meter().is_err());
     }
 
     #[test]

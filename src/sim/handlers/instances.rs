@@ -30,12 +30,13 @@ const RESTORE_SECONDS: f64 = 120.0;
 const DELETE_SECONDS: f64 = 30.0;
 const SNAPSHOT_RESTORE_SECONDS: f64 = 180.0;
 
-const INTERNAL: [&str; 5] = [
+const INTERNAL: [&str; 6] = [
     "holds_gpus",
     "partial_seconds",
     "billing_records",
     "total_cost",
     "restoring_from",
+    "billed_to",
 ];
 
 pub fn instance_json(world: &World, instance: &Instance) -> Value {
@@ -354,12 +355,15 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
 fn transition(world: &mut World, id: &str, via: &str, to: Option<&str>, seconds: f64) -> Outcome {
     let due = world.clock + seconds;
     let now = world.timestamp();
-    let instance = found_mut(&mut world.instances, Kind::Vm, id)?;
-    instance.status = via.into();
-    instance.updated_at = now;
-    instance.pending = Some(Pending {
-        due,
-        to: to.map(str::to_string),
+    find(world, id)?;
+    // A new status, a new rate: through the world, which bills the old one up to now.
+    world.change_instance(id, |instance| {
+        instance.status = via.into();
+        instance.updated_at = now;
+        instance.pending = Some(Pending {
+            due,
+            to: to.map(str::to_string),
+        });
     });
     world.schedule(Target::Instance(id.to_string()), due);
     reply(world, id)
@@ -480,8 +484,8 @@ pub fn billing(world: &mut World, req: &Req) -> Outcome {
             "current_hourly_rate": round4(instance.hourly_rate()),
             // Attached data volumes bill on their own (volume_billing), in every state.
             "data_volumes_hourly_cost": round4(instance.data_volume_cost(world)),
-            "billed_minutes": instance.billed_minutes,
-            "total_cost": round4(instance.total_cost),
+            "billed_minutes": instance.billed_minutes_at(world.clock),
+            "total_cost": round4(instance.total_cost_at(world.clock)),
             "billing": "per minute",
         }),
         tier(&instance.region),

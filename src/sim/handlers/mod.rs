@@ -114,15 +114,13 @@ impl Req<'_> {
 
 pub type Outcome = Result<Reply, Refusal>;
 
-/// Handle one operation against the world (already ticked to now).
+/// Handle one operation against the world, its clock and balance already brought to now
+/// ([`World::run_due`]); a handler bills only the objects whose rate it changes.
 ///
 /// Every answer carries the tier of the region involved (barrack-api.md, Transport): refusals
 /// take it from the request's region or the object it names, so a refused legacy deploy or an
 /// invalid rule for a legacy instance says `legacy`; lists filtered by region say that region's.
 pub fn handle(world: &mut World, req: &Req) -> Outcome {
-    if shows_billing(req.op) {
-        world.settle_all();
-    }
     let involved = involved_tier(world, req);
     let outcome = check_shape(req).and_then(|()| route(req.op.id)(world, req));
     match (outcome, involved) {
@@ -133,18 +131,6 @@ pub fn handle(world: &mut World, req: &Req) -> Outcome {
         }
         (outcome, _) => outcome,
     }
-}
-
-/// Whether an operation changes the world or shows a bill: then every object is billed up to
-/// now first, so a change of rate starts at the right instant and a figure read is current.
-/// Other reads skip it: their cost must not grow with the world.
-fn shows_billing(op: &Op) -> bool {
-    op.mutates
-        || op.method != crate::api::Method::Get
-        || matches!(
-            op.id,
-            OpId::Balance | OpId::InstanceBilling | OpId::VolumeBilling | OpId::SnapshotBilling
-        )
 }
 
 /// The catalog's shape of the request: an unknown body field or query parameter, a value of

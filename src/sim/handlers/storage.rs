@@ -1,7 +1,7 @@
 //! Volumes, snapshots and custom images.
 
 use super::account::{round4, OS_IMAGES};
-use super::{found, found_mut, list, missing, public, removed, Outcome, Req};
+use super::{found, list, missing, public, removed, Outcome, Req};
 use crate::api::Kind;
 use crate::sim::reply::{FieldErrors, Refusal, Reply};
 use crate::sim::rules;
@@ -13,7 +13,7 @@ const SNAPSHOT_SECONDS: f64 = 60.0;
 const IMAGE_SECONDS: f64 = 120.0;
 
 fn volume_json(volume: &Volume) -> Value {
-    let mut value = public(volume, &["total_cost"]);
+    let mut value = public(volume, &["total_cost", "billed_to"]);
     if let Some(map) = value.as_object_mut() {
         map.insert("tier".into(), tier(&volume.region).into());
         map.insert("hourly_cost".into(), round4(volume.hourly_cost()).into());
@@ -22,7 +22,7 @@ fn volume_json(volume: &Volume) -> Value {
 }
 
 fn snapshot_json(snapshot: &Snapshot) -> Value {
-    let mut value = public(snapshot, &["total_cost"]);
+    let mut value = public(snapshot, &["total_cost", "billed_to"]);
     if let Some(map) = value.as_object_mut() {
         map.insert("tier".into(), tier(&snapshot.region).into());
         map.insert(
@@ -135,6 +135,7 @@ pub fn create_volume(world: &mut World, req: &Req) -> Outcome {
             due: world.clock + VOLUME_CREATE_SECONDS,
             to: Some("AVAILABLE".into()),
         }),
+        billed_to: unsettled(),
     };
     let data = volume_json(&volume);
     world.add_volume(volume);
@@ -156,7 +157,7 @@ pub fn delete_volume(world: &mut World, req: &Req) -> Outcome {
         )));
     }
     let id = volume.id.clone();
-    world.volumes.remove(&id);
+    world.remove_volume(&id);
     Ok(Reply::ok(json!({"id": id, "deleted": true}), "advanced"))
 }
 
@@ -188,8 +189,9 @@ pub fn resize_volume(world: &mut World, req: &Req) -> Outcome {
     }
     let mut ignore = FieldErrors::default();
     let size = req.int("size_gb", &mut ignore).unwrap_or(volume.size_gb);
-    let v = found_mut(&mut world.volumes, Kind::Volume, req.id())?;
-    v.size_gb = size;
+    // A new size, a new rate: through the world, which bills the old one up to now.
+    world.change_volume(req.id(), |v| v.size_gb = size);
+    let v = found(&world.volumes, Kind::Volume, req.id())?;
     Ok(Reply::ok(volume_json(v), "advanced"))
 }
 
@@ -311,7 +313,7 @@ pub fn volume_billing(world: &mut World, req: &Req) -> Outcome {
     let volume = found(&world.volumes, Kind::Volume, req.id())?;
     Ok(Reply::ok(
         json!({"volume_id": volume.id, "currency": world.currency, "hourly_cost": round4(volume.hourly_cost()),
-               "total_cost": round4(volume.total_cost), "billing": "per minute"}),
+               "total_cost": round4(volume.total_cost_at(world.clock)), "billing": "per minute"}),
         tier(&volume.region),
     ))
 }
@@ -378,6 +380,7 @@ pub fn create_snapshot(world: &mut World, req: &Req) -> Outcome {
             due: world.clock + SNAPSHOT_SECONDS,
             to: Some("AVAILABLE".into()),
         }),
+        billed_to: unsettled(),
     };
     let data = snapshot_json(&snapshot);
     world.add_snapshot(snapshot);
@@ -394,7 +397,7 @@ pub fn delete_snapshot(world: &mut World, req: &Req) -> Outcome {
     }
     let id = snapshot.id.clone();
     let name = snapshot.name.clone();
-    world.snapshots.remove(&id);
+    world.remove_snapshot(&id);
     let failed = fail_restores_of(world, &id, &name);
     Ok(Reply::ok(
         json!({"id": id, "deleted": true, "failed_restores": failed}),
@@ -415,7 +418,8 @@ fn fail_restores_of(world: &mut World, snapshot_id: &str, snapshot_name: &str) -
     let now = world.timestamp();
     let mut released = Vec::new();
     for id in &readers {
-        if let Some(instance) = world.instances.get_mut(id) {
+        // A new status: through the world, which bills the old one up to now.
+        let gave_back = world.change_instance(id, |instance| {
             instance.status = "ERROR".into();
             instance.pending = None;
             instance.restoring_from = None;
@@ -424,15 +428,16 @@ fn fail_restores_of(world: &mut World, snapshot_id: &str, snapshot_name: &str) -
                 "{SNAPSHOT_DELETED_DURING_RESTORE}: snapshot {snapshot_id} ({snapshot_name}) was deleted while instance {id} ({}) was being restored from it",
                 instance.name
             ));
-            if instance.holds_gpus {
-                instance.holds_gpus = false;
-                released.push((
+            let held = std::mem::replace(&mut instance.holds_gpus, false);
+            held.then(|| {
+                (
                     instance.region.clone(),
                     instance.gpu_model.clone(),
                     instance.gpu_count,
-                ));
-            }
-        }
+                )
+            })
+        });
+        released.extend(gave_back.flatten());
     }
     for (region, model, count) in released {
         world.return_gpus(&region, &model, count);
@@ -445,7 +450,7 @@ pub fn snapshot_billing(world: &mut World, req: &Req) -> Outcome {
     Ok(Reply::ok(
         json!({"snapshot_id": snapshot.id, "currency": world.currency, "size_gb": snapshot.size_gb,
                "hourly_cost": round4(snapshot.size_gb as f64 * SNAPSHOT_RATE),
-               "total_cost": round4(snapshot.total_cost), "billing": "per minute"}),
+               "total_cost": round4(snapshot.total_cost_at(world.clock)), "billing": "per minute"}),
         tier(&snapshot.region),
     ))
 }
