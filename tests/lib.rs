@@ -39,6 +39,7 @@ mod polish;
 
 // ---- Scale (issue 18): the simulator with thousands of objects ----
 mod scale;
+mod sim_lists;
 mod status;
 
 // ---- Reliability (issue 7): soak under faults, bad input, secrets, property tests ----
