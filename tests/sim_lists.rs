@@ -57,7 +57,7 @@ struct Fleet {
 /// transition has finished and some minutes are billed.
 fn fleet(sim: &Simulator) -> Fleet {
     let client = client_for(sim, Some(KEY));
-    let mut deploy_n = |region: &str, prefix: &str, n: usize| -> Vec<String> {
+    let deploy_n = |region: &str, prefix: &str, n: usize| -> Vec<String> {
         (0..n)
             .map(|i| {
                 deploy(
