@@ -78,9 +78,18 @@ impl Reply {
             request_id,
             tier: self.tier,
         };
-        serde_json::to_vec(&envelope).unwrap_or_default()
+        // Sized once for the data and the envelope around it: a page of objects is kilobytes,
+        // and growing the buffer by doubling would copy it several times.
+        let mut body = Vec::with_capacity(data.get().len() + ENVELOPE_BYTES);
+        match serde_json::to_writer(&mut body, &envelope) {
+            Ok(()) => body,
+            Err(_) => Vec::new(),
+        }
     }
 }
+
+/// Room for the envelope's own fields (success, pagination, request id, tier).
+const ENVELOPE_BYTES: usize = 192;
 
 /// `data` written as JSON. Plain data always serialises (no map has non-text keys, nothing
 /// refuses); were that ever broken, the answer says `null` rather than take the server down.
