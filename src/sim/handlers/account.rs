@@ -287,7 +287,7 @@ pub fn ai_usage(world: &mut World, _req: &Req) -> Outcome {
 }
 
 pub fn ai_usage_history(world: &mut World, req: &Req) -> Outcome {
-    list(world.ai_usage.clone(), req, "advanced")
+    list_of(world.ai_usage.iter(), |u| u, req, "advanced")
 }
 
 pub fn ssh_keys(world: &mut World, req: &Req) -> Outcome {
