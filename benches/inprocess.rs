@@ -8,7 +8,10 @@
 //! - `catalog/*`: operation lookup by name and by Rhai name, route resolution with overrides,
 //!   and the simulator's router;
 //! - `sim/*`: the simulator's handler without a socket (`Simulator::answer`), and starting and
-//!   stopping a simulator (`barrack test` starts one per test).
+//!   stopping a simulator (`barrack test` starts one per test);
+//! - `lists/*`: one page of instances from worlds of 0, 1,000 and 10,000 (issue 18: a page
+//!   costs its own size, so the full pages at 1,000 and 10,000 should cost the same), and a
+//!   filtered page 2 at 10,000 (a filter visits every instance, but writes only its page).
 //!
 //! `cargo bench --bench inprocess` runs them all; `cargo bench --bench inprocess -- client` one
 //! group.
@@ -17,6 +20,7 @@ use barrack::api::catalog::{self, Catalog, Method};
 use barrack::api::{Args, Client, ClientSettings};
 use barrack::script::{BarrackPackage, Host, Runtime, Source};
 use barrack::secret::ApiKey;
+use barrack::sim::world::Instance;
 use barrack::sim::{SimOptions, Simulator};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use rhai::packages::StandardPackage;
@@ -188,12 +192,63 @@ fn simulator_handler(c: &mut Criterion) {
     group.finish();
 }
 
+/// A world of `n` ACTIVE instances in FINLAND-1, put in directly (deploying 10,000 through the
+/// API would take longer than the benchmark).
+fn world_of(n: usize) -> Simulator {
+    let sim = simulator();
+    sim.with_world(|w| {
+        for i in 0..n {
+            let id = w.new_instance_id(false);
+            let mut vm = Instance::starting(
+                id.clone(),
+                format!("vm-{i}"),
+                "ACTIVE",
+                "FINLAND-1",
+                "H100-SXM5-80GB",
+                1,
+                format!("10.0.{}.{}", i / 250, i % 250 + 2),
+                w.timestamp(),
+                w.clock,
+            );
+            vm.pending = None;
+            vm.os_volume_size_gb = 100;
+            w.instances.insert(id, vm);
+        }
+    });
+    sim
+}
+
+fn list_pages(c: &mut Criterion) {
+    let auth = format!("Bearer {KEY}");
+    let headers = [("Authorization", auth.as_str())];
+    let mut group = c.benchmark_group("lists");
+    for n in [0, 1_000, 10_000] {
+        let sim = world_of(n);
+        group.bench_function(format!("instances_page_1_of_{n}"), |b| {
+            b.iter(|| {
+                sim.answer("GET", black_box("/instances/?page=1"), &headers, b"")
+                    .expect("answer")
+            })
+        });
+        if n == 10_000 {
+            let filtered = "/instances/?status=ACTIVE&region=FINLAND-1&page=2";
+            group.bench_function(format!("instances_filtered_page_2_of_{n}"), |b| {
+                b.iter(|| {
+                    sim.answer("GET", black_box(filtered), &headers, b"")
+                        .expect("answer")
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(30)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = script, client_calls, catalog_lookup, simulator_handler
+    targets = script, client_calls, catalog_lookup, simulator_handler, list_pages
 }
 criterion_main!(benches);

@@ -7,7 +7,7 @@
 use super::clock::{format_millis, format_speed, Clock};
 use super::faults::{FaultPoint, Faults};
 use super::http::{Action, HttpRequest, HttpResponse};
-use super::reply::{Refusal, Reply};
+use super::reply::Refusal;
 use super::world::World;
 use super::{admin, auth, handlers, idempotency, openapi, router};
 use crate::api::catalog::Method;
@@ -231,7 +231,7 @@ fn api_request(
     let applied = outcome.is_ok();
     let mut headers = Vec::with_capacity(4);
     let (status, body_bytes) = match outcome {
-        Ok(reply) => (reply.status, success_body(reply, request_id)),
+        Ok(reply) => (reply.status, reply.body(request_id)),
         Err(refusal) => {
             if let Some(after) = refusal.retry_after {
                 headers.push(("Retry-After", after.to_string()));
@@ -265,22 +265,6 @@ fn api_request(
         headers,
         body: body_bytes,
     }))
-}
-
-/// The success envelope, serialised; no body at all when the reply has no data.
-fn success_body(reply: Reply, request_id: &str) -> Vec<u8> {
-    let Some(data) = reply.data else {
-        return Vec::new();
-    };
-    let mut map = Map::new();
-    map.insert("success".into(), true.into());
-    map.insert("data".into(), data);
-    if let Some(p) = reply.pagination {
-        map.insert("pagination".into(), p);
-    }
-    map.insert("request_id".into(), request_id.into());
-    map.insert("tier".into(), reply.tier.into());
-    serde_json::to_vec(&Value::Object(map)).unwrap_or_default()
 }
 
 fn parse_body(bytes: &[u8], method: Method) -> Result<Map<String, Value>, Refusal> {

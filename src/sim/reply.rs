@@ -1,35 +1,100 @@
 //! What a simulator handler answers: a success (`Reply`) or a documented error (`Refusal`).
 
 use crate::api::Kind;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 pub struct Reply {
     pub status: u16,
-    /// `None`: no body at all (the documented 201 of "Create a startup script").
-    pub data: Option<Value>,
-    pub pagination: Option<Value>,
+    /// The `data` of the envelope, already written as JSON: a handler serialises its objects
+    /// straight to text, never through a `Value` tree (a page of instances is most of a list's
+    /// cost). `None`: no body at all (the documented 201 of "Create a startup script").
+    pub data: Option<Box<RawValue>>,
+    pub pagination: Option<Pagination>,
     pub tier: &'static str,
 }
 
+/// Where a page sits in its list: the `pagination` object of a paginated answer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Pagination {
+    pub page: u64,
+    pub per_page: u64,
+    pub total: u64,
+    pub total_pages: u64,
+    pub has_next: bool,
+}
+
+/// The success envelope, fields in the order the API writes them.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    success: bool,
+    data: &'a RawValue,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pagination: Option<&'a Pagination>,
+    request_id: &'a str,
+    tier: &'a str,
+}
+
 impl Reply {
-    pub fn ok(data: Value, tier: &'static str) -> Reply {
+    pub fn ok(data: impl Serialize, tier: &'static str) -> Reply {
         Reply {
             status: 200,
-            data: Some(data),
+            data: Some(json_text(&data)),
             pagination: None,
             tier,
         }
     }
 
-    pub fn created(data: Value, tier: &'static str) -> Reply {
+    pub fn created(data: impl Serialize, tier: &'static str) -> Reply {
         Reply {
             status: 201,
-            data: Some(data),
-            pagination: None,
-            tier,
+            ..Reply::ok(data, tier)
         }
     }
+
+    /// A list answer: its items (one page of them when `pagination` says so).
+    pub fn list(
+        items: &[impl Serialize],
+        pagination: Option<Pagination>,
+        tier: &'static str,
+    ) -> Reply {
+        Reply {
+            pagination,
+            ..Reply::ok(items, tier)
+        }
+    }
+
+    /// The whole success envelope as sent; empty when the reply has no data.
+    pub fn body(&self, request_id: &str) -> Vec<u8> {
+        let Some(data) = &self.data else {
+            return Vec::new();
+        };
+        let envelope = Envelope {
+            success: true,
+            data,
+            pagination: self.pagination.as_ref(),
+            request_id,
+            tier: self.tier,
+        };
+        // Sized once for the data and the envelope around it: a page of objects is kilobytes,
+        // and growing the buffer by doubling would copy it several times.
+        let mut body = Vec::with_capacity(data.get().len() + ENVELOPE_BYTES);
+        match serde_json::to_writer(&mut body, &envelope) {
+            Ok(()) => body,
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+/// Room for the envelope's own fields (success, pagination, request id, tier).
+const ENVELOPE_BYTES: usize = 192;
+
+/// `data` written as JSON. Plain data always serialises (no map has non-text keys, nothing
+/// refuses); were that ever broken, the answer says `null` rather than take the server down.
+fn json_text(data: &impl Serialize) -> Box<RawValue> {
+    serde_json::value::to_raw_value(data).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
 #[derive(Debug)]

@@ -1,6 +1,6 @@
 //! Account-wide operations: balance, catalogue reads, pricing, SSH keys, startup scripts, AI.
 
-use super::{found, found_mut, list, missing, public, removed, Outcome, Req};
+use super::{found, found_mut, list, list_of, missing, removed, Outcome, Req};
 use crate::api::Kind;
 use crate::sim::reply::{FieldErrors, Refusal, Reply};
 use crate::sim::rules;
@@ -287,12 +287,11 @@ pub fn ai_usage(world: &mut World, _req: &Req) -> Outcome {
 }
 
 pub fn ai_usage_history(world: &mut World, req: &Req) -> Outcome {
-    list(world.ai_usage.clone(), req, "advanced")
+    list_of(world.ai_usage.iter(), |u| u, req, "advanced")
 }
 
 pub fn ssh_keys(world: &mut World, req: &Req) -> Outcome {
-    let items = world.ssh_keys.values().map(|k| public(k, &[])).collect();
-    list(items, req, "advanced")
+    list_of(world.ssh_keys.values(), |k| k, req, "advanced")
 }
 
 pub fn create_ssh_key(world: &mut World, req: &Req) -> Outcome {
@@ -331,9 +330,9 @@ pub fn create_ssh_key(world: &mut World, req: &Req) -> Outcome {
         fingerprint,
         created_at,
     };
-    let data = public(&ssh_key, &[]);
+    let reply = Reply::created(&ssh_key, "advanced");
     world.ssh_keys.insert(id, ssh_key);
-    Ok(Reply::created(data, "advanced"))
+    Ok(reply)
 }
 
 fn fnv(bytes: &[u8]) -> u64 {
@@ -344,7 +343,7 @@ fn fnv(bytes: &[u8]) -> u64 {
 
 pub fn ssh_key(world: &mut World, req: &Req) -> Outcome {
     let key = found(&world.ssh_keys, Kind::SshKey, req.id())?;
-    Ok(Reply::ok(public(key, &[]), "advanced"))
+    Ok(Reply::ok(key, "advanced"))
 }
 
 pub fn delete_ssh_key(world: &mut World, req: &Req) -> Outcome {
@@ -356,8 +355,7 @@ pub fn delete_ssh_key(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn scripts(world: &mut World, req: &Req) -> Outcome {
-    let items = world.scripts.values().map(|s| public(s, &[])).collect();
-    list(items, req, "advanced")
+    list_of(world.scripts.values(), |s| s, req, "advanced")
 }
 
 /// Validate a script's fields, all at once, as the printed example does.
@@ -423,7 +421,7 @@ pub fn create_script(world: &mut World, req: &Req) -> Outcome {
 
 pub fn script(world: &mut World, req: &Req) -> Outcome {
     let script = found(&world.scripts, Kind::Script, req.id())?;
-    Ok(Reply::ok(public(script, &[]), "advanced"))
+    Ok(Reply::ok(script, "advanced"))
 }
 
 pub fn update_script(world: &mut World, req: &Req) -> Outcome {
@@ -441,7 +439,7 @@ pub fn update_script(world: &mut World, req: &Req) -> Outcome {
         script.script = b;
     }
     script.updated_at = now;
-    Ok(Reply::ok(public(script, &[]), "advanced"))
+    Ok(Reply::ok(&*script, "advanced"))
 }
 
 pub fn delete_script(world: &mut World, req: &Req) -> Outcome {

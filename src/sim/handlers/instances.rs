@@ -2,7 +2,8 @@
 
 use super::account::{minimum_balance, per_gpu, round4, OS_IMAGES};
 use super::security_rule::check_rule;
-use super::{found, found_mut, public, Outcome, Req};
+use super::views::InstanceView;
+use super::{found, found_mut, Outcome, Req};
 use crate::api::{lifecycle, Kind, OpId};
 use crate::sim::reply::{FieldErrors, Refusal, Reply};
 use crate::sim::rules;
@@ -30,31 +31,6 @@ const RESTORE_SECONDS: f64 = 120.0;
 const DELETE_SECONDS: f64 = 30.0;
 const SNAPSHOT_RESTORE_SECONDS: f64 = 180.0;
 
-const INTERNAL: [&str; 6] = [
-    "holds_gpus",
-    "partial_seconds",
-    "billing_records",
-    "total_cost",
-    "restoring_from",
-    "billed_to",
-];
-
-pub fn instance_json(world: &World, instance: &Instance) -> Value {
-    let mut value = public(instance, &INTERNAL);
-    if let Some(map) = value.as_object_mut() {
-        map.insert("tier".into(), tier(&instance.region).into());
-        map.insert(
-            "billed_minutes".into(),
-            instance.billed_minutes_at(world.clock).into(),
-        );
-        map.insert(
-            "hourly_cost".into(),
-            round4(instance.full_hourly_cost(world)).into(),
-        );
-    }
-    value
-}
-
 fn find<'w>(world: &'w World, id: &str) -> Result<&'w Instance, Refusal> {
     found(&world.instances, Kind::Vm, id)
 }
@@ -66,15 +42,15 @@ fn label(instance: &Instance) -> String {
 fn reply(world: &World, id: &str) -> Outcome {
     let instance = find(world, id)?;
     Ok(Reply::ok(
-        instance_json(world, instance),
+        InstanceView::of(world, instance),
         tier(&instance.region),
     ))
 }
 
 pub fn list(world: &mut World, req: &Req) -> Outcome {
     let world = &*world;
-    let json = |i: &Instance| instance_json(world, i);
-    super::list_of(world.instances.values(), json, req, "advanced")
+    let view = |i| InstanceView::of(world, i);
+    super::list_of(world.instances.values(), view, req, "advanced")
 }
 
 pub fn get(world: &mut World, req: &Req) -> Outcome {
@@ -84,8 +60,8 @@ pub fn get(world: &mut World, req: &Req) -> Outcome {
 pub fn snapshot_eligible(world: &mut World, req: &Req) -> Outcome {
     let world = &*world;
     let active = world.instances.values().filter(|i| i.status == "ACTIVE");
-    let json = |i: &Instance| instance_json(world, i);
-    super::list_of(active, json, req, "advanced")
+    let view = |i| InstanceView::of(world, i);
+    super::list_of(active, view, req, "advanced")
 }
 
 pub fn hibernated_count(world: &mut World, _req: &Req) -> Outcome {
@@ -346,9 +322,9 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
             due,
         )
     };
-    let data = instance_json(world, &instance);
+    let reply = Reply::created(InstanceView::of(world, &instance), region_tier);
     world.add_instance(instance);
-    Ok(Reply::created(data, region_tier))
+    Ok(reply)
 }
 
 /// Move an instance into a transitional status, due to settle after `seconds`.
@@ -617,7 +593,7 @@ pub fn restore_snapshot(world: &mut World, req: &Req) -> Outcome {
             due,
         )
     };
-    let data = instance_json(world, &instance);
+    let reply = Reply::created(InstanceView::of(world, &instance), region_tier);
     world.add_instance(instance);
-    Ok(Reply::created(data, region_tier))
+    Ok(reply)
 }

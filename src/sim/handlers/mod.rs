@@ -2,12 +2,14 @@
 //! routes can never drift from the client's.
 
 mod account;
+mod field_probe;
 mod instances;
 mod network;
 mod security_rule;
 mod storage;
+mod views;
 
-use super::reply::{FieldErrors, Refusal, Reply};
+use super::reply::{FieldErrors, Pagination, Refusal, Reply};
 use super::world::World;
 use crate::api::{Kind, Op, OpId};
 use serde_json::{Map, Value};
@@ -252,17 +254,18 @@ fn route(id: OpId) -> Handler {
     }
 }
 
-/// A list answer: filtered by equality on top-level fields named in the query, then paged.
+/// A list answer over JSON values (the account's fixed lists): filtered, then paged.
 pub fn list(items: Vec<Value>, req: &Req, tier: &'static str) -> Outcome {
-    list_of(items, |v| v, req, tier)
+    list_of(items.iter(), |v| v, req, tier)
 }
 
-/// A list answer over world objects, written as JSON by `to_json`. Without filters only the
-/// page asked for is written, so a page costs its own size, not the world's; a filter needs
-/// each object's public fields, so a filtered list writes each object once to test it.
-pub fn list_of<T>(
-    items: impl IntoIterator<Item = T>,
-    to_json: impl Fn(T) -> Value,
+/// A list answer over world objects, each shown as `view` makes it: filtered by equality on
+/// the top-level fields named in the query (tested on the typed view, see [`field_probe`]),
+/// then paged. Only the page is written as JSON, so a page costs its own size; an unfiltered
+/// list over a map does not even visit the objects before its page.
+pub fn list_of<T: Copy, V: serde::Serialize>(
+    items: impl Iterator<Item = T>,
+    view: impl Fn(T) -> V,
     req: &Req,
     tier: &'static str,
 ) -> Outcome {
@@ -271,51 +274,37 @@ pub fn list_of<T>(
         .iter()
         .filter(|(k, _)| k != "page" && k != "per_page")
         .collect();
-    let matches = |item: &Value| {
-        filters.iter().all(|(k, want)| match item.get(k) {
-            Some(Value::String(s)) => s == want,
-            Some(Value::Number(n)) => n.to_string() == *want,
-            Some(Value::Bool(b)) => b.to_string() == *want,
-            _ => true,
-        })
+    let page = |total: usize, objects: &mut dyn Iterator<Item = T>| -> Outcome {
+        let (start, len, pagination) = window(total, req)?;
+        let shown: Vec<V> = objects.skip(start).take(len).map(&view).collect();
+        Ok(Reply::list(&shown, pagination, tier))
     };
-    let items = items.into_iter();
     if !filters.is_empty() {
-        let written: Vec<Value> = items.map(&to_json).filter(|v| matches(v)).collect();
-        let total = written.len();
-        return paged(total, req, tier, |start, len| {
-            written.into_iter().skip(start).take(len).collect()
-        });
+        let wanted = |item: &T| {
+            let shown = view(*item);
+            filters
+                .iter()
+                .all(|(key, want)| field_probe::field_matches(&shown, key, want))
+        };
+        let matching: Vec<T> = items.filter(wanted).collect();
+        return page(matching.len(), &mut matching.into_iter());
     }
-    // Unfiltered, a map's values know their count: only the page is visited and written.
-    let (low, high) = items.size_hint();
-    if high == Some(low) {
-        return paged(low, req, tier, |start, len| {
-            items.skip(start).take(len).map(&to_json).collect()
-        });
+    // A map's values know their count: the page is cut without visiting the rest.
+    let mut items = items;
+    match items.size_hint() {
+        (low, Some(high)) if low == high => page(low, &mut items),
+        _ => {
+            let objects: Vec<T> = items.collect();
+            page(objects.len(), &mut objects.into_iter())
+        }
     }
-    let objects: Vec<T> = items.collect();
-    let total = objects.len();
-    paged(total, req, tier, |start, len| {
-        objects
-            .into_iter()
-            .skip(start)
-            .take(len)
-            .map(&to_json)
-            .collect()
-    })
 }
 
-/// The page of `total` items the query asks for (all of them for an unpaginated operation),
-/// as `cut(start, len)` gives them.
-fn paged(
-    total: usize,
-    req: &Req,
-    tier: &'static str,
-    cut: impl FnOnce(usize, usize) -> Vec<Value>,
-) -> Outcome {
+/// Where the page the query asks for starts, how many items it holds, and its `pagination`
+/// (all of the `total` items, no pagination, for an unpaginated operation).
+fn window(total: usize, req: &Req) -> Result<(usize, usize, Option<Pagination>), Refusal> {
     if !req.op.paginated {
-        return Ok(Reply::ok(Value::Array(cut(0, total)), tier));
+        return Ok((0, total, None));
     }
     let mut errors = FieldErrors::default();
     let page = parse_positive(req.query("page"), 1, "page", &mut errors);
@@ -326,19 +315,14 @@ fn paged(
     // `page` comes from the query: `?page=18446744073709551615` must not overflow.
     let start = (page - 1).saturating_mul(per_page).min(total);
     let end = (start + per_page).min(total);
-    let data = cut(start as usize, (end - start) as usize);
-    Ok(Reply {
-        status: 200,
-        data: Some(Value::Array(data)),
-        pagination: Some(serde_json::json!({
-            "page": page,
-            "per_page": per_page,
-            "total": total,
-            "total_pages": total_pages,
-            "has_next": page < total_pages,
-        })),
-        tier,
-    })
+    let pagination = Pagination {
+        page,
+        per_page,
+        total,
+        total_pages,
+        has_next: page < total_pages,
+    };
+    Ok((start as usize, (end - start) as usize, Some(pagination)))
 }
 
 fn parse_positive(text: Option<&str>, default: u64, field: &str, errors: &mut FieldErrors) -> u64 {
@@ -352,18 +336,6 @@ fn parse_positive(text: Option<&str>, default: u64, field: &str, errors: &mut Fi
             }
         },
     }
-}
-
-/// Serialize a world object, leaving out the simulator's bookkeeping fields.
-pub fn public<T: serde::Serialize>(object: &T, hidden: &[&str]) -> Value {
-    let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
-    if let Some(map) = value.as_object_mut() {
-        map.remove("pending");
-        for field in hidden {
-            map.remove(*field);
-        }
-    }
-    value
 }
 
 /// 409 in the lifecycle's words when the instance is not in a state `op` accepts.

@@ -1,8 +1,8 @@
 //! Firewalls and their rules.
 
-use super::instances::instance_json;
 use super::security_rule::{check_rule, PROTOCOLS};
-use super::{found, found_mut, list, missing, public, Outcome, Req};
+use super::views::{FirewallView, InstanceView};
+use super::{found, found_mut, list_of, missing, Outcome, Req};
 use crate::api::Kind;
 use crate::sim::reply::{FieldErrors, Refusal, Reply};
 use crate::sim::world::*;
@@ -10,23 +10,13 @@ use serde_json::{json, Map, Value};
 
 use crate::api::choices::{FIREWALL_READY, FIREWALL_RULE_APPLY_SECONDS};
 
-/// A firewall as the API shows it: its state derived from its rules, bookkeeping left out.
-pub fn firewall_json(fw: &Firewall) -> Value {
-    let mut value = public(fw, &["rule_due"]);
-    if let Some(map) = value.as_object_mut() {
-        map.insert("status".into(), fw.status().into());
-    }
-    value
-}
-
 pub fn firewalls(world: &mut World, req: &Req) -> Outcome {
-    let items = world.firewalls.values().map(firewall_json).collect();
-    list(items, req, "advanced")
+    list_of(world.firewalls.values(), FirewallView::of, req, "advanced")
 }
 
 pub fn firewall(world: &mut World, req: &Req) -> Outcome {
     let fw = found(&world.firewalls, Kind::Firewall, req.id())?;
-    Ok(Reply::ok(firewall_json(fw), tier(&fw.region)))
+    Ok(Reply::ok(FirewallView::of(fw), tier(&fw.region)))
 }
 
 pub fn protocols(_world: &mut World, _req: &Req) -> Outcome {
@@ -103,9 +93,9 @@ pub fn create_firewall(world: &mut World, req: &Req) -> Outcome {
         created_at: world.timestamp(),
         rule_due,
     };
-    let data = firewall_json(&firewall);
+    let reply = Reply::created(FirewallView::of(&firewall), "advanced");
     world.add_firewall(firewall);
-    Ok(Reply::created(data, "advanced"))
+    Ok(reply)
 }
 
 pub fn delete_firewall(world: &mut World, req: &Req) -> Outcome {
@@ -172,13 +162,12 @@ fn attachable(fw: &Firewall, instance: &Instance) -> bool {
 
 pub fn available_instances(world: &mut World, req: &Req) -> Outcome {
     let fw = found(&world.firewalls, Kind::Firewall, req.id())?;
+    let world = &*world;
     let items = world
         .instances
         .values()
-        .filter(|i| attachable(fw, i) && !fw.instance_ids.contains(&i.id))
-        .map(|i| instance_json(world, i))
-        .collect();
-    list(items, req, "advanced")
+        .filter(|i| attachable(fw, i) && !fw.instance_ids.contains(&i.id));
+    list_of(items, |i| InstanceView::of(world, i), req, "advanced")
 }
 
 /// The instances named by `instance_ids` (at least one), for attach and detach.
@@ -214,7 +203,7 @@ pub fn attach(world: &mut World, req: &Req) -> Outcome {
             fw.instance_ids.push(id);
         }
     }
-    Ok(Reply::ok(firewall_json(fw), "advanced"))
+    Ok(Reply::ok(FirewallView::of(fw), "advanced"))
 }
 
 /// Takes the firewall off the named instances, each of which must carry it.
@@ -235,7 +224,7 @@ pub fn detach(world: &mut World, req: &Req) -> Outcome {
         )));
     }
     fw.instance_ids.retain(|id| !ids.contains(id));
-    Ok(Reply::ok(firewall_json(fw), "advanced"))
+    Ok(Reply::ok(FirewallView::of(fw), "advanced"))
 }
 
 pub fn instance_firewalls(world: &mut World, req: &Req) -> Outcome {
@@ -245,8 +234,6 @@ pub fn instance_firewalls(world: &mut World, req: &Req) -> Outcome {
     let items = world
         .firewalls
         .values()
-        .filter(|f| f.instance_ids.iter().any(|i| i == req.id()))
-        .map(firewall_json)
-        .collect();
-    list(items, req, "advanced")
+        .filter(|f| f.instance_ids.iter().any(|i| i == req.id()));
+    list_of(items, FirewallView::of, req, "advanced")
 }

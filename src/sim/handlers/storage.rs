@@ -1,7 +1,8 @@
 //! Volumes, snapshots and custom images.
 
 use super::account::{round4, OS_IMAGES};
-use super::{found, list, missing, public, removed, Outcome, Req};
+use super::views::{ImageView, SnapshotView, VolumeView};
+use super::{found, list_of, missing, removed, Outcome, Req};
 use crate::api::Kind;
 use crate::sim::reply::{FieldErrors, Refusal, Reply};
 use crate::sim::rules;
@@ -12,35 +13,13 @@ const VOLUME_CREATE_SECONDS: f64 = 10.0;
 const SNAPSHOT_SECONDS: f64 = 60.0;
 const IMAGE_SECONDS: f64 = 120.0;
 
-fn volume_json(volume: &Volume) -> Value {
-    let mut value = public(volume, &["total_cost", "billed_to"]);
-    if let Some(map) = value.as_object_mut() {
-        map.insert("tier".into(), tier(&volume.region).into());
-        map.insert("hourly_cost".into(), round4(volume.hourly_cost()).into());
-    }
-    value
-}
-
-fn snapshot_json(snapshot: &Snapshot) -> Value {
-    let mut value = public(snapshot, &["total_cost", "billed_to"]);
-    if let Some(map) = value.as_object_mut() {
-        map.insert("tier".into(), tier(&snapshot.region).into());
-        map.insert(
-            "hourly_cost".into(),
-            round4(snapshot.size_gb as f64 * SNAPSHOT_RATE).into(),
-        );
-    }
-    value
-}
-
 pub fn volumes(world: &mut World, req: &Req) -> Outcome {
-    let items = world.volumes.values().map(volume_json).collect();
-    list(items, req, "advanced")
+    list_of(world.volumes.values(), VolumeView::of, req, "advanced")
 }
 
 pub fn volume(world: &mut World, req: &Req) -> Outcome {
     let volume = found(&world.volumes, Kind::Volume, req.id())?;
-    Ok(Reply::ok(volume_json(volume), tier(&volume.region)))
+    Ok(Reply::ok(VolumeView::of(volume), tier(&volume.region)))
 }
 
 pub fn volume_types(_world: &mut World, _req: &Req) -> Outcome {
@@ -137,9 +116,9 @@ pub fn create_volume(world: &mut World, req: &Req) -> Outcome {
         }),
         billed_to: unsettled(),
     };
-    let data = volume_json(&volume);
+    let reply = Reply::created(VolumeView::of(&volume), "advanced");
     world.add_volume(volume);
-    Ok(Reply::created(data, "advanced"))
+    Ok(reply)
 }
 
 pub fn delete_volume(world: &mut World, req: &Req) -> Outcome {
@@ -192,7 +171,7 @@ pub fn resize_volume(world: &mut World, req: &Req) -> Outcome {
     // A new size, a new rate: through the world, which bills the old one up to now.
     world.change_volume(req.id(), |v| v.size_gb = size);
     let v = found(&world.volumes, Kind::Volume, req.id())?;
-    Ok(Reply::ok(volume_json(v), "advanced"))
+    Ok(Reply::ok(VolumeView::of(v), "advanced"))
 }
 
 pub fn clone_volume(world: &mut World, req: &Req) -> Outcome {
@@ -226,9 +205,9 @@ pub fn clone_volume(world: &mut World, req: &Req) -> Outcome {
         }),
         ..source
     };
-    let data = volume_json(&volume);
+    let reply = Reply::created(VolumeView::of(&volume), "advanced");
     world.add_volume(volume);
-    Ok(Reply::created(data, "advanced"))
+    Ok(reply)
 }
 
 fn volume_ids(req: &Req) -> Result<Vec<String>, Refusal> {
@@ -319,13 +298,15 @@ pub fn volume_billing(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn snapshots(world: &mut World, req: &Req) -> Outcome {
-    let items = world.snapshots.values().map(snapshot_json).collect();
-    list(items, req, "advanced")
+    list_of(world.snapshots.values(), SnapshotView::of, req, "advanced")
 }
 
 pub fn snapshot(world: &mut World, req: &Req) -> Outcome {
     let snapshot = found(&world.snapshots, Kind::Snapshot, req.id())?;
-    Ok(Reply::ok(snapshot_json(snapshot), tier(&snapshot.region)))
+    Ok(Reply::ok(
+        SnapshotView::of(snapshot),
+        tier(&snapshot.region),
+    ))
 }
 
 pub fn create_snapshot(world: &mut World, req: &Req) -> Outcome {
@@ -382,9 +363,9 @@ pub fn create_snapshot(world: &mut World, req: &Req) -> Outcome {
         }),
         billed_to: unsettled(),
     };
-    let data = snapshot_json(&snapshot);
+    let reply = Reply::created(SnapshotView::of(&snapshot), region_tier);
     world.add_snapshot(snapshot);
-    Ok(Reply::created(data, region_tier))
+    Ok(reply)
 }
 
 pub fn delete_snapshot(world: &mut World, req: &Req) -> Outcome {
@@ -456,13 +437,12 @@ pub fn snapshot_billing(world: &mut World, req: &Req) -> Outcome {
 }
 
 pub fn images(world: &mut World, req: &Req) -> Outcome {
-    let items = world.images.values().map(|i| public(i, &[])).collect();
-    list(items, req, "advanced")
+    list_of(world.images.values(), ImageView::of, req, "advanced")
 }
 
 pub fn image(world: &mut World, req: &Req) -> Outcome {
     let image = found(&world.images, Kind::Image, req.id())?;
-    Ok(Reply::ok(public(image, &[]), tier(&image.region)))
+    Ok(Reply::ok(ImageView::of(image), tier(&image.region)))
 }
 
 pub fn delete_image(world: &mut World, req: &Req) -> Outcome {
@@ -510,19 +490,28 @@ pub fn create_image(world: &mut World, req: &Req) -> Outcome {
             to: Some("AVAILABLE".into()),
         }),
     };
-    let data = public(&image, &[]);
+    let reply = Reply::created(ImageView::of(&image), tier(&snapshot.region));
     world.add_image(image);
-    Ok(Reply::created(data, tier(&snapshot.region)))
+    Ok(reply)
 }
 
-fn relationship(world: &World, snapshot_id: &str) -> Value {
+/// Whether a snapshot has been made into an image, and which.
+#[derive(serde::Serialize)]
+struct Relationship<'a> {
+    snapshot_id: &'a str,
+    has_image: bool,
+    image_id: Option<&'a str>,
+    image: Option<ImageView<'a>>,
+}
+
+fn relationship<'a>(world: &'a World, snapshot_id: &'a str) -> Relationship<'a> {
     let image = world.images.values().find(|i| i.snapshot_id == snapshot_id);
-    json!({
-        "snapshot_id": snapshot_id,
-        "has_image": image.is_some(),
-        "image_id": image.map(|i| i.id.clone()),
-        "image": image.map(|i| public(i, &[])),
-    })
+    Relationship {
+        snapshot_id,
+        has_image: image.is_some(),
+        image_id: image.map(|i| i.id.as_str()),
+        image: image.map(ImageView::of),
+    }
 }
 
 pub fn snapshot_image(world: &mut World, req: &Req) -> Outcome {
@@ -539,10 +528,7 @@ pub fn snapshot_images(world: &mut World, req: &Req) -> Outcome {
         errors.add("snapshot_ids", "This field is required");
     }
     errors.finish()?;
-    let items: Vec<Value> = ids
-        .unwrap_or_default()
-        .iter()
-        .map(|id| relationship(world, id))
-        .collect();
-    Ok(Reply::ok(Value::Array(items), "advanced"))
+    let ids = ids.unwrap_or_default();
+    let items: Vec<Relationship> = ids.iter().map(|id| relationship(world, id)).collect();
+    Ok(Reply::ok(items, "advanced"))
 }
