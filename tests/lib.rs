@@ -52,3 +52,6 @@ mod bounds;
 
 // ---- Scale (issue 18): a fleet deploy reads the account facts once ----
 mod deploy_facts;
+
+// ---- Scale (issue 18): --state FILE saved behind the requests, and on every orderly stop ----
+mod sim_state;

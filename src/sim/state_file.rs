@@ -141,8 +141,8 @@ impl StateFile {
                 let e = io::Error::new(
                     e.kind(),
                     format!(
-                        "cannot save the world to {}: {e} (barrack writes a temporary file \
-                         beside it and renames it, so its directory must be writable)",
+                        "cannot save the world to {}: {e} (its directory must exist and be \
+                         writable: barrack writes a temporary file beside it and renames it)",
                         self.path.display()
                     ),
                 );
