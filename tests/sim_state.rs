@@ -5,7 +5,7 @@
 
 use crate::support::{barrack, raw, raw_to};
 use crate::test::Test;
-use barrack::sim::{SimOptions, Simulator, World};
+use barrack::sim::{SimOptions, Simulator, World, SAVE_INTERVAL};
 use serde_json::json;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -304,5 +304,26 @@ fn a_state_file_that_cannot_be_written_is_an_error_at_start() {
             .args(["--state", state.to_str().expect("a path")])
             .stderr_has("cannot save the world to")
             .status(78);
+    }
+}
+
+/// `barrack sim --help` tells how often the file is saved and what a crash can lose, with the
+/// interval the writer really uses.
+#[test]
+fn sim_help_says_how_the_state_file_is_saved() {
+    let interval = format!("{} ms", SAVE_INTERVAL.as_millis());
+    let out = Test::new().args(["sim", "--help"]).success();
+    let help = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    for part in [
+        format!("at most every {interval}"),
+        "never torn".to_string(),
+        format!("loses at most the changes of the last {interval}"),
+        "Ctrl-C (exit 130), SIGTERM or SIGHUP (exit 0)".to_string(),
+    ] {
+        assert!(
+            help.contains(&part),
+            "--help lacks {part:?}:\n{}",
+            out.stdout
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! who reaches the port may use them.
 //!
 //! - `GET  /_sim/state`  the whole world as JSON
-//! - `GET  /_sim/stats`  requests, injected faults, dropped responses, idempotent replays
+//! - `GET  /_sim/stats`  requests, injected faults, dropped responses, idempotent replays, and
+//!   the state file's saves (count, size, and what the last one cost) when there is one
 //! - `POST /_sim/advance {"seconds": N}`  move the clock forward
 //! - `POST /_sim/faults {"fault_rate", "fault_status", "drop_rate", "latency_ms", "point"}`
 //! - `POST /_sim/balance {"balance": X}`, `POST /_sim/profile {"complete": B}`
