@@ -9,6 +9,8 @@
 #   TARGETS="1 2" benches/compare.sh   only these targets (default: all)
 #   TARGETS=7 SKIP_BUILD=1 benches/compare.sh   issue 18: the simulator at 0 / 1,000 / 10,000
 #                                      instances (needs python3 to write the worlds)
+#   TARGETS=7d SKIP_BUILD=1 BIN=… benches/compare.sh   issue 18: a 10,000-instance world with
+#                                      --state on vs off (changes/s, GET /balance/ req/s)
 #
 # Every target prints one line: the measured ratio (or number), the target, PASS/FAIL, and the
 # baseline command it was measured against. Timings come from `loadgen alternate` (a std-only
@@ -38,7 +40,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-TARGETS=${TARGETS:-1 2 3 4 5 6 7}
+TARGETS=${TARGETS:-1 2 3 4 5 6 7 7d}
 say() { printf '%s\n' "$*"; }
 # wanted N: true when target N is to be measured
 wanted() { [[ " $TARGETS " == *" $1 "* ]]; }
@@ -345,6 +347,63 @@ say "[7b] GET /instances/?page=1 at 10,000 vs 0 instances: ${r}x (target >= 0.70
 r=$(div "${ALL[10000]}" "${ALL[1000]}")
 say "[7c] instances() at 10,000 vs 1,000 instances: ${r}x (target <= 12x, linear) $(verdict "$r" "<=" 12)"
 note "\`loadgen get ADDR 64 3 KEY PATH\` against \`barrack sim --state world-N.json\`; instances(): median of 3 \`barrack run all.rhai\`"
+fi
+fi
+
+# --- 7d. the state file (issue 18): a 10,000-instance world with --state on vs off ------------
+# The world is built through the API on a simulator without a state file (N7D ACTIVE instances
+# and one legacy-tier instance whose public IP can be toggled), measured, dumped, and loaded with
+# --state into a second simulator that is measured the same way. A change is
+# `POST /instances/ID/public-ip/` (a toggle: always accepted, the world's size unchanged).
+if wanted 7d; then
+say ""
+if [ "$HAVE_CURL" = 1 ]; then
+N7D=${N7D:-10000}
+start_sim state-off --seed 7
+OFF_URL=$SIM_URL
+OFF_PID=$SIM_PID
+admin "$OFF_URL/_sim/balance" '{"balance": 1000000000000}'
+admin "$OFF_URL/_sim/stock" "{\"region\": \"FINLAND-2\", \"gpu_model\": \"H100-SXM5-80GB\", \"available\": $N7D}"
+cat >"$WORK/fill.rhai" <<'RHAI'
+let specs = [];
+for i in 0..params.n { specs.push(#{gpu: "H100-SXM5-80GB", count: 1, region: "FINLAND-2", name: `vm-${i}`}); }
+deploy(specs);
+print(deploy(#{gpu: "L40", count: 1, region: "CANADA-1", name: "toggled"}).id);
+RHAI
+TOGGLED=$("$BIN" run -q "$WORK/fill.rhai" --api-url "$OFF_URL" --set "n=$N7D")
+admin "$OFF_URL/_sim/advance" '{"seconds": 900}'
+TOGGLE=/instances/$TOGGLED/public-ip/
+# measure_state URL → CHG (changes/s), BALS (GET /balance/ req/s), BALW and CHGW (the same
+# two side by side: what a reader waits for while saves happen)
+measure_state() {
+    local addr=${1#http://} writer
+    CHG=$(field rps "$("$LOADGEN" post "$addr" 8 3 "$KEY" "$TOGGLE")")
+    BALS=$(field rps "$("$LOADGEN" get "$addr" 64 3 "$KEY" /balance/)")
+    "$LOADGEN" post "$addr" 4 3 "$KEY" "$TOGGLE" >"$WORK/7d-bg.out" &
+    writer=$!
+    BALW=$(field rps "$("$LOADGEN" get "$addr" 60 3 "$KEY" /balance/)")
+    wait "$writer" || true
+    CHGW=$(field rps "$(cat "$WORK/7d-bg.out")")
+}
+measure_state "$OFF_URL"
+OFF_CHG=$CHG OFF_BAL=$BALS OFF_BALW=$BALW OFF_CHGW=$CHGW
+curl -sf -H "Authorization: Bearer $KEY" "$OFF_URL/_sim/state" >"$WORK/world-7d.json"
+kill "$OFF_PID" 2>/dev/null || true
+wait "$OFF_PID" 2>/dev/null || true
+bytes=$(stat -c %s "$WORK/world-7d.json")
+start_sim state-on --state "$WORK/world-7d.json"
+ON_PID=$SIM_PID
+measure_state "$SIM_URL"
+saves=$(curl -sf -H "Authorization: Bearer $KEY" "$SIM_URL/_sim/stats" |
+    sed -n 's/.*"state_file":\({[^}]*}\).*/\1/p')
+kill -TERM "$ON_PID" 2>/dev/null || true
+wait "$ON_PID" 2>/dev/null || true
+r=$(div "$CHG" "$OFF_CHG")
+say "[7d] --state at $N7D instances ($((bytes / 1024)) KiB of JSON), on vs off: changes $CHG vs $OFF_CHG /s (${r}x), GET /balance/ $BALS vs $OFF_BAL req/s ($(div "$BALS" "$OFF_BAL")x), GET /balance/ beside a stream of changes $BALW vs $OFF_BALW req/s ($(div "$BALW" "$OFF_BALW")x; changes meanwhile $CHGW vs $OFF_CHGW /s) (target: the load figures hold, changes >= 0.70x) $(verdict "$r" ">=" 0.7)"
+note "saves while measured: ${saves:-not reported by this binary}"
+note "\`loadgen post ADDR 8 3 KEY /instances/ID/public-ip/\`, \`loadgen get ADDR 64 3 KEY /balance/\`, then 60 readers beside 4 writers, against \`barrack sim\` without a state file, then with \`--state\` holding the same world"
+else
+    say "[7d] skipped (needs curl for the simulator's admin routes)"
 fi
 fi
 
