@@ -74,7 +74,8 @@ start_sim() {
     SIM_PID=$!
     PIDS+=("$SIM_PID")
     SIM_URL=
-    for _ in $(seq 100); do
+    # Up to 20 s: a --state world of 10,000 instances is read and written once before serving.
+    for _ in $(seq 400); do
         SIM_URL=$(sed -n 's/.*serving the Barrack API on \(http:[^ ]*\).*/\1/p' "$WORK/$name.log")
         [ -n "$SIM_URL" ] && return 0
         sleep 0.05

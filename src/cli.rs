@@ -157,8 +157,8 @@ pub struct SimOpts {
     /// Seed of the simulated world (ids, durations, faults).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-    /// Load the world from FILE if it exists, and save it there: written at start (a FILE that
-    /// cannot be written is an error then), at most every 200 ms after changes, behind the
+    /// Load the world from FILE if it exists, and save it there: at start for a new world (a
+    /// FILE that cannot be written is an error then), at most every 200 ms after changes, behind the
     /// requests, and whole at every orderly stop (Ctrl-C, SIGTERM or SIGHUP for `barrack sim`,
     /// the end of the run for --sim). Each save replaces FILE atomically (a temporary file in
     /// its directory, flushed, renamed over it), so FILE is never torn; a crash (SIGKILL, power

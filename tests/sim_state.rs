@@ -327,3 +327,31 @@ fn sim_help_says_how_the_state_file_is_saved() {
         );
     }
 }
+
+/// A world loaded from FILE is checked too: when a save could not replace FILE (here the
+/// temporary file's name is taken by a directory, which stops root as well), start fails.
+#[test]
+fn a_loaded_state_file_that_could_not_be_saved_is_an_error_at_start() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let state = dir.path().join("world.json");
+    let options = || SimOptions {
+        state: Some(state.clone()),
+        ..SimOptions::fast()
+    };
+    Simulator::start(options())
+        .expect("a new world is saved")
+        .stop()
+        .expect("stopped");
+    let blocker = dir
+        .path()
+        .join(format!(".world.json.{}.tmp", std::process::id()));
+    std::fs::create_dir(&blocker).expect("made");
+    let refused = Simulator::start(options()).err().expect("refused at start");
+    assert!(
+        refused.to_string().contains("cannot save the world to")
+            && refused.to_string().contains("world.json"),
+        "{refused}"
+    );
+    std::fs::remove_dir(&blocker).expect("removed");
+    Simulator::start(options()).expect("starts once a save can work");
+}

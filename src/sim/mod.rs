@@ -57,8 +57,8 @@ pub struct SimOptions {
     /// Seed of the world (ids, durations) and of the fault draws: the same seed, the same run.
     pub seed: u64,
     /// Load the world from this JSON file if it exists, and save it after changes: at most every
-    /// [`SAVE_INTERVAL`], behind the requests, and at [`Simulator::stop`] (or drop). It is written
-    /// once at start, so a file that cannot be written is an error then, not a silent loss later.
+    /// [`SAVE_INTERVAL`], behind the requests, and at [`Simulator::stop`] (or drop). Writing it is
+    /// tried at start, so a file that cannot be written is an error then, not a silent loss later.
     pub state: Option<PathBuf>,
     /// Faults to inject (latency, errors, dropped connections).
     pub faults: Faults,
@@ -156,14 +156,20 @@ impl Simulator {
             Some(path) => state_file::load(path)?,
             None => None,
         };
+        let was_loaded = loaded.is_some();
         let world = loaded.unwrap_or_else(|| World::seeded(options.seed, now));
         let state_file = options
             .state
             .clone()
             .map(|path| Arc::new(StateFile::new(path)));
         if let Some(file) = &state_file {
-            // Written at once: a file that cannot be written fails here, not silently later.
-            file.save(|| world.clone())?;
+            // A file that cannot be written fails here, not silently later: a new world is
+            // written at once; a loaded one is on disk already, so only the writing is tried.
+            if was_loaded {
+                file.check_writable()?;
+            } else {
+                file.save(|| world.clone())?;
+            }
         }
         let speed = options.speed.max(f64::MIN_POSITIVE);
         let state = State {

@@ -138,14 +138,7 @@ impl StateFile {
                 Ok(())
             }
             Err(e) => {
-                let e = io::Error::new(
-                    e.kind(),
-                    format!(
-                        "cannot save the world to {}: {e} (its directory must exist and be \
-                         writable: barrack writes a temporary file beside it and renames it)",
-                        self.path.display()
-                    ),
-                );
+                let e = self.cannot_save(e);
                 // Said once per run of failures, not five times a second.
                 if saves.failing.replace(e.to_string()).is_none() {
                     if let Some(report) = lock(&self.on_error).as_ref() {
@@ -155,6 +148,28 @@ impl StateFile {
                 Err(e)
             }
         }
+    }
+
+    /// Fail now if a save could not replace the file (its temporary file cannot be made beside
+    /// it), for a world that is already on disk as it is: nothing to write yet.
+    pub fn check_writable(&self) -> io::Result<()> {
+        let tmp = temporary_path(&self.path);
+        let made = std::fs::File::create(&tmp).and_then(|file| file.sync_all());
+        let _ = std::fs::remove_file(&tmp);
+        made.map_err(|e| self.cannot_save(e))?;
+        lock(&self.saves).saved = Some(self.changes.load(Ordering::Acquire));
+        Ok(())
+    }
+
+    fn cannot_save(&self, e: io::Error) -> io::Error {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "cannot save the world to {}: {e} (its directory must exist and be writable: \
+                 barrack writes a temporary file beside it and renames it)",
+                self.path.display()
+            ),
+        )
     }
 
     /// Call `report` when a save in the background fails (once, until a save succeeds again).
@@ -241,13 +256,18 @@ fn write_loop(file: &StateFile, save: impl Fn()) {
     }
 }
 
-/// Replace `path` by `bytes` so that a crash at any moment leaves the old file or the new one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// `.NAME.PID.tmp` beside `path`: hidden, and one per process so two never write the same one.
+fn temporary_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "state".into());
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+/// Replace `path` by `bytes` so that a crash at any moment leaves the old file or the new one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = temporary_path(path);
     let written = std::fs::File::create(&tmp).and_then(|mut file| {
         file.write_all(bytes)?;
         file.sync_all()
