@@ -2,7 +2,7 @@
 //!
 //! A change only counts itself ([`StateFile::changed`]: an increment, and a wake-up when the
 //! writer was idle). A writer thread ([`Writer`]) saves at most once every [`SAVE_INTERVAL`]: it
-//! clones the world under the lock (the only moment a request can wait on a save: 19–36 ms at
+//! clones the world under the lock (the only moment a request can wait on a save: 17–36 ms at
 //! 10,000 instances on 2 busy cores, at most five times a second, where every change used to
 //! hold the lock for 23–64 ms to write the whole file), then serialises, writes, flushes and
 //! renames with the lock released. Stopping the
