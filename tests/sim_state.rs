@@ -355,3 +355,60 @@ fn a_loaded_state_file_that_could_not_be_saved_is_an_error_at_start() {
     std::fs::remove_dir(&blocker).expect("removed");
     Simulator::start(options()).expect("starts once a save can work");
 }
+
+/// Reading `/_sim/stats` (which reports the saves) while changes stream in and the writer saves
+/// behind them never stalls the simulator: a stats request holds the world's lock, a save holds
+/// its own and then takes the world's, and neither may wait on the other.
+#[test]
+fn stats_read_during_saves_never_stall_the_simulator() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let sim = std::sync::Arc::new(
+        Simulator::start(SimOptions {
+            state: Some(dir.path().join("world.json")),
+            ..SimOptions::fast()
+        })
+        .expect("started"),
+    );
+    let (done, finished) = std::sync::mpsc::channel();
+    let changer = {
+        let sim = sim.clone();
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            // Until the writer has saved behind the changes a few times (bounded in count).
+            while n < 2_000_000 {
+                let body = format!("{{\"balance\": {n}}}");
+                let _ = sim.answer("POST", "/_sim/balance", &[], body.as_bytes());
+                n += 1;
+                let saves = sim.stats()["state_file"]["saves"].as_u64().unwrap_or(0);
+                if saves >= 8 {
+                    break;
+                }
+            }
+            let _ = done.send(n);
+        })
+    };
+    let reader = {
+        let sim = sim.clone();
+        std::thread::spawn(move || {
+            for _ in 0..200_000 {
+                let answer = sim.answer("GET", "/_sim/stats", &[], b"");
+                let saves = answer
+                    .and_then(|a| serde_json::from_slice::<serde_json::Value>(&a.body).ok())
+                    .and_then(|v| v["state_file"]["saves"].as_u64())
+                    .unwrap_or(0);
+                if saves >= 8 {
+                    break;
+                }
+            }
+            let _ = done.send(0);
+        })
+    };
+    for _ in 0..2 {
+        finished
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the simulator kept answering while it saved");
+    }
+    changer.join().expect("changer");
+    reader.join().expect("reader");
+}

@@ -64,6 +64,10 @@ pub struct StateFile {
     /// Held for a whole save, so saves happen one at a time and in the order of their snapshots
     /// (an older world can never replace a newer one).
     saves: Mutex<Saves>,
+    /// What the saves did, for `/_sim/stats`, under a lock of its own that is never held while
+    /// another is awaited: a stats request holds the world's lock, and a save holds `saves`
+    /// while it waits for the world's, so reading `saves` there would deadlock.
+    report: Mutex<Report>,
     on_error: Mutex<Option<ErrorHook>>,
 }
 
@@ -78,12 +82,18 @@ struct Wake {
 struct Saves {
     /// The change count the file holds (`None` before the first save).
     saved: Option<u64>,
+    /// Saves fail (the failure has been reported).
+    failing: bool,
+}
+
+#[derive(Default)]
+struct Report {
     count: u64,
     bytes: usize,
     snapshot: Duration,
     write: Duration,
     /// The error of the last save, while saves fail.
-    failing: Option<String>,
+    error: Option<String>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -99,6 +109,7 @@ impl StateFile {
             wake: Mutex::new(Wake::default()),
             woken: Condvar::new(),
             saves: Mutex::new(Saves::default()),
+            report: Mutex::new(Report::default()),
             on_error: Mutex::new(None),
         }
     }
@@ -131,17 +142,20 @@ impl StateFile {
         match written {
             Ok(bytes) => {
                 saves.saved = Some(changes);
-                saves.count += 1;
-                saves.bytes = bytes;
-                saves.snapshot = copied;
-                saves.write = started.elapsed() - copied;
-                saves.failing = None;
+                saves.failing = false;
+                let mut report = lock(&self.report);
+                report.count += 1;
+                report.bytes = bytes;
+                report.snapshot = copied;
+                report.write = started.elapsed() - copied;
+                report.error = None;
                 Ok(())
             }
             Err(e) => {
                 let e = self.cannot_save(e);
+                lock(&self.report).error = Some(e.to_string());
                 // Said once per run of failures, not five times a second.
-                if saves.failing.replace(e.to_string()).is_none() {
+                if !std::mem::replace(&mut saves.failing, true) {
                     if let Some(report) = lock(&self.on_error).as_ref() {
                         report(&e);
                     }
@@ -180,14 +194,14 @@ impl StateFile {
 
     /// Saves so far and what the last one cost, for `/_sim/stats`.
     pub fn stats(&self) -> Value {
-        let saves = lock(&self.saves);
+        let report = lock(&self.report);
         json!({
             "path": self.path.display().to_string(),
-            "saves": saves.count,
-            "last_bytes": saves.bytes,
-            "last_snapshot_ms": saves.snapshot.as_secs_f64() * 1000.0,
-            "last_write_ms": saves.write.as_secs_f64() * 1000.0,
-            "error": saves.failing,
+            "saves": report.count,
+            "last_bytes": report.bytes,
+            "last_snapshot_ms": report.snapshot.as_secs_f64() * 1000.0,
+            "last_write_ms": report.write.as_secs_f64() * 1000.0,
+            "error": report.error,
         })
     }
 }
