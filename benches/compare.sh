@@ -11,6 +11,8 @@
 #                                      instances (needs python3 to write the worlds)
 #   TARGETS=8 SKIP_BUILD=1 benches/compare.sh   issue 18: a fleet of 1,000 end to end at 50 ms
 #                                      latency, default --parallel vs --parallel 1 (minutes)
+#   TARGETS=7d SKIP_BUILD=1 BIN=… benches/compare.sh   issue 18: a 10,000-instance world with
+#                                      --state on vs off (changes/s, GET /balance/ req/s)
 #
 # Every target prints one line: the measured ratio (or number), the target, PASS/FAIL, and the
 # baseline command it was measured against. Timings come from `loadgen alternate` (a std-only
@@ -40,7 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-TARGETS=${TARGETS:-1 2 3 4 5 6 7 8}
+TARGETS=${TARGETS:-1 2 3 4 5 6 7 7d 8}
 say() { printf '%s\n' "$*"; }
 # wanted N: true when target N is to be measured
 wanted() { [[ " $TARGETS " == *" $1 "* ]]; }
@@ -74,7 +76,8 @@ start_sim() {
     SIM_PID=$!
     PIDS+=("$SIM_PID")
     SIM_URL=
-    for _ in $(seq 100); do
+    # Up to 20 s: a --state world of 10,000 instances is read and written once before serving.
+    for _ in $(seq 400); do
         SIM_URL=$(sed -n 's/.*serving the Barrack API on \(https\{0,1\}:[^ ]*\).*/\1/p' "$WORK/$name.log")
         [ -n "$SIM_URL" ] && return 0
         sleep 0.05
@@ -399,6 +402,75 @@ if [ "$HAVE_CURL" = 1 ]; then
     note "default: $fast ms; --parallel 1: $slow ms; \`barrack sim --speed 1000 --latency-ms 50\`, fleet1000.rhai"
 else
     say "[8] fleet of 1,000: skipped (needs curl for the simulator's admin routes)"
+fi
+fi
+
+# --- 7d. the state file (issue 18): a 10,000-instance world with --state on vs off ------------
+# The world is built through the API on a simulator without a state file (N7D ACTIVE instances
+# and one legacy-tier instance whose public IP can be toggled), measured, dumped, and loaded with
+# --state into a second simulator that is measured the same way. A change is
+# `POST /instances/ID/public-ip/` (a toggle: always accepted, the world's size unchanged).
+if wanted 7d; then
+say ""
+if [ "$HAVE_CURL" = 1 ]; then
+N7D=${N7D:-10000}
+start_sim state-off --seed 7
+OFF_URL=$SIM_URL
+OFF_PID=$SIM_PID
+admin "$OFF_URL/_sim/balance" '{"balance": 1000000000000}'
+admin "$OFF_URL/_sim/stock" "{\"region\": \"FINLAND-2\", \"gpu_model\": \"H100-SXM5-80GB\", \"available\": $N7D}"
+cat >"$WORK/fill.rhai" <<'RHAI'
+let specs = [];
+for i in 0..params.n { specs.push(#{gpu: "H100-SXM5-80GB", count: 1, region: "FINLAND-2", name: `vm-${i}`}); }
+deploy(specs);
+print(deploy(#{gpu: "L40", count: 1, region: "CANADA-1", name: "toggled"}).id);
+RHAI
+TOGGLED=$("$BIN" run -q "$WORK/fill.rhai" --api-url "$OFF_URL" --set "n=$N7D")
+admin "$OFF_URL/_sim/advance" '{"seconds": 900}'
+TOGGLE=/instances/$TOGGLED/public-ip/
+# measure_state URL → CHG (changes/s), BALS (GET /balance/ req/s), BALW (GET /balance/ beside
+# a stream of changes: what a reader waits for while saves happen)
+measure_state() {
+    local addr=${1#http://} writer
+    CHG=$(field rps "$("$LOADGEN" post "$addr" 8 3 "$KEY" "$TOGGLE")")
+    BALS=$(field rps "$("$LOADGEN" get "$addr" 64 3 "$KEY" /balance/)")
+    "$LOADGEN" post "$addr" 4 3 "$KEY" "$TOGGLE" >/dev/null &
+    writer=$!
+    BALW=$(field rps "$("$LOADGEN" get "$addr" 60 3 "$KEY" /balance/)")
+    wait "$writer" || true
+}
+# Both simulators hold the same world: the one without a state file, and one loaded from its dump.
+curl -sf -H "Authorization: Bearer $KEY" "$OFF_URL/_sim/state" >"$WORK/world-7d.json"
+bytes=$(stat -c %s "$WORK/world-7d.json")
+start_sim state-on --state "$WORK/world-7d.json"
+ON_URL=$SIM_URL
+ON_PID=$SIM_PID
+# Alternating rounds, medians: the two sides share the machine's noise.
+ROUNDS7D=${ROUNDS7D:-3}
+OFF_C=() OFF_B=() OFF_W=() ON_C=() ON_B=() ON_W=()
+for _ in $(seq "$ROUNDS7D"); do
+    measure_state "$OFF_URL"
+    OFF_C+=("$CHG") OFF_B+=("$BALS") OFF_W+=("$BALW")
+    measure_state "$ON_URL"
+    ON_C+=("$CHG") ON_B+=("$BALS") ON_W+=("$BALW")
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+OC=$(median "${OFF_C[@]}") OB=$(median "${OFF_B[@]}") OW=$(median "${OFF_W[@]}")
+NC=$(median "${ON_C[@]}") NB=$(median "${ON_B[@]}") NW=$(median "${ON_W[@]}")
+saves=$(curl -sf -H "Authorization: Bearer $KEY" "$ON_URL/_sim/stats" |
+    sed -n 's/.*"state_file":\({[^}]*}\).*/\1/p')
+kill -TERM "$ON_PID" "$OFF_PID" 2>/dev/null || true
+wait "$ON_PID" "$OFF_PID" 2>/dev/null || true
+rc=$(div "$NC" "$OC")
+rb=$(div "$NB" "$OB")
+ok=$(verdict "$rb" ">=" 0.7)
+[ "$(verdict "$rc" ">=" 0.7)" = PASS ] || ok=FAIL
+say "[7d] --state at $N7D instances ($((bytes / 1024)) KiB of JSON), on vs off: changes $NC vs $OC /s (${rc}x), GET /balance/ $NB vs $OB req/s (${rb}x), GET /balance/ beside a stream of changes $NW vs $OW req/s ($(div "$NW" "$OW")x) (target: the load figures hold, >= 0.70x) $ok"
+note "medians of $ROUNDS7D alternating rounds; changes/s on: ${ON_C[*]}, off: ${OFF_C[*]}; GET /balance/ on: ${ON_B[*]}, off: ${OFF_B[*]}"
+note "saves while measured: ${saves:-not reported by this binary}"
+note "\`loadgen post ADDR 8 3 KEY /instances/ID/public-ip/\`, \`loadgen get ADDR 64 3 KEY /balance/\`, then 60 readers beside 4 writers, against \`barrack sim\` without a state file, then with \`--state\` holding the same world"
+else
+    say "[7d] skipped (needs curl for the simulator's admin routes)"
 fi
 fi
 

@@ -12,6 +12,8 @@
 //!
 //! - `loadgen get ADDR CONNS SECONDS [KEY] [PATH]`: like `mixed`, only `GET PATH` (default
 //!   `/balance/`; the throughput measure when wrk is not installed).
+//! - `loadgen post ADDR CONNS SECONDS KEY PATH`: like `get`, only `POST PATH` with `{}`, each
+//!   answer a 2xx: a stream of changes (`compare.sh` toggles one instance's public IP).
 //! - `loadgen alternate RUNS WARMUP CMD_A… ::: CMD_B…`: run two commands in turn, RUNS times each
 //!   after WARMUP rounds, output discarded, each timed from spawn to exit; prints the medians, the
 //!   minima and the maxima in milliseconds (`a_median=… b_median=… …`). Spawning from here costs
@@ -28,7 +30,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: loadgen raw ADDR N [KEY] | loadgen mixed ADDR CONNS SECONDS [KEY] | \
-                     loadgen get ADDR CONNS SECONDS [KEY] [PATH] | loadgen alternate RUNS WARMUP CMD… ::: CMD…";
+                     loadgen get ADDR CONNS SECONDS [KEY] [PATH] | \
+                     loadgen post ADDR CONNS SECONDS KEY PATH | loadgen alternate RUNS WARMUP CMD… ::: CMD…";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,7 +48,16 @@ fn main() {
         }
         ["get", addr, conns, secs, rest @ ..] => {
             let path = rest.get(1).copied().unwrap_or("/balance/");
-            mixed(addr, conns, secs, rest.first().copied(), Some(path))
+            mixed(
+                addr,
+                conns,
+                secs,
+                rest.first().copied(),
+                Some(Only::Get(path)),
+            )
+        }
+        ["post", addr, conns, secs, key, path] => {
+            mixed(addr, conns, secs, Some(key), Some(Only::Post(path)))
         }
         ["alternate", runs, warmup, rest @ ..] => alternate(runs, warmup, rest),
         _ => {
@@ -197,14 +209,24 @@ fn workload(key: &str, id: Option<&str>, n: u64) -> (Vec<u8>, &'static [u16]) {
     }
 }
 
+/// One request repeated instead of the mixed workload.
+#[derive(Clone, Copy)]
+enum Only<'a> {
+    Get(&'a str),
+    Post(&'a str),
+}
+
 fn mixed(
     addr: &str,
     conns: &str,
     secs: &str,
     key: Option<&str>,
-    only: Option<&str>,
+    only: Option<Only<'_>>,
 ) -> Result<(), String> {
-    let only = only.map(str::to_string);
+    let only = only.map(|o| match o {
+        Only::Get(path) => (false, path.to_string()),
+        Only::Post(path) => (true, path.to_string()),
+    });
     let addr = loopback(addr)?;
     let conns: usize = conns.parse().map_err(|_| "CONNS must be a count")?;
     let secs: f64 = secs.parse().map_err(|_| "SECONDS must be a number")?;
@@ -242,8 +264,12 @@ fn mixed(
                 let mut n = t as u64;
                 // Bounded by time and by count.
                 while !stop.load(Ordering::Relaxed) && n < 50_000_000 {
-                    let (request, accepted) = if let Some(path) = &only {
-                        (get(path, &key), &[200][..])
+                    let (request, accepted) = if let Some((is_post, path)) = &only {
+                        if *is_post {
+                            (post(path, &key, "{}", None), &[200, 201, 202][..])
+                        } else {
+                            (get(path, &key), &[200][..])
+                        }
                     } else {
                         workload(&key, id.as_deref(), n)
                     };

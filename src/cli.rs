@@ -157,7 +157,12 @@ pub struct SimOpts {
     /// Seed of the simulated world (ids, durations, faults).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
-    /// Load the world from FILE if it exists; save it after every change.
+    /// Load the world from FILE if it exists, and save it there: at start for a new world (a
+    /// FILE that cannot be written is an error then), at most every 200 ms after changes, behind the
+    /// requests, and whole at every orderly stop (Ctrl-C, SIGTERM or SIGHUP for `barrack sim`,
+    /// the end of the run for --sim). Each save replaces FILE atomically (a temporary file in
+    /// its directory, flushed, renamed over it), so FILE is never torn; a crash (SIGKILL, power
+    /// cut) loses at most the changes of the last 200 ms and of one save in progress.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
     /// Fraction of API requests answered with an injected error.
@@ -327,7 +332,9 @@ pub struct CallArgs {
 const SIM_HELP: &str = "\
 Admin routes (never part of the API; with --require-key they need the same key):
   GET  /_sim/state     the whole world as JSON
-  GET  /_sim/stats     requests, faults_injected, responses_dropped, idempotent_replays
+  GET  /_sim/stats     requests, faults_injected, responses_dropped, idempotent_replays,
+                       and with --state: state_file {saves, last_bytes, last_snapshot_ms,
+                       last_write_ms, error}
   POST /_sim/advance   {\"seconds\": N}   move the clock forward
   POST /_sim/faults    {\"fault_rate\": F, \"fault_status\": [S, ..], \"drop_rate\": F,
                         \"latency_ms\": N, \"point\": \"edge\"|\"app\"}   replace the fault settings
@@ -336,8 +343,12 @@ Admin routes (never part of the API; with --require-key they need the same key):
   POST /_sim/stock     {\"region\": R, \"gpu_model\": M, \"available\": N}
   POST /_sim/error     {\"id\": \"BRK-…\"}   put an instance in ERROR
 
+Stopping: Ctrl-C (exit 130), SIGTERM or SIGHUP (exit 0) stop serving, save the world to
+--state FILE and exit; every change answered before the signal is in FILE.
+
 Examples:
   barrack sim --speed 1000 --fault-rate 0.3 --drop-rate 0.05
+  barrack sim --state world.json --speed 100
   barrack sim --tls --tls-cert /tmp/sim.pem --listen 127.0.0.1:8443
   barrack run job.rhai --api-url https://127.0.0.1:8443 --ca-cert /tmp/sim.pem";
 

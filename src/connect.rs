@@ -19,6 +19,18 @@ pub struct Connection {
     pub sim: Option<Simulator>,
 }
 
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // `--sim --state FILE`: the run's last change is on disk before the process exits, and
+        // a save that fails is said rather than lost without a word.
+        if let Some(sim) = self.sim.take() {
+            if let Err(e) = sim.stop() {
+                eprintln!("{}{e}", crate::output::error_prefix());
+            }
+        }
+    }
+}
+
 /// Apply `SimOpts` flags over a base (`barrack sim` defaults or `--sim` defaults).
 pub fn sim_options(mut base: SimOptions, opts: &SimOpts) -> Result<SimOptions> {
     if let Some(speed) = opts.speed {

@@ -1,9 +1,10 @@
-//! `barrack sim`: serve the simulator until interrupted.
+//! `barrack sim`: serve the simulator until SIGINT (Ctrl-C), SIGTERM or SIGHUP, then stop in
+//! order: no more requests, and the world saved to `--state FILE` before the process exits.
 
 use crate::cli::{GlobalOpts, SimArgs};
 use crate::connect::sim_options;
-use crate::error::{Error, Result};
-use crate::sim::{SimOptions, Simulator};
+use crate::error::{Error, Result, EXIT_INTERRUPTED};
+use crate::sim::{SimOptions, Simulator, SAVE_INTERVAL};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -12,18 +13,26 @@ pub fn run(args: &SimArgs, global: &GlobalOpts) -> Result<ExitCode> {
     options.listen = args.listen;
     options.api_key = args.require_key.clone();
     options.tls = args.tls;
+    let state = options.state.clone();
     let summary = format!(
         "speed {}×, seed {}{}",
         options.speed,
         options.seed,
-        options
-            .state
+        state
             .as_ref()
             .map(|p| format!(", state {}", p.display()))
             .unwrap_or_default()
     );
-    let sim = Simulator::start(options)
-        .map_err(|e| Error::config(format!("cannot serve on {}: {e}", args.listen)))?;
+    // Caught from before the first request: a stop signal never ends the process mid-change.
+    let signals = StopSignals::catch()?;
+    let sim = Simulator::start(options).map_err(|e| Error::config(e.to_string()))?;
+    sim.on_save_error(|e| {
+        eprintln!(
+            "barrack sim: warning: {e}; changes since the last save are only in memory, \
+             and saving is tried again every {} ms",
+            SAVE_INTERVAL.as_millis()
+        )
+    });
     // The certificate is on disk before the "serving" line, so whoever waits for that line can
     // trust it at once.
     if let (Some(path), Some(pem)) = (&args.tls_cert, sim.ca_cert_pem()) {
@@ -48,8 +57,64 @@ pub fn run(args: &SimArgs, global: &GlobalOpts) -> Result<ExitCode> {
             sim.base_url()
         );
     }
-    sim.wait();
-    Ok(ExitCode::SUCCESS)
+    #[cfg(not(unix))]
+    {
+        let _ = signals;
+        sim.wait();
+        Ok(ExitCode::SUCCESS)
+    }
+    #[cfg(unix)]
+    {
+        let mut signals = signals;
+        let (signal, code) = signals.wait();
+        // Still caught while the world is saved: a second Ctrl-C cannot cut the save short.
+        sim.stop().map_err(|e| Error::config(e.to_string()))?;
+        drop(signals);
+        if !global.quiet {
+            let saved = state
+                .map(|p| format!("; the world is saved to {}", p.display()))
+                .unwrap_or_default();
+            eprintln!("barrack sim: stopped by {signal}{saved}");
+        }
+        Ok(ExitCode::from(code))
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP, caught: each is turned into an orderly stop.
+#[cfg(unix)]
+struct StopSignals(signal_hook::iterator::Signals);
+
+#[cfg(unix)]
+impl StopSignals {
+    fn catch() -> Result<StopSignals> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+            .map(StopSignals)
+            .map_err(|e| Error::config(format!("cannot catch the stop signals: {e}")))
+    }
+
+    /// Block until a stop signal comes: its name, and the exit status it asks for (Ctrl-C is
+    /// an interruption, 130, as everywhere in barrack; SIGTERM and SIGHUP, from a service
+    /// manager or a closed terminal, are the ordinary way a server ends, 0).
+    fn wait(&mut self) -> (&'static str, u8) {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        match self.0.forever().next() {
+            Some(SIGINT) => ("SIGINT", EXIT_INTERRUPTED),
+            Some(SIGTERM) => ("SIGTERM", 0),
+            _ => ("SIGHUP", 0),
+        }
+    }
+}
+
+/// Without Unix signals, Ctrl-C ends the process as it always did.
+#[cfg(not(unix))]
+struct StopSignals;
+
+#[cfg(not(unix))]
+impl StopSignals {
+    fn catch() -> Result<StopSignals> {
+        Ok(StopSignals)
+    }
 }
 
 /// Write `text` to `path` readable by everyone (0644: a certificate is public), replacing it

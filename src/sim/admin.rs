@@ -3,7 +3,8 @@
 //! who reaches the port may use them.
 //!
 //! - `GET  /_sim/state`  the whole world as JSON
-//! - `GET  /_sim/stats`  requests, injected faults, dropped responses, idempotent replays
+//! - `GET  /_sim/stats`  requests, injected faults, dropped responses, idempotent replays, and
+//!   the state file's saves (count, size, and what the last one cost) when there is one
 //! - `POST /_sim/advance {"seconds": N}`  move the clock forward
 //! - `POST /_sim/faults {"fault_rate", "fault_status", "drop_rate", "latency_ms", "point"}`
 //! - `POST /_sim/balance {"balance": X}`, `POST /_sim/profile {"complete": B}`
@@ -32,12 +33,13 @@ pub(super) fn handle(shared: &Shared, route: &str, req: &HttpRequest) -> Action 
     state.world.tick(now);
     let answer = |status: u16, value: Value| shared.json(status, &value);
     let bad = |why: &str| answer(400, json!({"success": false, "message": why}));
-    match (req.method.as_str(), route.trim_end_matches('/')) {
+    let name = route.trim_end_matches('/');
+    let action = match (req.method.as_str(), name) {
         ("GET", "state") => answer(
             200,
             serde_json::to_value(&state.world).unwrap_or(Value::Null),
         ),
-        ("GET", "stats") => answer(200, shared.stats.json()),
+        ("GET", "stats") => answer(200, shared.stats_json()),
         ("POST", "advance") => match body.get("seconds").and_then(Value::as_f64) {
             Some(s) if (0.0..=MAX_ADVANCE_SECONDS).contains(&s) => {
                 state.clock.advanced += s;
@@ -110,5 +112,11 @@ pub(super) fn handle(shared: &Shared, route: &str, req: &HttpRequest) -> Action 
                 req.method
             )}),
         ),
+    };
+    // Every accepted POST but `faults` changes the world (and the clock it is saved with).
+    let accepted = matches!(&action, Action::Respond(r) if r.status == 200);
+    if accepted && req.method == "POST" && name != "faults" {
+        shared.changed();
     }
+    action
 }

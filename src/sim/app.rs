@@ -1,20 +1,21 @@
 //! One request through the simulator's layers, moto-style: admin and the OpenAPI document aside,
 //! an API request passes faults (at the edge), auth, the router, the idempotency replay, faults
-//! (in the app), the handler, and on the way out the idempotency memory, the state file and the
-//! lost-answer fault. Transport-free: the HTTP server and `Simulator::answer` both call
+//! (in the app), the handler, and on the way out the idempotency memory, the state file's change
+//! count (the file itself is written behind the requests, see `state_file`) and the lost-answer
+//! fault. Transport-free: the HTTP server and `Simulator::answer` both call
 //! [`dispatch`].
 
 use super::clock::{format_millis, format_speed, Clock};
 use super::faults::{FaultPoint, Faults};
 use super::http::{Action, HttpRequest, HttpResponse};
 use super::reply::Refusal;
+use super::state_file::StateFile;
 use super::world::World;
 use super::{admin, auth, handlers, idempotency, openapi, router};
 use crate::api::catalog::Method;
 use serde_json::{Map, Value};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 pub struct State {
@@ -47,14 +48,18 @@ impl Stats {
 pub struct Shared {
     state: Mutex<State>,
     pub stats: Stats,
-    state_file: Option<PathBuf>,
+    state_file: Option<Arc<StateFile>>,
     api_key: Option<String>,
     /// The clock's `X-Sim-Speed` text (the speed is fixed for the simulator's life).
     speed_header: String,
 }
 
 impl Shared {
-    pub fn new(state: State, state_file: Option<PathBuf>, api_key: Option<String>) -> Shared {
+    pub fn new(
+        state: State,
+        state_file: Option<Arc<StateFile>>,
+        api_key: Option<String>,
+    ) -> Shared {
         Shared {
             speed_header: format_speed(state.clock.speed),
             state: Mutex::new(state),
@@ -67,6 +72,36 @@ impl Shared {
     pub fn lock(&self) -> MutexGuard<'_, State> {
         // A panic in one handler must not take the whole simulator down with a poisoned lock.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The state file, if the simulator has one.
+    pub fn state_file(&self) -> Option<&StateFile> {
+        self.state_file.as_deref()
+    }
+
+    /// Note that the world changed, for the state file; call it with the world still locked.
+    pub fn changed(&self) {
+        if let Some(file) = &self.state_file {
+            file.changed();
+        }
+    }
+
+    /// Save the world to the state file now if it changed since the last save: a copy is taken
+    /// under the lock, and written with the lock released.
+    pub fn save(&self) -> std::io::Result<()> {
+        match &self.state_file {
+            Some(file) => file.save(|| self.lock().world.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// `/_sim/stats`: the counters, and the state file's saves when there is one.
+    pub fn stats_json(&self) -> Value {
+        let mut stats = self.stats.json();
+        if let (Some(file), Value::Object(map)) = (&self.state_file, &mut stats) {
+            map.insert("state_file".into(), file.stats());
+        }
+        stats
     }
 
     /// The latency to add before answering `req`: API requests only, never admin routes.
@@ -247,9 +282,7 @@ fn api_request(
         if let Some(key) = idempotency_key {
             idempotency::remember(&mut state.world, key, status, &body_bytes);
         }
-        if let Some(path) = &shared.state_file {
-            save_state(path, &state.world);
-        }
+        shared.changed();
         let State {
             faults, fault_rng, ..
         } = state;
@@ -283,40 +316,4 @@ fn parse_body(bytes: &[u8], method: Method) -> Result<Map<String, Value>, Refusa
         )),
         Err(_) => Ok(Map::new()),
     }
-}
-
-/// Write the world to `path` so that a crash at any moment leaves either the old file or the new
-/// one, never a torn mix: the text goes to a temporary file in the same directory (a rename is
-/// atomic only within one file system), is flushed to disk, then renamed over `path`. A
-/// leftover temporary file from a crash is never read: loading reads `path` only. Written after
-/// every change that succeeds, whole (a change is rare next to reads; see benches/compare.sh).
-pub fn save_state(path: &std::path::Path, world: &World) {
-    let Ok(text) = serde_json::to_vec(world) else {
-        return;
-    };
-    let _ = write_atomically(path, &text);
-}
-
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "state".into());
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let written = std::fs::File::create(&tmp).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()
-    });
-    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    // The rename itself is durable once the directory is flushed (where the OS allows it).
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(dir) = std::fs::File::open(dir) {
-            let _ = dir.sync_all();
-        }
-    }
-    Ok(())
 }

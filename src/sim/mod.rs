@@ -3,7 +3,8 @@
 //! Layers, each in its own module: [`world`] and `handlers` are the models and their rules;
 //! `router` maps method and path to a catalog operation; `auth`, `faults` and `idempotency`
 //! wrap every API request; `app` runs one request through them in order; `server` is the
-//! HTTP transport (hyper), `tls` its certificate; `admin` serves `/_sim/`.
+//! HTTP transport (hyper), `tls` its certificate; `admin` serves `/_sim/`; `state_file` loads
+//! and saves `--state FILE` behind the requests.
 //!
 //! ```no_run
 //! let sim = barrack::sim::Simulator::start(barrack::sim::SimOptions::fast()).unwrap();
@@ -24,6 +25,7 @@ mod openapi;
 mod reply;
 mod router;
 mod server;
+mod state_file;
 mod tls;
 // The world's models are being reshaped on a parallel branch; their field docs land with that
 // change rather than conflicting with it here.
@@ -38,6 +40,8 @@ pub use http::HttpResponse;
 use http::{Action, HttpRequest};
 pub use router::{route, PathParams};
 use serde_json::Value;
+pub use state_file::SAVE_INTERVAL;
+use state_file::{StateFile, Writer};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,7 +57,9 @@ pub struct SimOptions {
     pub speed: f64,
     /// Seed of the world (ids, durations) and of the fault draws: the same seed, the same run.
     pub seed: u64,
-    /// Load the world from this JSON file if it exists, and save it after every change.
+    /// Load the world from this JSON file if it exists, and save it after changes: at most every
+    /// [`SAVE_INTERVAL`], behind the requests, and at [`Simulator::stop`] (or drop). Writing it is
+    /// tried at start, so a file that cannot be written is an error then, not a silent loss later.
     pub state: Option<PathBuf>,
     /// Faults to inject (latency, errors, dropped connections).
     pub faults: Faults,
@@ -122,12 +128,16 @@ impl Default for SimOptions {
     }
 }
 
-/// A running simulator. Dropping it stops the server and closes every connection.
+/// A running simulator. Dropping it stops the server, closes every connection and saves the
+/// world to its state file (see [`Simulator::stop`] to hear whether that save worked).
 pub struct Simulator {
     addr: SocketAddr,
     shared: Arc<Shared>,
     ca_cert_pem: Option<String>,
-    server: server::Server,
+    /// `None` once stopped.
+    server: Option<server::Server>,
+    /// Saves `--state` behind the requests; `None` without a state file, or once stopped.
+    writer: Option<Writer>,
 }
 
 impl Simulator {
@@ -135,21 +145,33 @@ impl Simulator {
     pub fn start(options: SimOptions) -> std::io::Result<Simulator> {
         let invalid = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, why);
         options.faults.check().map_err(invalid)?;
-        let listener = TcpListener::bind(options.listen)?;
+        let listener = TcpListener::bind(options.listen).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot listen on {}: {e}", options.listen),
+            )
+        })?;
         let addr = listener.local_addr()?;
         let now = jiff::Timestamp::now().as_second() as f64;
-        let world = match &options.state {
-            Some(path) if path.exists() => {
-                let text = std::fs::read_to_string(path)?;
-                serde_json::from_str::<World>(&text).map_err(|e| {
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!("{}: not a simulator state file: {e}", path.display()),
-                    )
-                })?
-            }
-            _ => World::seeded(options.seed, now),
+        let loaded = match &options.state {
+            Some(path) => state_file::load(path)?,
+            None => None,
         };
+        let was_loaded = loaded.is_some();
+        let world = loaded.unwrap_or_else(|| World::seeded(options.seed, now));
+        let state_file = options
+            .state
+            .clone()
+            .map(|path| Arc::new(StateFile::new(path)));
+        if let Some(file) = &state_file {
+            // A file that cannot be written fails here, not silently later: a new world is
+            // written at once; a loaded one is on disk already, so only the writing is tried.
+            if was_loaded {
+                file.check_writable()?;
+            } else {
+                file.save(|| world.clone())?;
+            }
+        }
         let speed = options.speed.max(f64::MIN_POSITIVE);
         let state = State {
             clock: Clock::new(world.clock, speed),
@@ -159,7 +181,7 @@ impl Simulator {
         };
         let shared = Arc::new(Shared::new(
             state,
-            options.state.clone(),
+            state_file.clone(),
             options.api_key.clone(),
         ));
         let tls = options
@@ -173,11 +195,23 @@ impl Simulator {
         };
         let server =
             server::Server::start(listener, acceptor, shared.clone(), options.idle_timeout)?;
+        let writer = match state_file {
+            Some(file) => {
+                let saver = shared.clone();
+                // A failure is kept for `stop` and told through `on_save_error`.
+                let save = move || {
+                    let _ = saver.save();
+                };
+                Some(Writer::spawn(file, save)?)
+            }
+            None => None,
+        };
         Ok(Simulator {
             addr,
             shared,
             ca_cert_pem,
-            server,
+            server: Some(server),
+            writer,
         })
     }
 
@@ -214,6 +248,7 @@ impl Simulator {
     pub fn advance(&self, by: Duration) {
         let mut state = self.shared.lock();
         state.clock.advanced += by.as_secs_f64();
+        self.shared.changed();
     }
 
     /// Change the fault settings of a running simulator. A latency above [`MAX_LATENCY_MS`] is
@@ -231,6 +266,7 @@ impl Simulator {
         let result = f(&mut state.world);
         // `f` may have set a transition directly.
         state.world.reindex_later();
+        self.shared.changed();
         result
     }
 
@@ -252,14 +288,51 @@ impl Simulator {
         }
     }
 
-    /// Requests served, faults injected, responses dropped, idempotent replays.
+    /// Requests served, faults injected, responses dropped, idempotent replays; with a state
+    /// file, `state_file`: its saves and what the last one cost.
     pub fn stats(&self) -> Value {
-        self.shared.stats.json()
+        self.shared.stats_json()
+    }
+
+    /// Save the world to the state file now, if it changed since the last save (the simulator
+    /// goes on serving meanwhile). Without a state file, nothing to do.
+    pub fn flush(&self) -> std::io::Result<()> {
+        self.shared.save()
+    }
+
+    /// Call `report` whenever a save in the background fails (once per run of failures): the
+    /// changes since the last good save are then only in memory. `barrack sim` prints it.
+    pub fn on_save_error(&self, report: impl Fn(&std::io::Error) + Send + Sync + 'static) {
+        if let Some(file) = self.shared.state_file() {
+            file.on_error(report);
+        }
+    }
+
+    /// Stop serving, then save what changed since the last save: every change acknowledged
+    /// before the stop is in the state file when this returns `Ok`.
+    pub fn stop(mut self) -> std::io::Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> std::io::Result<()> {
+        // No request may change the world after the last save: the server goes first.
+        drop(self.server.take());
+        drop(self.writer.take());
+        self.shared.save()
     }
 
     /// Block until the process is interrupted (`barrack sim`).
     pub fn wait(mut self) {
-        self.server.wait();
+        if let Some(server) = &mut self.server {
+            server.wait();
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        // Whoever needs to hear about a failed last save calls `stop`.
+        let _ = self.shutdown();
     }
 }
 

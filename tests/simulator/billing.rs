@@ -390,6 +390,7 @@ fn a_saved_world_loads_and_goes_on_billing_exactly() {
     saving.advance(Duration::from_millis(95_250));
     // Saved after this change, with `b` and the volume settled long before the save.
     ok(&client, "stop_instance", json!({"id": a}));
+    saving.flush().expect("saved");
     let saved: Value =
         serde_json::from_str(&std::fs::read_to_string(&file).expect("saved")).expect("JSON");
     assert!(saved["instances"][&b]["billed_to"].is_string(), "{saved}");

@@ -166,6 +166,8 @@ fn a_state_file_survives_a_crash_mid_write_and_keeps_due_transitions() {
     wait_status(&sim, &client, &vm, "ACTIVE");
     // The next save replaces the file whole, and leaves no temporary file of its own.
     ok(&client, "stop_instance", json!({"id": vm}));
+    // Saves run behind the requests; stopping the simulator saves the last change.
+    sim.stop().expect("the last change is saved");
     let saved: Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("saved")).expect("whole");
     assert_eq!(saved["instances"][&vm]["status"], "STOPPING");
