@@ -102,6 +102,57 @@ macro_rules! not_a_struct {
     };
 }
 
+/// What neither probe looks into: sequences, tuples and enum variants with data.
+macro_rules! refuse_compounds {
+    () => {
+        fn serialize_newtype_variant<T: ?Sized + Serialize>(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: &T,
+        ) -> Result<bool, NotScalar> {
+            Err(NotScalar)
+        }
+
+        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, NotScalar> {
+            Err(NotScalar)
+        }
+
+        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, NotScalar> {
+            Err(NotScalar)
+        }
+
+        fn serialize_tuple_struct(
+            self,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleStruct, NotScalar> {
+            Err(NotScalar)
+        }
+
+        fn serialize_tuple_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleVariant, NotScalar> {
+            Err(NotScalar)
+        }
+
+        fn serialize_struct_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStructVariant, NotScalar> {
+            Err(NotScalar)
+        }
+    };
+}
+
 impl<'q> Serializer for Probe<'q> {
     type Ok = bool;
     type Error = NotScalar;
@@ -112,6 +163,8 @@ impl<'q> Serializer for Probe<'q> {
     type SerializeMap = Fields<'q>;
     type SerializeStruct = Fields<'q>;
     type SerializeStructVariant = Impossible<bool, NotScalar>;
+
+    refuse_compounds!();
 
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Fields<'q>, NotScalar> {
         Ok(Fields {
@@ -146,52 +199,6 @@ impl<'q> Serializer for Probe<'q> {
         serialize_unit_struct(&'static str),
         serialize_unit_variant(&'static str, u32, &'static str),
     }
-
-    fn serialize_newtype_variant<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<bool, NotScalar> {
-        Err(NotScalar)
-    }
-
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, NotScalar> {
-        Err(NotScalar)
-    }
-
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, NotScalar> {
-        Err(NotScalar)
-    }
-
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, NotScalar> {
-        Err(NotScalar)
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, NotScalar> {
-        Err(NotScalar)
-    }
-
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, NotScalar> {
-        Err(NotScalar)
-    }
 }
 
 /// Compares one field's value with the query's text; `Err` for what is not a scalar.
@@ -214,6 +221,8 @@ impl Serializer for Scalar<'_> {
     type SerializeMap = Impossible<bool, NotScalar>;
     type SerializeStruct = Impossible<bool, NotScalar>;
     type SerializeStructVariant = Impossible<bool, NotScalar>;
+
+    refuse_compounds!();
 
     fn serialize_str(self, v: &str) -> Result<bool, NotScalar> {
         Ok(v == self.0)
@@ -309,42 +318,6 @@ impl Serializer for Scalar<'_> {
         Err(NotScalar)
     }
 
-    fn serialize_newtype_variant<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<bool, NotScalar> {
-        Err(NotScalar)
-    }
-
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, NotScalar> {
-        Err(NotScalar)
-    }
-
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, NotScalar> {
-        Err(NotScalar)
-    }
-
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, NotScalar> {
-        Err(NotScalar)
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, NotScalar> {
-        Err(NotScalar)
-    }
-
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, NotScalar> {
         Err(NotScalar)
     }
@@ -354,16 +327,6 @@ impl Serializer for Scalar<'_> {
         _: &'static str,
         _: usize,
     ) -> Result<Self::SerializeStruct, NotScalar> {
-        Err(NotScalar)
-    }
-
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, NotScalar> {
         Err(NotScalar)
     }
 }
