@@ -27,9 +27,6 @@ mod router;
 mod server;
 mod state_file;
 mod tls;
-// The world's models are being reshaped on a parallel branch; their field docs land with that
-// change rather than conflicting with it here.
-#[allow(missing_docs)]
 pub mod world;
 
 pub use crate::api::rules;

@@ -26,6 +26,7 @@ pub const ADVANCED_GPUS: [(&str, f64); 4] = [
     ("H200-141GB", 3.29),
     ("H100-SXM5-80GB", 2.49),
 ];
+/// Hourly USD price per GPU in the legacy regions (**chosen**, like [`ADVANCED_GPUS`]).
 pub const LEGACY_GPUS: [(&str, f64); 6] = [
     ("H100-PCIe-NVLink-80GB", 2.19),
     ("H100-PCIe-80GB", 1.99),
@@ -36,9 +37,14 @@ pub const LEGACY_GPUS: [(&str, f64); 6] = [
 ];
 /// Storage prices per GB-hour.
 pub const OS_VOLUME_RATE: f64 = 0.000_14;
+/// Snapshot storage, in USD per GB-hour: half the NVMe rate.
 pub const SNAPSHOT_RATE: f64 = 0.000_07;
+/// Data-volume types the simulator accepts, with their price in USD per GB-hour; an
+/// unknown type is billed at [`OS_VOLUME_RATE`].
 pub const VOLUME_TYPES: [(&str, f64); 2] = [("NVMe", 0.000_14), ("HDD", 0.000_05)];
 
+/// Hourly USD price of one GPU of `model` in either family; `None` for a model the simulator
+/// does not offer.
 pub fn gpu_rate(model: &str) -> Option<f64> {
     ADVANCED_GPUS
         .iter()
@@ -55,6 +61,8 @@ pub mod instant {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::collections::BTreeMap;
 
+    /// `seconds` since the epoch as RFC 3339 (UTC, with the fraction kept); `None` when it is not
+    /// finite or beyond the years RFC 3339 can write.
     pub fn to_text(seconds: f64) -> Option<String> {
         if !seconds.is_finite() || seconds.abs() > 1e15 {
             return None;
@@ -67,6 +75,7 @@ pub mod instant {
             .map(|t| t.to_string())
     }
 
+    /// Seconds since the epoch of an RFC 3339 time; `None` if `text` is not one.
     pub fn from_text(text: &str) -> Option<f64> {
         let t: jiff::Timestamp = text.parse().ok()?;
         Some(t.as_second() as f64 + f64::from(t.subsec_nanosecond()) / 1e9)
@@ -88,6 +97,8 @@ pub mod instant {
         }
     }
 
+    /// Serde `serialize_with`: the instant as RFC 3339 text, or as a plain number when
+    /// [`to_text`] cannot write it.
     pub fn serialize<S: Serializer>(seconds: &f64, s: S) -> Result<S::Ok, S::Error> {
         match to_text(*seconds) {
             Some(text) => s.serialize_str(&text),
@@ -95,6 +106,8 @@ pub mod instant {
         }
     }
 
+    /// Serde `deserialize_with`: an instant given either as RFC 3339 text or as seconds since
+    /// the epoch.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         read(Either::deserialize(d)?)
     }
@@ -104,6 +117,8 @@ pub mod instant {
         use super::*;
         use serde::ser::SerializeMap;
 
+        /// Serde `serialize_with` for a map: each instant as [`to_text`] writes
+        /// it, or a number.
         pub fn serialize<S: Serializer>(
             map: &BTreeMap<String, f64>,
             s: S,
@@ -118,6 +133,7 @@ pub mod instant {
             out.end()
         }
 
+        /// Serde `deserialize_with` for a map: each instant as RFC 3339 text or as seconds.
         pub fn deserialize<'de, D: Deserializer<'de>>(
             d: D,
         ) -> Result<BTreeMap<String, f64>, D::Error> {
@@ -139,36 +155,69 @@ pub struct Pending {
     pub to: Option<String>,
 }
 
+/// A virtual machine as the simulator keeps it: the fields the API returns for an instance,
+/// plus what the simulator needs to move it through its lifecycle and bill it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Instance {
+    /// The instance id, `BRK-` and six digits, ending `VM` (or `D` when restored from a
+    /// snapshot); see [`World::new_instance_id`].
     pub id: String,
+    /// Its name, given at creation or generated from the GPU model.
     pub name: String,
+    /// Lifecycle status as the API reports it: CREATING, ACTIVE, STOPPING, SHUTOFF,
+    /// HIBERNATING, HIBERNATED, STARTING, REBOOTING, RESTORING, DELETING, ERROR. It decides the
+    /// rate (see [`Instance::hourly_rate`]); change it only through [`World::change_instance`].
     pub status: String,
+    /// The region it runs in, e.g. `FINLAND-1`.
     pub region: String,
+    /// GPU model name, one of [`ADVANCED_GPUS`] or [`LEGACY_GPUS`].
     pub gpu_model: String,
+    /// Number of GPUs of `gpu_model` it was created with.
     pub gpu_count: i64,
+    /// Virtual CPUs, derived from the GPU count and the region's tier.
     pub vcpus: i64,
+    /// Memory in GB, derived from the GPU count and the region's tier.
     pub ram_gb: i64,
+    /// Size of the OS (boot) volume in GB, billed at [`OS_VOLUME_RATE`].
     pub os_volume_size_gb: i64,
+    /// What it booted from, as the API shows it: `{"type": "os_image" | "volume" | "image",
+    /// "id": …}`, or null.
     pub boot_source: serde_json::Value,
+    /// Ids of the SSH keys installed on it.
     pub ssh_key_ids: Vec<String>,
+    /// Whether it was given a public address (by default in advanced regions).
     pub public_ip_enabled: bool,
+    /// Its public IPv4 address, if it has one (drawn by [`World::new_ip`]).
     pub public_ip: Option<String>,
+    /// Its private address in `10.0.0.0/8`.
     pub private_ip: String,
+    /// Ids of the data volumes attached to it.
     pub volume_ids: Vec<String>,
+    /// Its own firewall rules, as JSON objects in the API's shape.
     pub security_rules: Vec<serde_json::Value>,
+    /// The startup script it was created with, if any.
     pub startup_script_id: Option<String>,
     /// Legacy regions' cloud-init user data, kept as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_init: Option<String>,
+    /// The snapshot it was restored from, if any.
     pub source_snapshot_id: Option<String>,
+    /// Creation time, RFC 3339 (UTC, whole seconds).
     pub created_at: String,
+    /// Time of the last status change, RFC 3339 (UTC, whole seconds).
     pub updated_at: String,
     /// Whether the instance holds its GPUs (taken from stock).
     pub holds_gpus: bool,
+    /// Cost in USD settled up to `billed_to`; read [`Instance::total_cost_at`] for the
+    /// current figure.
     pub total_cost: f64,
+    /// Whole minutes billed up to `billed_to`; read [`Instance::billed_minutes_at`] for the
+    /// current figure.
     pub billed_minutes: i64,
+    /// Billing records shown for the instance, as JSON objects; the simulator keeps it empty.
     pub billing_records: Vec<serde_json::Value>,
+    /// The transition it is waiting for, if any (e.g. CREATING → ACTIVE, or removal after a
+    /// delete); queue it with [`World::schedule`] when setting it.
     #[serde(default)]
     pub pending: Option<Pending>,
     /// Seconds of the current minute already run (billing is per whole minute).
@@ -307,6 +356,7 @@ impl Instance {
         })
     }
 
+    /// Hourly USD cost of the data volumes attached to it (those still in `world`).
     pub fn data_volume_cost(&self, world: &World) -> f64 {
         self.volume_ids
             .iter()
@@ -329,6 +379,8 @@ impl Instance {
         }
     }
 
+    /// Hourly USD cost when ACTIVE: its GPUs, OS volume and attached data volumes. What a
+    /// deploy must be able to prepay for an hour.
     pub fn full_hourly_cost(&self, world: &World) -> f64 {
         gpu_rate(&self.gpu_model).unwrap_or(0.0) * self.gpu_count as f64
             + self.os_volume_size_gb as f64 * OS_VOLUME_RATE
@@ -336,20 +388,35 @@ impl Instance {
     }
 }
 
+/// A block-storage volume: a data disk, or a bootable one. Its storage is billed
+/// continuously from creation to deletion.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Volume {
+    /// The volume id.
     pub id: String,
+    /// The name given at creation.
     pub name: String,
+    /// The region it lives in; it can only attach to instances there.
     pub region: String,
+    /// Size in GB; with `volume_type` it sets the rate.
     pub size_gb: i64,
+    /// The volume type, `NVMe` or `HDD` (see [`VOLUME_TYPES`]); `type` in JSON.
     #[serde(rename = "type")]
     pub volume_type: String,
+    /// Whether an instance can boot from it.
     pub bootable: bool,
+    /// The OS image written on it, for a bootable volume.
     pub os_image_id: Option<String>,
+    /// Status as the API reports it: CREATING, then AVAILABLE; IN_USE while attached.
     pub status: String,
+    /// The instance it is attached to, if any.
     pub instance_id: Option<String>,
+    /// Creation time, RFC 3339 (UTC, whole seconds).
     pub created_at: String,
+    /// Cost in USD settled up to `billed_to`; read [`Volume::total_cost_at`] for the current
+    /// figure.
     pub total_cost: f64,
+    /// The status change it is waiting for, if any (CREATING → AVAILABLE).
     #[serde(default)]
     pub pending: Option<Pending>,
     /// The instant `total_cost` is settled up to (see [`Instance::billed_to`]).
@@ -362,6 +429,7 @@ pub struct Volume {
 }
 
 impl Volume {
+    /// Hourly USD cost of its storage: size times its type's rate per GB-hour.
     pub fn hourly_cost(&self) -> f64 {
         let rate = VOLUME_TYPES
             .iter()
@@ -436,22 +504,40 @@ impl Stored for Snapshot {
     }
 }
 
+/// A snapshot of an instance's disk, from which instances can be restored and images made.
+/// Its storage is billed continuously at [`SNAPSHOT_RATE`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Snapshot {
+    /// The snapshot id.
     pub id: String,
+    /// Its name, given at creation or generated from the instance's name and the time.
     pub name: String,
+    /// The instance it was taken from (which may since have been deleted).
     pub instance_id: String,
+    /// That instance's name when the snapshot was taken.
     pub instance_name: String,
+    /// The region it lives in, the instance's.
     pub region: String,
+    /// The instance's GPU model: what a restore deploys.
     pub gpu_model: String,
+    /// The instance's GPU count: what a restore deploys.
     pub gpu_count: i64,
+    /// The instance's virtual CPUs.
     pub vcpus: i64,
+    /// The instance's memory in GB.
     pub ram_gb: i64,
+    /// Size in GB, the instance's OS volume; it sets the rate.
     pub size_gb: i64,
+    /// The instance's SSH keys, carried over to a restore.
     pub ssh_key_ids: Vec<String>,
+    /// Status as the API reports it: CREATING, then AVAILABLE.
     pub status: String,
+    /// Creation time, RFC 3339 (UTC, whole seconds).
     pub created_at: String,
+    /// Cost in USD settled up to `billed_to`; read [`Snapshot::total_cost_at`] for the
+    /// current figure.
     pub total_cost: f64,
+    /// The status change it is waiting for, if any (CREATING → AVAILABLE).
     #[serde(default)]
     pub pending: Option<Pending>,
     /// The instant `total_cost` is settled up to (see [`Instance::billed_to`]).
@@ -464,6 +550,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Hourly USD cost of its storage: size times [`SNAPSHOT_RATE`].
     pub fn hourly_cost(&self) -> f64 {
         self.size_gb as f64 * SNAPSHOT_RATE
     }
@@ -474,14 +561,23 @@ impl Snapshot {
     }
 }
 
+/// A firewall: a set of rules applied to the instances it names. Not billed.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Firewall {
+    /// The firewall id.
     pub id: String,
+    /// The name given at creation.
     pub name: String,
+    /// The region it belongs to.
     pub region: String,
+    /// Free text given at creation.
     pub description: String,
+    /// Its rules as JSON objects in the API's shape; each has an `id` and a `status`, APPLYING
+    /// until its instant in `rule_due`, then ACTIVE.
     pub rules: Vec<serde_json::Value>,
+    /// Ids of the instances it applies to; a deleted instance is dropped from it.
     pub instance_ids: Vec<String>,
+    /// Creation time, RFC 3339 (UTC, whole seconds).
     pub created_at: String,
     /// When each APPLYING rule (by id) takes effect, in simulated seconds; its public
     /// `applies_at` is the same instant as RFC 3339.
@@ -501,34 +597,56 @@ impl Firewall {
     }
 }
 
+/// A public SSH key of the account, installable on new instances.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SshKey {
+    /// The key id.
     pub id: String,
+    /// The name given when it was added.
     pub name: String,
+    /// The public key in OpenSSH form.
     pub public_key: String,
+    /// Its fingerprint, as `SHA256:…`.
     pub fingerprint: String,
+    /// When it was added, RFC 3339 (UTC, whole seconds).
     pub created_at: String,
 }
 
+/// A startup script of the account, run on instances created with it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Script {
+    /// The script id.
     pub id: String,
+    /// The name given at creation.
     pub name: String,
+    /// The script's text.
     pub script: String,
+    /// Length of `script` in bytes.
     pub size_bytes: i64,
+    /// Creation time, RFC 3339 (UTC, whole seconds).
     pub created_at: String,
+    /// Time of the last edit, RFC 3339 (UTC, whole seconds).
     pub updated_at: String,
 }
 
+/// A custom image made from a snapshot, from which instances can be deployed. Not billed.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Image {
+    /// The image id.
     pub id: String,
+    /// Its name, given at creation or generated from the snapshot's (`NAME-image`).
     pub name: String,
+    /// The snapshot it was made from.
     pub snapshot_id: String,
+    /// The region it lives in, the snapshot's.
     pub region: String,
+    /// Size in GB, the snapshot's.
     pub size_gb: i64,
+    /// Status as the API reports it: CREATING, then AVAILABLE (deploys need AVAILABLE).
     pub status: String,
+    /// Creation time, RFC 3339 (UTC, whole seconds).
     pub created_at: String,
+    /// The status change it is waiting for, if any (CREATING → AVAILABLE).
     #[serde(default)]
     pub pending: Option<Pending>,
 }
@@ -536,30 +654,54 @@ pub struct Image {
 /// A stored answer for an `Idempotency-Key`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Remembered {
+    /// The HTTP status of the first answer.
     pub status: u16,
+    /// The body of the first answer, as text.
     pub body: String,
 }
 
+/// Everything the simulator knows: the account, every object, the clock and the pending
+/// transitions. Serialized as the `/_sim/state` dump and the `--state` file; the queue and the
+/// billing meter are not saved but rebuilt from the objects.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct World {
     /// Simulated seconds since the Unix epoch at the last tick.
     #[serde(with = "instant")]
     pub clock: f64,
+    /// The account's currency code (`USD`); every cost and the balance are in it.
     pub currency: String,
+    /// Account balance in `currency`. Kept current at the clock by the meter: billing and AI
+    /// usage take from it; it can go negative.
     pub balance: f64,
+    /// Whether the account profile is complete; deploying an instance is refused with 403
+    /// `PROFILE_INCOMPLETE` while it is not.
     pub profile_complete: bool,
     /// Free GPUs per "REGION/MODEL".
     pub stock: BTreeMap<String, i64>,
+    /// Instances by id.
     pub instances: BTreeMap<String, Instance>,
+    /// Volumes by id.
     pub volumes: BTreeMap<String, Volume>,
+    /// Snapshots by id.
     pub snapshots: BTreeMap<String, Snapshot>,
+    /// Firewalls by id.
     pub firewalls: BTreeMap<String, Firewall>,
+    /// SSH keys by id.
     pub ssh_keys: BTreeMap<String, SshKey>,
+    /// Startup scripts by id.
     pub scripts: BTreeMap<String, Script>,
+    /// Custom images by id.
     pub images: BTreeMap<String, Image>,
+    /// One JSON record per AI chat completion (id, model, token counts, cost, `created_at`), in
+    /// order; the AI usage endpoints summarize and list it.
     pub ai_usage: Vec<serde_json::Value>,
+    /// Answers to POSTs that carried an `Idempotency-Key`, by `OPERATION:KEY`: a repeat gets
+    /// the same answer and changes nothing.
     pub idempotency: HashMap<String, Remembered>,
+    /// The next serial number for an id (see [`World::new_id`]); only grows.
     pub next_serial: u64,
+    /// State of the world's random generator (see [`World::random`]), saved so a loaded world
+    /// draws on as the original would have.
     pub rng_state: u64,
     /// Pending transitions by due time. An entry whose object no longer waits for that instant
     /// (deleted, or given another transition) is skipped when it comes up.
@@ -598,14 +740,19 @@ impl Ord for Due {
 /// snapshots, images and firewall rules, each by id: the order the simulator always used.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Target {
+    /// An instance, by id.
     Instance(String),
+    /// A volume, by id.
     Volume(String),
+    /// A snapshot, by id.
     Snapshot(String),
+    /// An image, by id.
     Image(String),
     /// A firewall's rule: (firewall id, rule id).
     Rule(String, String),
 }
 
+/// The key of [`World::stock`] for a model in a region: `REGION/MODEL`.
 pub fn stock_key(region: &str, model: &str) -> String {
     format!("{region}/{model}")
 }
@@ -671,10 +818,12 @@ impl World {
         z ^ (z >> 31)
     }
 
+    /// A random number from `low` to `high`, both included (`low` must not exceed `high`).
     pub fn random_range(&mut self, low: u64, high: u64) -> u64 {
         low + self.random() % (high - low + 1)
     }
 
+    /// `len` random characters from lowercase letters and digits.
     pub fn random_alnum(&mut self, len: usize) -> String {
         const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
         (0..len)
@@ -682,7 +831,8 @@ impl World {
             .collect()
     }
 
-    /// A fresh id: a prefix and a serial padded to six digits with a random tail.
+    /// A fresh id: `prefix`, the next serial padded to four digits, and four random lowercase
+    /// letters or digits.
     pub fn new_id(&mut self, prefix: &str) -> String {
         let serial = self.next_serial;
         self.next_serial += 1;
@@ -690,6 +840,8 @@ impl World {
         format!("{prefix}{serial:04}{tail}")
     }
 
+    /// A fresh instance id not held by a live instance: `BRK-`, six digits, and `VM`, or `D`
+    /// for an instance restored from a snapshot (`restored`).
     pub fn new_instance_id(&mut self, restored: bool) -> String {
         // Six digits wrap: after some 7 700 instances an id could come round again, and a
         // second instance under a live id would silently replace the first. Draw again.
@@ -704,6 +856,7 @@ impl World {
         }
     }
 
+    /// A random public IPv4 address, `185.x.y.z`.
     pub fn new_ip(&mut self) -> String {
         format!(
             "185.{}.{}.{}",
@@ -713,6 +866,7 @@ impl World {
         )
     }
 
+    /// The clock as the API writes times: RFC 3339, UTC, whole seconds.
     pub fn timestamp(&self) -> String {
         format_time(self.clock)
     }
@@ -725,10 +879,13 @@ impl World {
             .unwrap_or(0)
     }
 
+    /// Take `count` GPUs of a model in a region out of stock; the caller checks there are
+    /// enough (see [`World::free_gpus`]).
     pub fn take_gpus(&mut self, region: &str, model: &str, count: i64) {
         *self.stock.entry(stock_key(region, model)).or_insert(0) -= count;
     }
 
+    /// Put `count` GPUs of a model in a region back in stock.
     pub fn return_gpus(&mut self, region: &str, model: &str, count: i64) {
         *self.stock.entry(stock_key(region, model)).or_insert(0) += count;
     }
@@ -844,6 +1001,7 @@ impl World {
         self.balance -= self.meter.charge_to(ticks(self.clock));
     }
 
+    /// Add a new image, queueing its transition. Images are not billed.
     pub fn add_image(&mut self, image: Image) {
         if let Some(p) = &image.pending {
             self.schedule(Target::Image(image.id.clone()), p.due);
