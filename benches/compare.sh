@@ -72,6 +72,9 @@ want() {
 start_sim() {
     local name=$1
     shift
+    # Made before the simulator starts: the background child opens it later, and a `sed` of a
+    # file not there yet would end the script under `set -e`.
+    : >"$WORK/$name.log"
     "$BIN" sim --listen 127.0.0.1:0 "$@" 2>"$WORK/$name.log" &
     SIM_PID=$!
     PIDS+=("$SIM_PID")
