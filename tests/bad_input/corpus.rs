@@ -870,21 +870,36 @@ fn bad_files_and_configuration_give_clear_errors() {
 
 #[test]
 fn malformed_config_files_are_configuration_errors_without_the_key() {
-    let cases: [(&str, &str); 5] = [
-        ("broken.toml", "[profiles.p\napi_key = \"sk-test-SECRET\"\n"),
+    // Each with what only the file's own problem would say, so a config never read cannot pass.
+    let cases: [(&str, &str, &str); 5] = [
+        (
+            "broken.toml",
+            "[profiles.p\napi_key = \"sk-test-SECRET\"\n",
+            "config.toml: unclosed table",
+        ),
         (
             "unknown.toml",
             "[profiles.p]\napi_kee = \"sk-test-SECRET\"\n",
+            "unknown field `api_kee`",
         ),
-        ("unquoted.toml", "[profiles.p]\napi_key = sk-test-SECRET\n"),
+        (
+            "unquoted.toml",
+            "[profiles.p]\napi_key = sk-test-SECRET\n",
+            "config.toml: string values must be quoted",
+        ),
         (
             "badurl.toml",
             "[profiles.p]\napi_url = \"ftp://x\"\napi_key = \"sk-test-SECRET\"\n",
+            "\"ftp://x\" (from profile p) must start with http:// or https://",
         ),
-        ("nokey.toml", "default_profile = \"missing\"\n"),
+        (
+            "nokey.toml",
+            "default_profile = \"missing\"\n",
+            "profile \"p\" (from flag --profile) is not in",
+        ),
     ];
     let mut problems = Vec::new();
-    for (name, text) in cases {
+    for (name, text, says) in cases {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("home/.config/barrack/config.toml");
         std::fs::create_dir_all(config.parent().unwrap()).unwrap();
@@ -895,7 +910,7 @@ fn malformed_config_files_are_configuration_errors_without_the_key() {
             std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
         let ran = run_in(dir.path(), &["--profile", "p", "call", "balance"], &[]);
-        if let Some(p) = judge(name, &ran, 78, "configuration") {
+        if let Some(p) = judge(name, &ran, 78, says) {
             problems.push(p);
         }
         if ran.stderr.contains("SECRET") || ran.stdout.contains("SECRET") {
