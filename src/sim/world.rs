@@ -462,7 +462,7 @@ trait Stored {
     fn settled(&mut self) -> (&mut f64, &mut f64);
 
     /// Bill the time from its stamp to `now` into its total.
-    fn settle(&mut self, now: f64) {
+    fn settle_storage(&mut self, now: f64) {
         let hourly = self.hourly();
         let (total, billed_to) = self.settled();
         if now <= *billed_to {
@@ -473,7 +473,7 @@ trait Stored {
     }
 
     /// How the meter bills it from its stamp on.
-    fn billing(&self) -> Option<Billing> {
+    fn storage_billing(&self) -> Option<Billing> {
         (!self.billed_to().is_nan()).then(|| Billing::PerSecond {
             rate: micros(self.hourly()),
         })
@@ -501,6 +501,91 @@ impl Stored for Snapshot {
     }
     fn settled(&mut self) -> (&mut f64, &mut f64) {
         (&mut self.total_cost, &mut self.billed_to)
+    }
+}
+
+/// What the world needs of an object the meter bills (instances, volumes, snapshots): where it
+/// lives, how it is settled alone, and how the meter bills it from its stamp on.
+trait Billed: Sized {
+    fn target(id: &str) -> Target;
+    /// The world's map of these objects, beside the meter (two disjoint borrows).
+    fn split(world: &mut World) -> (&mut BTreeMap<String, Self>, &mut Meter<Target>);
+    fn id(&self) -> &str;
+    fn pending_due(&self) -> Option<f64>;
+    fn billed_to_mut(&mut self) -> &mut f64;
+    fn settle(&mut self, now: f64);
+    fn billing(&self) -> Option<Billing>;
+}
+
+impl Billed for Instance {
+    fn target(id: &str) -> Target {
+        Target::Instance(id.to_string())
+    }
+    fn split(world: &mut World) -> (&mut BTreeMap<String, Self>, &mut Meter<Target>) {
+        (&mut world.instances, &mut world.meter)
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn pending_due(&self) -> Option<f64> {
+        self.pending.as_ref().map(|p| p.due)
+    }
+    fn billed_to_mut(&mut self) -> &mut f64 {
+        &mut self.billed_to
+    }
+    fn settle(&mut self, now: f64) {
+        Instance::settle(self, now);
+    }
+    fn billing(&self) -> Option<Billing> {
+        Instance::billing(self)
+    }
+}
+
+impl Billed for Volume {
+    fn target(id: &str) -> Target {
+        Target::Volume(id.to_string())
+    }
+    fn split(world: &mut World) -> (&mut BTreeMap<String, Self>, &mut Meter<Target>) {
+        (&mut world.volumes, &mut world.meter)
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn pending_due(&self) -> Option<f64> {
+        self.pending.as_ref().map(|p| p.due)
+    }
+    fn billed_to_mut(&mut self) -> &mut f64 {
+        &mut self.billed_to
+    }
+    fn settle(&mut self, now: f64) {
+        self.settle_storage(now);
+    }
+    fn billing(&self) -> Option<Billing> {
+        self.storage_billing()
+    }
+}
+
+impl Billed for Snapshot {
+    fn target(id: &str) -> Target {
+        Target::Snapshot(id.to_string())
+    }
+    fn split(world: &mut World) -> (&mut BTreeMap<String, Self>, &mut Meter<Target>) {
+        (&mut world.snapshots, &mut world.meter)
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn pending_due(&self) -> Option<f64> {
+        self.pending.as_ref().map(|p| p.due)
+    }
+    fn billed_to_mut(&mut self) -> &mut f64 {
+        &mut self.billed_to
+    }
+    fn settle(&mut self, now: f64) {
+        self.settle_storage(now);
+    }
+    fn billing(&self) -> Option<Billing> {
+        self.storage_billing()
     }
 }
 
@@ -896,40 +981,19 @@ impl World {
         self.due.insert((Due(due), target));
     }
 
-    /// Add a new instance, queueing its transition; it is billed from now.
-    pub fn add_instance(&mut self, mut instance: Instance) {
-        let target = Target::Instance(instance.id.clone());
-        if let Some(p) = &instance.pending {
-            self.schedule(target.clone(), p.due);
-        }
-        self.charge_to_clock();
-        instance.billed_to = self.clock;
-        self.meter.set(target, instance.billing());
-        self.instances.insert(instance.id.clone(), instance);
+    /// Add a new instance, queueing its transition and billing it from now.
+    pub fn add_instance(&mut self, instance: Instance) {
+        self.add_billed(instance);
     }
 
     /// Add a new volume, billed from now.
-    pub fn add_volume(&mut self, mut volume: Volume) {
-        let target = Target::Volume(volume.id.clone());
-        if let Some(p) = &volume.pending {
-            self.schedule(target.clone(), p.due);
-        }
-        self.charge_to_clock();
-        volume.billed_to = self.clock;
-        self.meter.set(target, volume.billing());
-        self.volumes.insert(volume.id.clone(), volume);
+    pub fn add_volume(&mut self, volume: Volume) {
+        self.add_billed(volume);
     }
 
     /// Add a new snapshot, billed from now.
-    pub fn add_snapshot(&mut self, mut snapshot: Snapshot) {
-        let target = Target::Snapshot(snapshot.id.clone());
-        if let Some(p) = &snapshot.pending {
-            self.schedule(target.clone(), p.due);
-        }
-        self.charge_to_clock();
-        snapshot.billed_to = self.clock;
-        self.meter.set(target, snapshot.billing());
-        self.snapshots.insert(snapshot.id.clone(), snapshot);
+    pub fn add_snapshot(&mut self, snapshot: Snapshot) {
+        self.add_billed(snapshot);
     }
 
     /// Change an instance in a way that may change what it costs (its status, GPUs or disk):
@@ -941,23 +1005,12 @@ impl World {
         id: &str,
         change: impl FnOnce(&mut Instance) -> R,
     ) -> Option<R> {
-        self.charge_to_clock();
-        let now = self.clock;
-        let instance = self.instances.get_mut(id)?;
-        instance.settle(now);
-        let result = change(instance);
-        let billing = instance.billing();
-        self.meter.set(Target::Instance(id.to_string()), billing);
-        Some(result)
+        self.change_billed(id, change)
     }
 
     /// Take an instance out of the world, billed up to now.
     pub fn remove_instance(&mut self, id: &str) -> Option<Instance> {
-        self.charge_to_clock();
-        let mut instance = self.instances.remove(id)?;
-        instance.settle(self.clock);
-        self.meter.set(Target::Instance(id.to_string()), None);
-        Some(instance)
+        self.remove_billed(id)
     }
 
     /// Change a volume in a way that may change what it costs (its size or type): see
@@ -967,32 +1020,81 @@ impl World {
         id: &str,
         change: impl FnOnce(&mut Volume) -> R,
     ) -> Option<R> {
-        self.charge_to_clock();
-        let now = self.clock;
-        let volume = self.volumes.get_mut(id)?;
-        volume.settle(now);
-        let result = change(volume);
-        let billing = volume.billing();
-        self.meter.set(Target::Volume(id.to_string()), billing);
-        Some(result)
+        self.change_billed(id, change)
     }
 
     /// Take a volume out of the world, billed up to now.
     pub fn remove_volume(&mut self, id: &str) -> Option<Volume> {
-        self.charge_to_clock();
-        let mut volume = self.volumes.remove(id)?;
-        volume.settle(self.clock);
-        self.meter.set(Target::Volume(id.to_string()), None);
-        Some(volume)
+        self.remove_billed(id)
     }
 
     /// Take a snapshot out of the world, billed up to now.
     pub fn remove_snapshot(&mut self, id: &str) -> Option<Snapshot> {
+        self.remove_billed(id)
+    }
+
+    /// The one way a billed object enters the world: its transition queued, its stamp set to
+    /// now, its rate metered from now.
+    fn add_billed<T: Billed>(&mut self, mut object: T) {
+        let target = T::target(object.id());
+        if let Some(due) = object.pending_due() {
+            self.schedule(target.clone(), due);
+        }
         self.charge_to_clock();
-        let mut snapshot = self.snapshots.remove(id)?;
-        snapshot.settle(self.clock);
-        self.meter.set(Target::Snapshot(id.to_string()), None);
-        Some(snapshot)
+        *object.billed_to_mut() = self.clock;
+        let (objects, meter) = T::split(self);
+        meter.set(target, object.billing());
+        objects.insert(object.id().to_string(), object);
+    }
+
+    /// The one way a billed object's rate changes: billed alone up to now at the old rate,
+    /// changed, metered at the new rate from now.
+    fn change_billed<T: Billed, R>(
+        &mut self,
+        id: &str,
+        change: impl FnOnce(&mut T) -> R,
+    ) -> Option<R> {
+        self.charge_to_clock();
+        let now = self.clock;
+        let (objects, meter) = T::split(self);
+        let object = objects.get_mut(id)?;
+        object.settle(now);
+        let result = change(object);
+        meter.set(T::target(id), object.billing());
+        Some(result)
+    }
+
+    /// Meter every object of a kind from its stamp (a loaded world's objects without one were
+    /// settled up to its clock when it was saved).
+    fn meter_all<T: Billed>(&mut self) {
+        let clock = self.clock;
+        let (objects, meter) = T::split(self);
+        for (id, object) in objects.iter_mut() {
+            let stamp = object.billed_to_mut();
+            if stamp.is_nan() {
+                *stamp = clock;
+            }
+            meter.set(T::target(id), object.billing());
+        }
+    }
+
+    /// Settle every object of a kind up to the clock.
+    fn settle_each<T: Billed>(&mut self) {
+        let now = self.clock;
+        for object in T::split(self).0.values_mut() {
+            object.settle(now);
+        }
+    }
+
+    /// The one way a billed object leaves the world: billed up to now, then no longer metered.
+    fn remove_billed<T: Billed>(&mut self, id: &str) -> Option<T> {
+        self.charge_to_clock();
+        let now = self.clock;
+        let (objects, meter) = T::split(self);
+        let mut object = objects.remove(id)?;
+        object.settle(now);
+        meter.set(T::target(id), None);
+        Some(object)
     }
 
     /// Take what every billing object has run up since the meter's stamp off the balance.
@@ -1061,16 +1163,9 @@ impl World {
             self.rebuild_index();
         }
         self.charge_to_clock();
-        let now = self.clock;
-        for instance in self.instances.values_mut() {
-            instance.settle(now);
-        }
-        for volume in self.volumes.values_mut() {
-            volume.settle(now);
-        }
-        for snapshot in self.snapshots.values_mut() {
-            snapshot.settle(now);
-        }
+        self.settle_each::<Instance>();
+        self.settle_each::<Volume>();
+        self.settle_each::<Snapshot>();
         debug_assert_eq!(self.check_meter(), Ok(()));
     }
 
@@ -1151,27 +1246,9 @@ impl World {
         }
         self.due = due;
         self.meter = Meter::starting_at(ticks(self.clock));
-        let clock = self.clock;
-        for (id, instance) in &mut self.instances {
-            if instance.billed_to.is_nan() {
-                instance.billed_to = clock;
-            }
-            self.meter
-                .set(Target::Instance(id.clone()), instance.billing());
-        }
-        for (id, volume) in &mut self.volumes {
-            if volume.billed_to.is_nan() {
-                volume.billed_to = clock;
-            }
-            self.meter.set(Target::Volume(id.clone()), volume.billing());
-        }
-        for (id, snapshot) in &mut self.snapshots {
-            if snapshot.billed_to.is_nan() {
-                snapshot.billed_to = clock;
-            }
-            self.meter
-                .set(Target::Snapshot(id.clone()), snapshot.billing());
-        }
+        self.meter_all::<Instance>();
+        self.meter_all::<Volume>();
+        self.meter_all::<Snapshot>();
         self.indexed = true;
     }
 
