@@ -211,6 +211,13 @@ impl Scalar<'_> {
     }
 }
 
+/// Integers compare as the number they write.
+macro_rules! integers_as_numbers {
+    ($($method:ident($ty:ty)),* $(,)?) => {
+        $(fn $method(self, v: $ty) -> Result<bool, NotScalar> { self.number(v) })*
+    };
+}
+
 impl Serializer for Scalar<'_> {
     type Ok = bool;
     type Error = NotScalar;
@@ -245,36 +252,9 @@ impl Serializer for Scalar<'_> {
         Ok(self.0 == if v { "true" } else { "false" })
     }
 
-    fn serialize_i8(self, v: i8) -> Result<bool, NotScalar> {
-        self.number(v)
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<bool, NotScalar> {
-        self.number(v)
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<bool, NotScalar> {
-        self.number(v)
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<bool, NotScalar> {
-        self.number(v)
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<bool, NotScalar> {
-        self.number(v)
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<bool, NotScalar> {
-        self.number(v)
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<bool, NotScalar> {
-        self.number(v)
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<bool, NotScalar> {
-        self.number(v)
+    integers_as_numbers! {
+        serialize_i8(i8), serialize_i16(i16), serialize_i32(i32), serialize_i64(i64),
+        serialize_u8(u8), serialize_u16(u16), serialize_u32(u32), serialize_u64(u64),
     }
 
     fn serialize_f32(self, v: f32) -> Result<bool, NotScalar> {
