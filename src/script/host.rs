@@ -9,10 +9,11 @@ use super::run_error::{script_error, stopped_by};
 use super::runtime::Runtime;
 use super::source::Source;
 use super::stop::StopReason;
-use super::words;
+use super::{ops, words};
 use crate::error::Error;
 use rhai::packages::{Package, StandardPackage};
-use rhai::{Dynamic, Engine, EvalAltResult, Map, Scope, AST};
+use rhai::{Dynamic, Engine, EvalAltResult, Map, Module, Scope, AST};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
@@ -120,12 +121,19 @@ impl Host {
     /// Compile and run a script; syntax errors are exit 65, uncaught errors exit 1 (or the API
     /// error's code), `--timeout` exit 75.
     pub fn run(&self, source: &Source) -> Result<Dynamic, Error> {
-        // Parsing needs no registered function; a script that can reach none (an empty one)
-        // is run without building them.
+        // Parsing needs no registered function, so the engine gets only what the compiled
+        // script can reach: nothing for an empty one, only the operations it names for one
+        // that just calls operations (`balance();`, `hibernate(ARGS);`), else everything.
         let mut engine = self.bare_engine(source.dir.clone());
         let ast = compile(&engine, source)?;
-        if calls_functions(&ast) {
-            self.register_packages(&mut engine);
+        match functions_needed(&ast) {
+            Needs::Nothing => {}
+            Needs::Operations(names) => {
+                let mut module = Module::new();
+                ops::register_named(&mut module, &self.runtime, &names);
+                engine.register_global_module(module.into());
+            }
+            Needs::Everything => self.register_packages(&mut engine),
         }
         let mut scope = self.scope();
         engine
@@ -167,14 +175,36 @@ impl Host {
     }
 }
 
-/// Whether a compiled script can reach a registered function: any call, operator, method,
-/// property, index, interpolation, loop (its iterator), switch or import. Only the nodes listed
-/// here are known to need none (Rhai evaluates them itself); any other, including node kinds
-/// a later Rhai adds, counts as a call.
-fn calls_functions(ast: &AST) -> bool {
+/// The registered functions a compiled script can reach.
+#[derive(Debug, PartialEq)]
+enum Needs {
+    /// None: Rhai evaluates every node of the script itself.
+    Nothing,
+    /// Only these operations, each called by its plain name (`balance()`, `hibernate(ARGS)`),
+    /// their arguments values Rhai builds itself.
+    Operations(BTreeSet<&'static str>),
+    /// Any function: the standard library and the whole Barrack package.
+    Everything,
+}
+
+/// What a compiled script needs. Only the nodes listed here are known to need no function
+/// (Rhai evaluates them itself); a plain call of an operation needs that operation; anything
+/// else — any other call, operator, method, property, index, interpolation, loop (its
+/// iterator), switch, import, or a node kind a later Rhai adds — needs everything.
+fn functions_needed(ast: &AST) -> Needs {
     use rhai::{ASTNode, Expr, Stmt};
-    let mut calls = false;
+    let mut operations = BTreeSet::new();
+    let mut everything = false;
     ast.walk(&mut |path: &[ASTNode]| {
+        let call = match path.last() {
+            Some(ASTNode::Expr(Expr::FnCall(call, _)))
+            | Some(ASTNode::Stmt(Stmt::FnCall(call, _))) => Some(call),
+            _ => None,
+        };
+        if let Some(name) = call.and_then(|call| operation_called(call)) {
+            operations.insert(name);
+            return true;
+        }
         let plain = match path.last() {
             Some(ASTNode::Expr(expr)) => matches!(
                 expr,
@@ -208,10 +238,23 @@ fn calls_functions(ast: &AST) -> bool {
             ),
             _ => false,
         };
-        calls |= !plain;
+        everything |= !plain;
         plain
     });
-    calls
+    match (everything, operations.is_empty()) {
+        (true, _) => Needs::Everything,
+        (false, true) => Needs::Nothing,
+        (false, false) => Needs::Operations(operations),
+    }
+}
+
+/// The operation a call names, when it is a plain call of one: not an operator, not in a
+/// module's namespace, not capturing the caller's scope (`f!()`).
+fn operation_called(call: &rhai::FnCallExpr) -> Option<&'static str> {
+    if call.is_operator_call() || !call.namespace.is_empty() || call.capture_parent_scope {
+        return None;
+    }
+    ops::operation_name(&call.name)
 }
 
 #[cfg(test)]
@@ -227,9 +270,9 @@ mod tests {
     }
 
     #[test]
-    fn only_scripts_that_can_reach_a_function_get_the_packages() {
+    fn a_script_gets_only_the_functions_it_can_reach() {
         let engine = Engine::new_raw();
-        let calls = |code: &str| calls_functions(&engine.compile(code).unwrap());
+        let needs = |code: &str| functions_needed(&engine.compile(code).unwrap());
         for plain in [
             "",
             "// a comment only",
@@ -238,10 +281,32 @@ mod tests {
             "let n = 0; while false { break; } n ?? 1",
             "try { throw \"no\"; } catch (e) { e }",
         ] {
-            assert!(!calls(plain), "{plain:?} needs no function");
+            assert_eq!(needs(plain), Needs::Nothing, "{plain:?} needs no function");
+        }
+        let operations =
+            |names: &[&'static str]| Needs::Operations(names.iter().copied().collect());
+        for (code, names) in [
+            ("balance()", &["balance"][..]),
+            ("balance();", &["balance"]),
+            ("hibernate(ARGS);", &["hibernate"]),
+            (
+                "let vm = deploy(#{gpu: \"H100\", count: 1}); delete(vm);",
+                &["delete", "deploy"],
+            ),
+            ("if true { stop(\"BRK-1\") }", &["stop"]),
+            ("try { balance() } catch (e) { e }", &["balance"]),
+            ("fn f() { balance() }", &["balance"]),
+        ] {
+            assert_eq!(needs(code), operations(names), "{code:?}");
         }
         for calling in [
-            "balance()",
+            "balance().balance",
+            "print(balance())",
+            "balance() + 1",
+            "wait_active(deploy(#{}))",
+            "hibernate(instances().filter(|vm| vm.status == \"ACTIVE\"))",
+            "Fn(\"balance\").call()",
+            "if params != () { stop(params.id) }",
             "let x = 1; x + y",
             "let m = #{}; m.a",
             "let a = [1]; a[0]",
@@ -250,9 +315,13 @@ mod tests {
             "let x = 1; x += 1;",
             "switch 1 { 1 => 2, _ => 3 }",
             "import \"m\" as m;",
-            "fn f() { balance() }",
+            "fn f() { balance() } f()",
         ] {
-            assert!(calls(calling), "{calling:?} may call a function");
+            assert_eq!(
+                needs(calling),
+                Needs::Everything,
+                "{calling:?} may call any function"
+            );
         }
     }
 
@@ -273,5 +342,30 @@ mod tests {
         assert_eq!(run("\"abc\".len() + 1").unwrap().as_int().unwrap(), 4);
         assert!(host.package.get().is_some());
         assert_eq!(run("[3, 4].len()").unwrap().as_int().unwrap(), 2);
+    }
+
+    #[test]
+    fn a_script_that_only_calls_operations_runs_them_without_the_packages() {
+        let sim = crate::sim::Simulator::start(crate::sim::SimOptions::fast()).unwrap();
+        let settings = ClientSettings::new(sim.base_url(), crate::secret::ApiKey::new("k"));
+        let host = Host::new(Runtime::new(Client::new(settings).unwrap()));
+        let run = |code: &str| host.run(&Source::snippet("<test>", code));
+        let json = |value: Dynamic| convert::to_json(&value).unwrap();
+        let balance = json(run("balance()").unwrap());
+        assert_eq!(balance["currency"], "USD", "{balance}");
+        let refused = run("deploy(#{gpu: \"H100-SXM5-80GB\", count: 1, regoin: \"FINLAND-1\"})")
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("did you mean \"region\""), "{refused}");
+        let missing = run("balance(1, 2, 3, 4)").unwrap_err().to_string();
+        assert!(missing.contains("unknown function balance"), "{missing}");
+        assert!(host.package.get().is_none(), "no package was built");
+        // The same operation reached through a property needs everything, and gets it.
+        let figure = run("balance().balance").unwrap();
+        assert_eq!(
+            serde_json::json!(figure.as_float().unwrap()),
+            balance["balance"]
+        );
+        assert!(host.package.get().is_some());
     }
 }

@@ -18,16 +18,41 @@ use crate::api::signature;
 use crate::api::Args;
 use rhai::{Array, Dynamic, EvalAltResult, FuncRegistration, Map, Module, NativeCallContext};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 type Ops = Arc<Vec<&'static Op>>;
 
-/// Register every operation under every Rhai name, plus `call(op, map)`.
+/// Register every operation under every Rhai name, plus `check_params` and `api(op, map)`.
 pub fn register(module: &mut Module, runtime: &Arc<Runtime>) {
+    register_operations(module, runtime, |_| true, true);
+    register_extras(module, runtime);
+}
+
+/// Only the operations called by these Rhai names, without their documentation (parameter
+/// names, doc comments): enough for a script that calls nothing else, and a small fraction of
+/// the package to build.
+pub fn register_named(module: &mut Module, runtime: &Arc<Runtime>, names: &BTreeSet<&'static str>) {
+    register_operations(module, runtime, |name| names.contains(name), false);
+}
+
+/// `name` as an operation's Rhai name (its own or an alias), when it is one.
+pub fn operation_name(name: &str) -> Option<&'static str> {
+    OPS.iter()
+        .flat_map(|op| op.rhai_names())
+        .find(|known| *known == name)
+}
+
+/// One function per (Rhai name, arity) that `wanted` accepts, documented or not.
+fn register_operations(
+    module: &mut Module,
+    runtime: &Arc<Runtime>,
+    wanted: impl Fn(&str) -> bool,
+    documented: bool,
+) {
     let mut groups: BTreeMap<(&'static str, usize), Vec<&'static Op>> = BTreeMap::new();
     for op in OPS {
-        for name in op.rhai_names() {
+        for name in op.rhai_names().filter(|name| wanted(name)) {
             for arity in op.required..=op.args.len() {
                 groups.entry((name, arity)).or_default().push(op);
             }
@@ -35,11 +60,14 @@ pub fn register(module: &mut Module, runtime: &Arc<Runtime>) {
     }
     for ((name, arity), ops) in groups {
         let ops: Ops = Arc::new(ops);
-        let registration = FuncRegistration::new(name)
+        let mut registration = FuncRegistration::new(name)
             .in_global_namespace()
-            .with_volatility(true)
-            .with_params_info(params_info(&ops, arity))
-            .with_comments(comments(&ops));
+            .with_volatility(true);
+        if documented {
+            registration = registration
+                .with_params_info(params_info(&ops, arity))
+                .with_comments(comments(&ops));
+        }
         let rt = runtime.clone();
         match arity {
             0 => {
@@ -70,6 +98,10 @@ pub fn register(module: &mut Module, runtime: &Arc<Runtime>) {
             }
         }
     }
+}
+
+/// `check_params` for recipes, and the by-name escape hatch `api(op, map)`.
+fn register_extras(module: &mut Module, runtime: &Arc<Runtime>) {
     // Recipes declare the parameters they take; any other key is refused, like a spec's.
     FuncRegistration::new("check_params")
         .in_global_namespace()
