@@ -7,15 +7,16 @@
 
 use super::clock::{format_millis, format_speed, Clock};
 use super::faults::{FaultPoint, Faults};
+use super::handlers::{self, Access};
 use super::http::{Action, HttpRequest, HttpResponse};
 use super::reply::Refusal;
 use super::state_file::StateFile;
 use super::world::World;
-use super::{admin, auth, handlers, idempotency, openapi, router};
+use super::{admin, auth, idempotency, openapi, router};
 use crate::api::catalog::Method;
 use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 pub struct State {
@@ -44,9 +45,10 @@ impl Stats {
     }
 }
 
-/// Everything a request may touch: the world behind one lock, counters beside it.
+/// Everything a request may touch: the world behind one lock, counters beside it. Requests
+/// that only read the world hold the lock shared, so they answer side by side.
 pub struct Shared {
-    state: Mutex<State>,
+    state: RwLock<State>,
     pub stats: Stats,
     state_file: Option<Arc<StateFile>>,
     api_key: Option<String>,
@@ -62,16 +64,22 @@ impl Shared {
     ) -> Shared {
         Shared {
             speed_header: format_speed(state.clock.speed),
-            state: Mutex::new(state),
+            state: RwLock::new(state),
             stats: Stats::default(),
             state_file,
             api_key,
         }
     }
 
-    pub fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic in one handler must not take the whole simulator down with a poisoned lock.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    /// The state to change. A panic in one handler must not take the whole simulator down
+    /// with a poisoned lock, here or in [`Shared::read`].
+    pub fn lock(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The state to read, beside other readers.
+    pub fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The state file, if the simulator has one.
@@ -90,7 +98,7 @@ impl Shared {
     /// under the lock, and written with the lock released.
     pub fn save(&self) -> std::io::Result<()> {
         match &self.state_file {
-            Some(file) => file.save(|| self.lock().world.clone()),
+            Some(file) => file.save(|| self.read().world.clone()),
             None => Ok(()),
         }
     }
@@ -107,7 +115,7 @@ impl Shared {
     /// The latency to add before answering `req`: API requests only, never admin routes.
     pub fn latency_for(&self, req: &HttpRequest) -> Option<Duration> {
         if is_api(req) {
-            self.lock().faults.latency()
+            self.read().faults.latency()
         } else {
             None
         }
@@ -157,22 +165,49 @@ pub fn dispatch(shared: &Shared, req: HttpRequest) -> Action {
         return shared.json(200, &openapi::document());
     }
     shared.stats.requests.fetch_add(1, Ordering::Relaxed);
-    // One lock for the rest of the request: the request id, the handler, the clock it answers at.
+    // The request id, injected faults and the clock's due events change the world, so a request
+    // starts under the exclusive lock; a read then answers under the shared one, beside others.
     let mut state = shared.lock();
     let request_id = state.world.random_alnum(8);
-    let action = match api_request(shared, &mut state, &req, &request_id) {
-        Ok(action) => action,
-        Err(refusal) => Action::Respond(shared.refusal(&refusal, &request_id)),
-    };
-    match action {
-        // Every API answer announces the simulated time, so clients can show the simulator's "now".
-        Action::Respond(mut response) => {
-            let now = state.clock.now();
+    let (outcome, now) = match prepare(shared, &mut state, &req) {
+        Ok(Next::Handle(request)) if handlers::only_reads(request.op.id) => {
             drop(state);
+            let state = shared.read();
+            let answered = respond(shared, Access::Shared(&state.world), request, &request_id);
+            (Ok(Action::Respond(answered.response)), state.clock.now())
+        }
+        Ok(Next::Handle(request)) => {
+            let State {
+                world,
+                faults,
+                fault_rng,
+                clock,
+            } = &mut *state;
+            let answered = respond(shared, Access::Exclusive(world), request, &request_id);
+            // A mutation that applied may still lose its answer (--drop-rate).
+            let action = if answered.applied_mutation && faults.draw_drop(fault_rng) {
+                shared.stats.drops.fetch_add(1, Ordering::Relaxed);
+                Action::Drop
+            } else {
+                Action::Respond(answered.response)
+            };
+            (Ok(action), clock.now())
+        }
+        Ok(Next::Answer(action)) => (Ok(action), state.clock.now()),
+        Err(refusal) => (Err(refusal), state.clock.now()),
+    };
+    match outcome {
+        // Every API answer announces the simulated time, so clients can show the simulator's "now".
+        Ok(Action::Respond(mut response)) => {
             response.headers.push(("X-Sim-Time", format_millis(now)));
             Action::Respond(response)
         }
-        Action::Drop => Action::Drop,
+        Ok(Action::Drop) => Action::Drop,
+        Err(refusal) => {
+            let mut response = shared.refusal(&refusal, &request_id);
+            response.headers.push(("X-Sim-Time", format_millis(now)));
+            Action::Respond(response)
+        }
     }
 }
 
@@ -228,12 +263,27 @@ fn route(
     }
 }
 
-fn api_request(
+/// What the exclusive start of a request leads to: an answer already (an idempotent replay),
+/// or the request for its handler.
+enum Next<'a> {
+    Answer(Action),
+    Handle(Routed<'a>),
+}
+
+/// A request routed to its operation, its body parsed, the world brought to now.
+struct Routed<'a> {
+    op: &'static crate::api::Op,
+    request: handlers::Req<'a>,
+    idempotency_key: Option<String>,
+}
+
+/// Faults, authentication, routing, an idempotent replay, the body, and the clock's due events:
+/// everything before the handler, under the exclusive lock.
+fn prepare<'a>(
     shared: &Shared,
     state: &mut State,
-    req: &HttpRequest,
-    request_id: &str,
-) -> Result<Action, Refusal> {
+    req: &'a HttpRequest,
+) -> Result<Next<'a>, Refusal> {
     inject(shared, state, FaultPoint::Edge)?;
     auth::check_api(req, shared.api_key.as_deref())?;
     let (method, op, params) = route(req)?;
@@ -241,14 +291,14 @@ fn api_request(
     if let Some(key) = &idempotency_key {
         if let Some((status, body)) = idempotency::replay(&state.world, key) {
             shared.stats.replays.fetch_add(1, Ordering::Relaxed);
-            return Ok(Action::Respond(HttpResponse {
+            return Ok(Next::Answer(Action::Respond(HttpResponse {
                 status,
                 headers: vec![
                     ("X-Sim-Speed", shared.speed_header.clone()),
                     ("Idempotent-Replayed", "true".into()),
                 ],
                 body,
-            }));
+            })));
         }
     }
     inject(shared, state, FaultPoint::App)?;
@@ -256,13 +306,38 @@ fn api_request(
     let now = state.clock.now();
     // Only what fell due; the handler settles bills when it needs them.
     state.world.run_due(now);
-    let request = handlers::Req {
+    Ok(Next::Handle(Routed {
         op,
-        params,
-        query: &req.query,
-        body,
-    };
-    let outcome = handlers::handle(&mut state.world, &request);
+        request: handlers::Req {
+            op,
+            params,
+            query: &req.query,
+            body,
+        },
+        idempotency_key,
+    }))
+}
+
+/// A handler's answer, and whether it was a mutation that applied.
+struct Answered {
+    response: HttpResponse,
+    applied_mutation: bool,
+}
+
+/// Run the handler and write its answer, refusals included; a mutation that applied is
+/// remembered for replays and noted for the state file (it holds the world exclusively).
+fn respond(
+    shared: &Shared,
+    mut world: Access<'_>,
+    routed: Routed<'_>,
+    request_id: &str,
+) -> Answered {
+    let Routed {
+        op,
+        request,
+        idempotency_key,
+    } = routed;
+    let outcome = handlers::handle(world.reborrow(), &request);
     let applied = outcome.is_ok();
     let mut headers = Vec::with_capacity(4);
     let (status, body_bytes) = match outcome {
@@ -278,26 +353,23 @@ fn api_request(
             )
         }
     };
-    if op.mutates && applied {
+    let applied_mutation = op.mutates && applied;
+    if let (true, Access::Exclusive(world)) = (applied_mutation, world) {
         if let Some(key) = idempotency_key {
-            idempotency::remember(&mut state.world, key, status, &body_bytes);
+            idempotency::remember(world, key, status, &body_bytes);
         }
         shared.changed();
-        let State {
-            faults, fault_rng, ..
-        } = state;
-        if faults.draw_drop(fault_rng) {
-            shared.stats.drops.fetch_add(1, Ordering::Relaxed);
-            return Ok(Action::Drop);
-        }
     }
     headers.push(("X-Request-Id", request_id.to_string()));
     headers.push(("X-Sim-Speed", shared.speed_header.clone()));
-    Ok(Action::Respond(HttpResponse {
-        status,
-        headers,
-        body: body_bytes,
-    }))
+    Answered {
+        response: HttpResponse {
+            status,
+            headers,
+            body: body_bytes,
+        },
+        applied_mutation,
+    }
 }
 
 fn parse_body(bytes: &[u8], method: Method) -> Result<Map<String, Value>, Refusal> {

@@ -27,7 +27,7 @@ const AI_MODELS: [(&str, f64); 2] = [
     ("qwen-2.5-7b-instruct", 0.000_2),
 ];
 
-pub fn balance(world: &mut World, _req: &Req) -> Outcome {
+pub fn balance(world: &World, _req: &Req) -> Outcome {
     Ok(Reply::ok(
         json!({
             "balance": round2(world.balance),
@@ -58,7 +58,7 @@ fn models_of(region: &str) -> &'static [(&'static str, f64)] {
     }
 }
 
-pub fn gpu_stocks(world: &mut World, req: &Req) -> Outcome {
+pub fn gpu_stocks(world: &World, req: &Req) -> Outcome {
     let mut items = Vec::new();
     for region in all_regions() {
         for (model, _) in models_of(region) {
@@ -79,7 +79,7 @@ pub fn gpu_stocks(world: &mut World, req: &Req) -> Outcome {
     list(items, req, "advanced")
 }
 
-pub fn gpu_specs(_world: &mut World, req: &Req) -> Outcome {
+pub fn gpu_specs(_world: &World, req: &Req) -> Outcome {
     let specs = |(model, _): &(&str, f64), tier: &str| {
         let memory: i64 = model
             .rsplit('-')
@@ -107,7 +107,7 @@ pub fn per_gpu(tier: &str) -> (i64, i64) {
     }
 }
 
-pub fn regions(_world: &mut World, req: &Req) -> Outcome {
+pub fn regions(_world: &World, req: &Req) -> Outcome {
     let items = all_regions()
         .map(|region| {
             let models: Vec<&str> = models_of(region).iter().map(|(m, _)| *m).collect();
@@ -118,7 +118,7 @@ pub fn regions(_world: &mut World, req: &Req) -> Outcome {
     list(items, req, "advanced")
 }
 
-pub fn pricing(world: &mut World, _req: &Req) -> Outcome {
+pub fn pricing(world: &World, _req: &Req) -> Outcome {
     let gpus: Vec<Value> = ADVANCED_GPUS
         .iter()
         .map(|(m, r)| json!({"gpu_model": m, "tier": "advanced", "hourly_per_gpu": r}))
@@ -146,7 +146,7 @@ pub fn pricing(world: &mut World, _req: &Req) -> Outcome {
 }
 
 /// Hourly cost of a configuration, as deploy computes it.
-pub fn quote(world: &mut World, req: &Req) -> Outcome {
+pub fn quote(world: &World, req: &Req) -> Outcome {
     // Keys, types, models, counts and sizes were checked against deploy's shape on the way in.
     let mut errors = FieldErrors::default();
     let model = req.text("gpu_model", &mut errors);
@@ -187,7 +187,7 @@ pub fn quote(world: &mut World, req: &Req) -> Outcome {
     ))
 }
 
-pub fn os_images(_world: &mut World, req: &Req) -> Outcome {
+pub fn os_images(_world: &World, req: &Req) -> Outcome {
     let items = OS_IMAGES
         .iter()
         .map(|(id, name)| json!({"id": id, "name": name, "requires_ssh_key": true, "min_disk_gb": 100}))
@@ -195,7 +195,7 @@ pub fn os_images(_world: &mut World, req: &Req) -> Outcome {
     list(items, req, "advanced")
 }
 
-pub fn ai_models(_world: &mut World, req: &Req) -> Outcome {
+pub fn ai_models(_world: &World, req: &Req) -> Outcome {
     let items = AI_MODELS
         .iter()
         .map(|(id, price)| json!({"id": id, "object": "model", "price_per_token": price}))
@@ -266,7 +266,7 @@ pub fn chat(world: &mut World, req: &Req) -> Outcome {
     ))
 }
 
-pub fn ai_usage(world: &mut World, _req: &Req) -> Outcome {
+pub fn ai_usage(world: &World, _req: &Req) -> Outcome {
     let tokens: i64 = world
         .ai_usage
         .iter()
@@ -286,11 +286,11 @@ pub fn ai_usage(world: &mut World, _req: &Req) -> Outcome {
     ))
 }
 
-pub fn ai_usage_history(world: &mut World, req: &Req) -> Outcome {
+pub fn ai_usage_history(world: &World, req: &Req) -> Outcome {
     list_of(world.ai_usage.iter(), |u| u, req, "advanced")
 }
 
-pub fn ssh_keys(world: &mut World, req: &Req) -> Outcome {
+pub fn ssh_keys(world: &World, req: &Req) -> Outcome {
     list_of(world.ssh_keys.values(), |k| k, req, "advanced")
 }
 
@@ -341,7 +341,7 @@ fn fnv(bytes: &[u8]) -> u64 {
     })
 }
 
-pub fn ssh_key(world: &mut World, req: &Req) -> Outcome {
+pub fn ssh_key(world: &World, req: &Req) -> Outcome {
     let key = found(&world.ssh_keys, Kind::SshKey, req.id())?;
     Ok(Reply::ok(key, "advanced"))
 }
@@ -354,7 +354,7 @@ pub fn delete_ssh_key(world: &mut World, req: &Req) -> Outcome {
     ))
 }
 
-pub fn scripts(world: &mut World, req: &Req) -> Outcome {
+pub fn scripts(world: &World, req: &Req) -> Outcome {
     list_of(world.scripts.values(), |s| s, req, "advanced")
 }
 
@@ -419,7 +419,7 @@ pub fn create_script(world: &mut World, req: &Req) -> Outcome {
     })
 }
 
-pub fn script(world: &mut World, req: &Req) -> Outcome {
+pub fn script(world: &World, req: &Req) -> Outcome {
     let script = found(&world.scripts, Kind::Script, req.id())?;
     Ok(Reply::ok(script, "advanced"))
 }

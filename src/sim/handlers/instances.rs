@@ -47,24 +47,24 @@ fn reply(world: &World, id: &str) -> Outcome {
     ))
 }
 
-pub fn list(world: &mut World, req: &Req) -> Outcome {
+pub fn list(world: &World, req: &Req) -> Outcome {
     let world = &*world;
     let view = |i| InstanceView::of(world, i);
     super::list_of(world.instances.values(), view, req, "advanced")
 }
 
-pub fn get(world: &mut World, req: &Req) -> Outcome {
+pub fn get(world: &World, req: &Req) -> Outcome {
     reply(world, req.id())
 }
 
-pub fn snapshot_eligible(world: &mut World, req: &Req) -> Outcome {
+pub fn snapshot_eligible(world: &World, req: &Req) -> Outcome {
     let world = &*world;
     let active = world.instances.values().filter(|i| i.status == "ACTIVE");
     let view = |i| InstanceView::of(world, i);
     super::list_of(active, view, req, "advanced")
 }
 
-pub fn hibernated_count(world: &mut World, _req: &Req) -> Outcome {
+pub fn hibernated_count(world: &World, _req: &Req) -> Outcome {
     let count = world
         .instances
         .values()
@@ -449,7 +449,7 @@ pub fn toggle_public_ip(world: &mut World, req: &Req) -> Outcome {
     reply(world, req.id())
 }
 
-pub fn billing(world: &mut World, req: &Req) -> Outcome {
+pub fn billing(world: &World, req: &Req) -> Outcome {
     let instance = find(world, req.id())?;
     Ok(Reply::ok(
         json!({

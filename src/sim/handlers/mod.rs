@@ -122,9 +122,20 @@ pub type Outcome = Result<Reply, Refusal>;
 /// Every answer carries the tier of the region involved (barrack-api.md, Transport): refusals
 /// take it from the request's region or the object it names, so a refused legacy deploy or an
 /// invalid rule for a legacy instance says `legacy`; lists filtered by region say that region's.
-pub fn handle(world: &mut World, req: &Req) -> Outcome {
-    let involved = involved_tier(world, req);
-    let outcome = check_shape(req).and_then(|()| route(req.op.id)(world, req));
+pub fn handle(world: Access<'_>, req: &Req) -> Outcome {
+    let involved = involved_tier(world.get(), req);
+    let outcome = check_shape(req).and_then(|()| match (route(req.op.id), world) {
+        (Read(handler), world) => handler(world.get(), req),
+        (Write(handler), Access::Exclusive(world)) => handler(world, req),
+        (Write(_), Access::Shared(_)) => Err(Refusal::new(
+            500,
+            "INTERNAL_ERROR",
+            format!(
+                "{} changes the world and was not given it to change",
+                req.op.name
+            ),
+        )),
+    });
     match (outcome, involved) {
         (Err(refusal), Some(tier)) => Err(refusal.in_tier(tier)),
         (Ok(mut reply), Some(tier)) if req.query("region").is_some() => {
@@ -176,81 +187,115 @@ fn involved_tier(world: &World, req: &Req) -> Option<&'static str> {
     known(region)
 }
 
-type Handler = fn(&mut World, &Req) -> Outcome;
+/// How an operation's handler reaches the world: a reader borrows it (and runs beside other
+/// readers), a writer has it to itself.
+enum Handler {
+    Read(fn(&World, &Req) -> Outcome),
+    Write(fn(&mut World, &Req) -> Outcome),
+}
+use Handler::{Read, Write};
+
+/// The world as a request holds it: shared with other readers, or exclusively.
+pub enum Access<'a> {
+    Shared(&'a World),
+    Exclusive(&'a mut World),
+}
+
+impl Access<'_> {
+    /// The same access for a shorter while.
+    pub fn reborrow(&mut self) -> Access<'_> {
+        match self {
+            Access::Shared(world) => Access::Shared(world),
+            Access::Exclusive(world) => Access::Exclusive(world),
+        }
+    }
+
+    fn get(&self) -> &World {
+        match self {
+            Access::Shared(world) => world,
+            Access::Exclusive(world) => world,
+        }
+    }
+}
+
+/// Whether the operation's handler only reads the world, so it can answer under a shared lock.
+pub fn only_reads(id: OpId) -> bool {
+    matches!(route(id), Read(_))
+}
 
 /// The handler of every operation: a `match` on the typed id with no fallback, so an operation
 /// added to the catalog without a handler does not compile.
 fn route(id: OpId) -> Handler {
     match id {
-        OpId::Balance => account::balance,
-        OpId::GpuStocks => account::gpu_stocks,
-        OpId::GpuSpecs => account::gpu_specs,
-        OpId::Regions => account::regions,
-        OpId::Pricing => account::pricing,
-        OpId::Quote => account::quote,
-        OpId::OsImages => account::os_images,
-        OpId::AiModels => account::ai_models,
-        OpId::Chat => account::chat,
-        OpId::AiUsage => account::ai_usage,
-        OpId::AiUsageHistory => account::ai_usage_history,
-        OpId::SshKeys => account::ssh_keys,
-        OpId::CreateSshKey => account::create_ssh_key,
-        OpId::SshKey => account::ssh_key,
-        OpId::DeleteSshKey => account::delete_ssh_key,
-        OpId::Scripts => account::scripts,
-        OpId::CreateScript => account::create_script,
-        OpId::Script => account::script,
-        OpId::UpdateScript => account::update_script,
-        OpId::DeleteScript => account::delete_script,
-        OpId::DeleteScripts => account::delete_scripts,
-        OpId::Deploy => instances::deploy,
-        OpId::Instances => instances::list,
-        OpId::Instance => instances::get,
-        OpId::InstanceBilling => instances::billing,
-        OpId::StartInstance => instances::start,
-        OpId::StopInstance => instances::stop,
-        OpId::RebootInstance => instances::reboot,
-        OpId::HibernateInstance => instances::hibernate,
-        OpId::RestoreInstance => instances::restore,
-        OpId::TogglePublicIp => instances::toggle_public_ip,
-        OpId::HibernatedCount => instances::hibernated_count,
-        OpId::AddSecurityRule => instances::add_security_rule,
-        OpId::RemoveSecurityRule => instances::remove_security_rule,
-        OpId::DeleteInstance => instances::delete,
-        OpId::InstanceFirewalls => network::instance_firewalls,
-        OpId::SnapshotEligible => instances::snapshot_eligible,
-        OpId::Volumes => storage::volumes,
-        OpId::CreateVolume => storage::create_volume,
-        OpId::Volume => storage::volume,
-        OpId::DeleteVolume => storage::delete_volume,
-        OpId::ResizeVolume => storage::resize_volume,
-        OpId::CloneVolume => storage::clone_volume,
-        OpId::AttachVolumes => storage::attach_volumes,
-        OpId::DetachVolumes => storage::detach_volumes,
-        OpId::VolumeTypes => storage::volume_types,
-        OpId::VolumeBilling => storage::volume_billing,
-        OpId::Firewalls => network::firewalls,
-        OpId::CreateFirewall => network::create_firewall,
-        OpId::Firewall => network::firewall,
-        OpId::DeleteFirewall => network::delete_firewall,
-        OpId::Protocols => network::protocols,
-        OpId::AvailableInstances => network::available_instances,
-        OpId::AddFirewallRule => network::add_rule,
-        OpId::RemoveFirewallRule => network::remove_rule,
-        OpId::AttachFirewall => network::attach,
-        OpId::DetachFirewall => network::detach,
-        OpId::Snapshots => storage::snapshots,
-        OpId::Snapshot => storage::create_snapshot,
-        OpId::GetSnapshot => storage::snapshot,
-        OpId::DeleteSnapshot => storage::delete_snapshot,
-        OpId::SnapshotBilling => storage::snapshot_billing,
-        OpId::RestoreSnapshot => instances::restore_snapshot,
-        OpId::Images => storage::images,
-        OpId::Image => storage::image,
-        OpId::DeleteImage => storage::delete_image,
-        OpId::CreateImage => storage::create_image,
-        OpId::SnapshotImage => storage::snapshot_image,
-        OpId::SnapshotImages => storage::snapshot_images,
+        OpId::Balance => Read(account::balance),
+        OpId::GpuStocks => Read(account::gpu_stocks),
+        OpId::GpuSpecs => Read(account::gpu_specs),
+        OpId::Regions => Read(account::regions),
+        OpId::Pricing => Read(account::pricing),
+        OpId::Quote => Read(account::quote),
+        OpId::OsImages => Read(account::os_images),
+        OpId::AiModels => Read(account::ai_models),
+        OpId::Chat => Write(account::chat),
+        OpId::AiUsage => Read(account::ai_usage),
+        OpId::AiUsageHistory => Read(account::ai_usage_history),
+        OpId::SshKeys => Read(account::ssh_keys),
+        OpId::CreateSshKey => Write(account::create_ssh_key),
+        OpId::SshKey => Read(account::ssh_key),
+        OpId::DeleteSshKey => Write(account::delete_ssh_key),
+        OpId::Scripts => Read(account::scripts),
+        OpId::CreateScript => Write(account::create_script),
+        OpId::Script => Read(account::script),
+        OpId::UpdateScript => Write(account::update_script),
+        OpId::DeleteScript => Write(account::delete_script),
+        OpId::DeleteScripts => Write(account::delete_scripts),
+        OpId::Deploy => Write(instances::deploy),
+        OpId::Instances => Read(instances::list),
+        OpId::Instance => Read(instances::get),
+        OpId::InstanceBilling => Read(instances::billing),
+        OpId::StartInstance => Write(instances::start),
+        OpId::StopInstance => Write(instances::stop),
+        OpId::RebootInstance => Write(instances::reboot),
+        OpId::HibernateInstance => Write(instances::hibernate),
+        OpId::RestoreInstance => Write(instances::restore),
+        OpId::TogglePublicIp => Write(instances::toggle_public_ip),
+        OpId::HibernatedCount => Read(instances::hibernated_count),
+        OpId::AddSecurityRule => Write(instances::add_security_rule),
+        OpId::RemoveSecurityRule => Write(instances::remove_security_rule),
+        OpId::DeleteInstance => Write(instances::delete),
+        OpId::InstanceFirewalls => Read(network::instance_firewalls),
+        OpId::SnapshotEligible => Read(instances::snapshot_eligible),
+        OpId::Volumes => Read(storage::volumes),
+        OpId::CreateVolume => Write(storage::create_volume),
+        OpId::Volume => Read(storage::volume),
+        OpId::DeleteVolume => Write(storage::delete_volume),
+        OpId::ResizeVolume => Write(storage::resize_volume),
+        OpId::CloneVolume => Write(storage::clone_volume),
+        OpId::AttachVolumes => Write(storage::attach_volumes),
+        OpId::DetachVolumes => Write(storage::detach_volumes),
+        OpId::VolumeTypes => Read(storage::volume_types),
+        OpId::VolumeBilling => Read(storage::volume_billing),
+        OpId::Firewalls => Read(network::firewalls),
+        OpId::CreateFirewall => Write(network::create_firewall),
+        OpId::Firewall => Read(network::firewall),
+        OpId::DeleteFirewall => Write(network::delete_firewall),
+        OpId::Protocols => Read(network::protocols),
+        OpId::AvailableInstances => Read(network::available_instances),
+        OpId::AddFirewallRule => Write(network::add_rule),
+        OpId::RemoveFirewallRule => Write(network::remove_rule),
+        OpId::AttachFirewall => Write(network::attach),
+        OpId::DetachFirewall => Write(network::detach),
+        OpId::Snapshots => Read(storage::snapshots),
+        OpId::Snapshot => Write(storage::create_snapshot),
+        OpId::GetSnapshot => Read(storage::snapshot),
+        OpId::DeleteSnapshot => Write(storage::delete_snapshot),
+        OpId::SnapshotBilling => Read(storage::snapshot_billing),
+        OpId::RestoreSnapshot => Write(instances::restore_snapshot),
+        OpId::Images => Read(storage::images),
+        OpId::Image => Read(storage::image),
+        OpId::DeleteImage => Write(storage::delete_image),
+        OpId::CreateImage => Write(storage::create_image),
+        OpId::SnapshotImage => Read(storage::snapshot_image),
+        OpId::SnapshotImages => Read(storage::snapshot_images),
     }
 }
 
@@ -378,4 +423,22 @@ pub fn removed<T>(
     id: &str,
 ) -> Result<T, Refusal> {
     objects.remove(id).ok_or_else(|| missing(kind, id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::OPS;
+
+    #[test]
+    fn exactly_the_operations_that_change_nothing_answer_beside_each_other() {
+        for op in OPS {
+            assert_eq!(
+                only_reads(op.id),
+                !op.mutates,
+                "{}: its handler's access must match the catalog's `mutates`",
+                op.name
+            );
+        }
+    }
 }

@@ -10,16 +10,16 @@ use serde_json::{json, Map, Value};
 
 use crate::api::choices::{FIREWALL_READY, FIREWALL_RULE_APPLY_SECONDS};
 
-pub fn firewalls(world: &mut World, req: &Req) -> Outcome {
+pub fn firewalls(world: &World, req: &Req) -> Outcome {
     list_of(world.firewalls.values(), FirewallView::of, req, "advanced")
 }
 
-pub fn firewall(world: &mut World, req: &Req) -> Outcome {
+pub fn firewall(world: &World, req: &Req) -> Outcome {
     let fw = found(&world.firewalls, Kind::Firewall, req.id())?;
     Ok(Reply::ok(FirewallView::of(fw), tier(&fw.region)))
 }
 
-pub fn protocols(_world: &mut World, _req: &Req) -> Outcome {
+pub fn protocols(_world: &World, _req: &Req) -> Outcome {
     let items: Vec<Value> = PROTOCOLS
         .iter()
         .map(|(name, ports)| json!({"name": name, "supports_ports": ports}))
@@ -160,7 +160,7 @@ fn attachable(fw: &Firewall, instance: &Instance) -> bool {
     instance.region == fw.region && !matches!(instance.status.as_str(), "DELETING" | "ERROR")
 }
 
-pub fn available_instances(world: &mut World, req: &Req) -> Outcome {
+pub fn available_instances(world: &World, req: &Req) -> Outcome {
     let fw = found(&world.firewalls, Kind::Firewall, req.id())?;
     let world = &*world;
     let items = world
@@ -227,7 +227,7 @@ pub fn detach(world: &mut World, req: &Req) -> Outcome {
     Ok(Reply::ok(FirewallView::of(fw), "advanced"))
 }
 
-pub fn instance_firewalls(world: &mut World, req: &Req) -> Outcome {
+pub fn instance_firewalls(world: &World, req: &Req) -> Outcome {
     if !world.instances.contains_key(req.id()) {
         return Err(missing(Kind::Vm, req.id()));
     }

@@ -13,16 +13,16 @@ const VOLUME_CREATE_SECONDS: f64 = 10.0;
 const SNAPSHOT_SECONDS: f64 = 60.0;
 const IMAGE_SECONDS: f64 = 120.0;
 
-pub fn volumes(world: &mut World, req: &Req) -> Outcome {
+pub fn volumes(world: &World, req: &Req) -> Outcome {
     list_of(world.volumes.values(), VolumeView::of, req, "advanced")
 }
 
-pub fn volume(world: &mut World, req: &Req) -> Outcome {
+pub fn volume(world: &World, req: &Req) -> Outcome {
     let volume = found(&world.volumes, Kind::Volume, req.id())?;
     Ok(Reply::ok(VolumeView::of(volume), tier(&volume.region)))
 }
 
-pub fn volume_types(_world: &mut World, _req: &Req) -> Outcome {
+pub fn volume_types(_world: &World, _req: &Req) -> Outcome {
     let items: Vec<Value> = VOLUME_TYPES
         .iter()
         .map(|(name, rate)| {
@@ -288,7 +288,7 @@ pub fn detach_volumes(world: &mut World, req: &Req) -> Outcome {
     ))
 }
 
-pub fn volume_billing(world: &mut World, req: &Req) -> Outcome {
+pub fn volume_billing(world: &World, req: &Req) -> Outcome {
     let volume = found(&world.volumes, Kind::Volume, req.id())?;
     Ok(Reply::ok(
         json!({"volume_id": volume.id, "currency": world.currency, "hourly_cost": round4(volume.hourly_cost()),
@@ -297,11 +297,11 @@ pub fn volume_billing(world: &mut World, req: &Req) -> Outcome {
     ))
 }
 
-pub fn snapshots(world: &mut World, req: &Req) -> Outcome {
+pub fn snapshots(world: &World, req: &Req) -> Outcome {
     list_of(world.snapshots.values(), SnapshotView::of, req, "advanced")
 }
 
-pub fn snapshot(world: &mut World, req: &Req) -> Outcome {
+pub fn snapshot(world: &World, req: &Req) -> Outcome {
     let snapshot = found(&world.snapshots, Kind::Snapshot, req.id())?;
     Ok(Reply::ok(
         SnapshotView::of(snapshot),
@@ -426,7 +426,7 @@ fn fail_restores_of(world: &mut World, snapshot_id: &str, snapshot_name: &str) -
     readers
 }
 
-pub fn snapshot_billing(world: &mut World, req: &Req) -> Outcome {
+pub fn snapshot_billing(world: &World, req: &Req) -> Outcome {
     let snapshot = found(&world.snapshots, Kind::Snapshot, req.id())?;
     Ok(Reply::ok(
         json!({"snapshot_id": snapshot.id, "currency": world.currency, "size_gb": snapshot.size_gb,
@@ -436,11 +436,11 @@ pub fn snapshot_billing(world: &mut World, req: &Req) -> Outcome {
     ))
 }
 
-pub fn images(world: &mut World, req: &Req) -> Outcome {
+pub fn images(world: &World, req: &Req) -> Outcome {
     list_of(world.images.values(), ImageView::of, req, "advanced")
 }
 
-pub fn image(world: &mut World, req: &Req) -> Outcome {
+pub fn image(world: &World, req: &Req) -> Outcome {
     let image = found(&world.images, Kind::Image, req.id())?;
     Ok(Reply::ok(ImageView::of(image), tier(&image.region)))
 }
@@ -514,14 +514,14 @@ fn relationship<'a>(world: &'a World, snapshot_id: &'a str) -> Relationship<'a> 
     }
 }
 
-pub fn snapshot_image(world: &mut World, req: &Req) -> Outcome {
+pub fn snapshot_image(world: &World, req: &Req) -> Outcome {
     if !world.snapshots.contains_key(req.id()) {
         return Err(missing(Kind::Snapshot, req.id()));
     }
     Ok(Reply::ok(relationship(world, req.id()), "advanced"))
 }
 
-pub fn snapshot_images(world: &mut World, req: &Req) -> Outcome {
+pub fn snapshot_images(world: &World, req: &Req) -> Outcome {
     let mut errors = FieldErrors::default();
     let ids = req.ids("snapshot_ids", &mut errors);
     if ids.is_none() && errors.is_empty() {
