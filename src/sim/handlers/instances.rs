@@ -48,7 +48,6 @@ fn reply(world: &World, id: &str) -> Outcome {
 }
 
 pub fn list(world: &World, req: &Req) -> Outcome {
-    let world = &*world;
     let view = |i| InstanceView::of(world, i);
     super::list_of(world.instances.values(), view, req, "advanced")
 }
@@ -58,7 +57,6 @@ pub fn get(world: &World, req: &Req) -> Outcome {
 }
 
 pub fn snapshot_eligible(world: &World, req: &Req) -> Outcome {
-    let world = &*world;
     let active = world.instances.values().filter(|i| i.status == "ACTIVE");
     let view = |i| InstanceView::of(world, i);
     super::list_of(active, view, req, "advanced")

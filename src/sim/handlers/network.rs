@@ -162,7 +162,6 @@ fn attachable(fw: &Firewall, instance: &Instance) -> bool {
 
 pub fn available_instances(world: &World, req: &Req) -> Outcome {
     let fw = found(&world.firewalls, Kind::Firewall, req.id())?;
-    let world = &*world;
     let items = world
         .instances
         .values()
