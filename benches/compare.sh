@@ -344,13 +344,20 @@ json.dump(world, open(sys.argv[3], "w"))
 PY
 }
 printf 'let all = instances(); print(all.len());\n' >"$WORK/all.rhai"
-declare -A BAL PAGE ALL
+declare -A BAL PAGE ALL SAME
 for n in 0 1000 10000; do
     world "$n" "$WORK/world-$n.json"
     start_sim "scale-$n" --state "$WORK/world-$n.json"
     addr=${SIM_URL#http://}
     BAL[$n]=$(field rps "$("$LOADGEN" get "$addr" 64 3 "$KEY" /balance/)")
     PAGE[$n]=$(field rps "$("$LOADGEN" get "$addr" 64 3 "$KEY" '/instances/?page=1')")
+    # Answers of one size (~7.8 KB) from either world: the fixed GPU-stock list of the empty one,
+    # a 14-instance page of the full one.
+    if [ "$n" = 0 ]; then
+        SAME[$n]=$(field rps "$("$LOADGEN" get "$addr" 64 3 "$KEY" /gpu-stocks/)")
+    elif [ "$n" = 10000 ]; then
+        SAME[$n]=$(field rps "$("$LOADGEN" get "$addr" 64 3 "$KEY" '/instances/?page=1&per_page=14')")
+    fi
     one=$(field rps "$("$LOADGEN" get "$addr" 1 3 "$KEY" /balance/)")
     out=$("$LOADGEN" alternate 3 1 "$BIN" run "$WORK/all.rhai" --api-url "$SIM_URL" ::: true)
     ALL[$n]=$(field a_median "$out")
@@ -362,6 +369,9 @@ r=$(div "${BAL[10000]}" "${BAL[0]}")
 say "[7a] GET /balance/ at 10,000 vs 0 instances: ${r}x (target >= 0.70x) $(verdict "$r" ">=" 0.7)"
 r=$(div "${PAGE[10000]}" "${PAGE[0]}")
 say "[7b] GET /instances/?page=1 at 10,000 vs 0 instances: ${r}x (target >= 0.70x) $(verdict "$r" ">=" 0.7)"
+r=$(div "${SAME[10000]}" "${SAME[0]}")
+say "[7e] answers of the same size (~7.8 KB): a 14-instance page at 10,000 instances vs GET /gpu-stocks/ at 0: ${r}x (information: a page costs its size, not the world's)"
+note "GET /instances/?page=1&per_page=14 at 10,000: ${SAME[10000]} req/s; GET /gpu-stocks/ at 0: ${SAME[0]} req/s"
 r=$(div "${ALL[10000]}" "${ALL[1000]}")
 say "[7c] instances() at 10,000 vs 1,000 instances: ${r}x (target <= 12x, linear) $(verdict "$r" "<=" 12)"
 note "\`loadgen get ADDR 64 3 KEY PATH\` against \`barrack sim --state world-N.json\`; instances(): median of 3 \`barrack run all.rhai\`"
