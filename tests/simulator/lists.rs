@@ -342,7 +342,8 @@ fn gpu_stocks_shows_every_configuration_of_the_stock_in_the_documented_order() {
     assert_eq!(got.status, 200, "{}", got.text);
     let row = r#"{"region":"FINLAND-1","tier":"advanced","gpu_model":"H100-SXM5-80GB","available_gpus":5,"configurations":[{"gpu_count":1,"available":5},{"gpu_count":2,"available":2},{"gpu_count":4,"available":1},{"gpu_count":8,"available":0}]}"#;
     assert!(
-        got.text.starts_with(&format!(r#"{{"success":true,"data":[{row}],"#)),
+        got.text
+            .starts_with(&format!(r#"{{"success":true,"data":[{row}],"#)),
         "{}",
         got.text
     );
@@ -351,5 +352,7 @@ fn gpu_stocks_shows_every_configuration_of_the_stock_in_the_documented_order() {
     let rows = all.as_array().expect("a list");
     assert!(rows.len() > 10, "{all}");
     assert!(rows.iter().any(|r| r["tier"] == "legacy"), "{all}");
-    assert!(rows.iter().all(|r| r["configurations"].as_array().map(Vec::len) == Some(4)));
+    assert!(rows
+        .iter()
+        .all(|r| r["configurations"].as_array().map(Vec::len) == Some(4)));
 }
