@@ -169,21 +169,21 @@ pub fn dispatch(shared: &Shared, req: HttpRequest) -> Action {
     // starts under the exclusive lock; a read then answers under the shared one, beside others.
     let mut state = shared.lock();
     let request_id = state.world.random_alnum(8);
-    let (outcome, now) = match prepare(shared, &mut state, &req) {
-        Ok(Next::Handle(request)) if handlers::only_reads(request.op.id) => {
+    let (action, now) = match prepare(shared, &mut state, &req) {
+        Ok(Next::Handle(routed)) if handlers::only_reads(routed.request.op.id) => {
             drop(state);
             let state = shared.read();
-            let answered = respond(shared, Access::Shared(&state.world), request, &request_id);
-            (Ok(Action::Respond(answered.response)), state.clock.now())
+            let answered = respond(shared, Access::Shared(&state.world), routed, &request_id);
+            (Action::Respond(answered.response), state.clock.now())
         }
-        Ok(Next::Handle(request)) => {
+        Ok(Next::Handle(routed)) => {
             let State {
                 world,
                 faults,
                 fault_rng,
                 clock,
             } = &mut *state;
-            let answered = respond(shared, Access::Exclusive(world), request, &request_id);
+            let answered = respond(shared, Access::Exclusive(world), routed, &request_id);
             // A mutation that applied may still lose its answer (--drop-rate).
             let action = if answered.applied_mutation && faults.draw_drop(fault_rng) {
                 shared.stats.drops.fetch_add(1, Ordering::Relaxed);
@@ -191,23 +191,21 @@ pub fn dispatch(shared: &Shared, req: HttpRequest) -> Action {
             } else {
                 Action::Respond(answered.response)
             };
-            (Ok(action), clock.now())
+            (action, clock.now())
         }
-        Ok(Next::Answer(action)) => (Ok(action), state.clock.now()),
-        Err(refusal) => (Err(refusal), state.clock.now()),
+        Ok(Next::Answer(action)) => (action, state.clock.now()),
+        Err(refusal) => (
+            Action::Respond(shared.refusal(&refusal, &request_id)),
+            state.clock.now(),
+        ),
     };
-    match outcome {
+    match action {
         // Every API answer announces the simulated time, so clients can show the simulator's "now".
-        Ok(Action::Respond(mut response)) => {
+        Action::Respond(mut response) => {
             response.headers.push(("X-Sim-Time", format_millis(now)));
             Action::Respond(response)
         }
-        Ok(Action::Drop) => Action::Drop,
-        Err(refusal) => {
-            let mut response = shared.refusal(&refusal, &request_id);
-            response.headers.push(("X-Sim-Time", format_millis(now)));
-            Action::Respond(response)
-        }
+        Action::Drop => Action::Drop,
     }
 }
 
@@ -272,7 +270,6 @@ enum Next<'a> {
 
 /// A request routed to its operation, its body parsed, the world brought to now.
 struct Routed<'a> {
-    op: &'static crate::api::Op,
     request: handlers::Req<'a>,
     idempotency_key: Option<String>,
 }
@@ -307,7 +304,6 @@ fn prepare<'a>(
     // Only what fell due; the handler settles bills when it needs them.
     state.world.run_due(now);
     Ok(Next::Handle(Routed {
-        op,
         request: handlers::Req {
             op,
             params,
@@ -333,7 +329,6 @@ fn respond(
     request_id: &str,
 ) -> Answered {
     let Routed {
-        op,
         request,
         idempotency_key,
     } = routed;
@@ -353,7 +348,7 @@ fn respond(
             )
         }
     };
-    let applied_mutation = op.mutates && applied;
+    let applied_mutation = request.op.mutates && applied;
     if let (true, Access::Exclusive(world)) = (applied_mutation, world) {
         if let Some(key) = idempotency_key {
             idempotency::remember(world, key, status, &body_bytes);
