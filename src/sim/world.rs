@@ -541,53 +541,37 @@ impl Billed for Instance {
     }
 }
 
-impl Billed for Volume {
-    fn target(id: &str) -> Target {
-        Target::Volume(id.to_string())
-    }
-    fn split(world: &mut World) -> (&mut BTreeMap<String, Self>, &mut Meter<Target>) {
-        (&mut world.volumes, &mut world.meter)
-    }
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn pending_due(&self) -> Option<f64> {
-        self.pending.as_ref().map(|p| p.due)
-    }
-    fn billed_to_mut(&mut self) -> &mut f64 {
-        &mut self.billed_to
-    }
-    fn settle(&mut self, now: f64) {
-        self.settle_storage(now);
-    }
-    fn billing(&self) -> Option<Billing> {
-        self.storage_billing()
-    }
+/// Volumes and snapshots bill their storage by the second, the same way.
+macro_rules! billed_storage {
+    ($ty:ident, $objects:ident, $target:ident) => {
+        impl Billed for $ty {
+            fn target(id: &str) -> Target {
+                Target::$target(id.to_string())
+            }
+            fn split(world: &mut World) -> (&mut BTreeMap<String, Self>, &mut Meter<Target>) {
+                (&mut world.$objects, &mut world.meter)
+            }
+            fn id(&self) -> &str {
+                &self.id
+            }
+            fn pending_due(&self) -> Option<f64> {
+                self.pending.as_ref().map(|p| p.due)
+            }
+            fn billed_to_mut(&mut self) -> &mut f64 {
+                &mut self.billed_to
+            }
+            fn settle(&mut self, now: f64) {
+                self.settle_storage(now);
+            }
+            fn billing(&self) -> Option<Billing> {
+                self.storage_billing()
+            }
+        }
+    };
 }
 
-impl Billed for Snapshot {
-    fn target(id: &str) -> Target {
-        Target::Snapshot(id.to_string())
-    }
-    fn split(world: &mut World) -> (&mut BTreeMap<String, Self>, &mut Meter<Target>) {
-        (&mut world.snapshots, &mut world.meter)
-    }
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn pending_due(&self) -> Option<f64> {
-        self.pending.as_ref().map(|p| p.due)
-    }
-    fn billed_to_mut(&mut self) -> &mut f64 {
-        &mut self.billed_to
-    }
-    fn settle(&mut self, now: f64) {
-        self.settle_storage(now);
-    }
-    fn billing(&self) -> Option<Billing> {
-        self.storage_billing()
-    }
-}
+billed_storage!(Volume, volumes, Volume);
+billed_storage!(Snapshot, snapshots, Snapshot);
 
 /// A snapshot of an instance's disk, from which instances can be restored and images made.
 /// Its storage is billed continuously at [`SNAPSHOT_RATE`].
