@@ -319,31 +319,7 @@ impl Test {
     /// Run to the end once and return what happened, unchecked.
     #[track_caller]
     fn execute(self) -> (Output, Checks) {
-        let mut child = self.start();
-        drop(child.stdin.take());
-        let stdout = drain(child.stdout.take());
-        let stderr = drain(child.stderr.take());
-        let status = match self.hang_limit {
-            Some(limit) => wait_at_most(&mut child, limit),
-            None => child.wait().ok(),
-        };
-        let stdout = stdout.join().expect("stdout reader");
-        let stderr = String::from_utf8_lossy(&stderr.join().expect("stderr reader")).into_owned();
-        let Some(status) = status else {
-            panic!(
-                "barrack {} did not finish within {:?}: killed\n--- stderr ---\n{stderr}",
-                self.args.join(" "),
-                self.hang_limit.unwrap_or_default(),
-            );
-        };
-        let (dir, checks) = self.into_checks();
-        let output = Output {
-            status: status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr,
-            dir,
-        };
-        (output, checks)
+        self.spawn().collect()
     }
 
     /// The directory (for the output) and the expectations (checked once the run ended).

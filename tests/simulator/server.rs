@@ -253,6 +253,16 @@ fn keyed_deploy(sim: &Simulator, key: &str) -> Result<Raw, reqwest::Error> {
     )
 }
 
+/// A keyed deploy that the simulator applies and then answers with nothing (`--drop-rate 1`).
+#[track_caller]
+fn keyed_deploy_losing_its_answer(sim: &Simulator, key: &str) {
+    sim.set_faults(Faults {
+        drop_rate: 1.0,
+        ..Faults::default()
+    });
+    assert!(keyed_deploy(sim, key).is_err(), "the first answer is lost");
+}
+
 fn failing(point: FaultPoint) -> Faults {
     Faults {
         fault_rate: 1.0,
@@ -265,14 +275,7 @@ fn failing(point: FaultPoint) -> Faults {
 #[test]
 fn at_the_edge_a_fault_comes_before_the_replay_and_a_later_retry_reaches_it() {
     let (sim, _) = sim();
-    sim.set_faults(Faults {
-        drop_rate: 1.0,
-        ..Faults::default()
-    });
-    assert!(
-        keyed_deploy(&sim, "k-1").is_err(),
-        "the first answer is lost"
-    );
+    keyed_deploy_losing_its_answer(&sim, "k-1");
     assert_eq!(instances(&sim), 1, "but the deploy was applied");
     // The load balancer fails the retry before the service sees it.
     sim.set_faults(failing(FaultPoint::Edge));
@@ -296,14 +299,7 @@ fn at_the_edge_a_fault_comes_before_the_replay_and_a_later_retry_reaches_it() {
 #[test]
 fn in_the_app_a_retry_of_an_applied_request_always_gets_the_replay() {
     let (sim, _) = sim();
-    sim.set_faults(Faults {
-        drop_rate: 1.0,
-        ..Faults::default()
-    });
-    assert!(
-        keyed_deploy(&sim, "k-1").is_err(),
-        "the first answer is lost"
-    );
+    keyed_deploy_losing_its_answer(&sim, "k-1");
     sim.set_faults(failing(FaultPoint::App));
     // Every request fails, except a retry the service has already answered.
     let replayed = keyed_deploy(&sim, "k-1").unwrap();
