@@ -54,6 +54,8 @@ verdict() {
         ok = (op == "<=") ? (v <= l) : (v >= l); print (ok ? "PASS" : "FAIL") }'
 }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "inf"; else printf "%.2f", a / b }'; }
+# median N…: the middle of the numbers given
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
 # Install a Debian package if a tool is missing and we may (root with apt-get); never fatal.
@@ -344,27 +346,48 @@ json.dump(world, open(sys.argv[3], "w"))
 PY
 }
 printf 'let all = instances(); print(all.len());\n' >"$WORK/all.rhai"
-declare -A BAL PAGE ALL SAME
+# The three worlds serve side by side and are measured in turn, ROUNDS times, each figure the
+# median of its rounds: this machine's speed drifts from minute to minute, and a world
+# measured a minute after another would compare the minutes, not the worlds.
+ROUNDS7=${ROUNDS7:-3}
+declare -A ADDR SIMPID BAL PAGE ALL SAME ONE
+declare -A BAL_RUNS PAGE_RUNS SAME_RUNS
 for n in 0 1000 10000; do
     world "$n" "$WORK/world-$n.json"
     start_sim "scale-$n" --state "$WORK/world-$n.json"
-    addr=${SIM_URL#http://}
-    BAL[$n]=$(field rps "$("$LOADGEN" get "$addr" 64 3 "$KEY" /balance/)")
-    PAGE[$n]=$(field rps "$("$LOADGEN" get "$addr" 64 3 "$KEY" '/instances/?page=1')")
-    # Answers of one size (~7.8 KB) from either world: the fixed GPU-stock list of the empty one,
-    # a 14-instance page of the full one.
-    if [ "$n" = 0 ]; then
-        SAME[$n]=$(field rps "$("$LOADGEN" get "$addr" 64 3 "$KEY" /gpu-stocks/)")
-    elif [ "$n" = 10000 ]; then
-        SAME[$n]=$(field rps "$("$LOADGEN" get "$addr" 64 3 "$KEY" '/instances/?page=1&per_page=14')")
-    fi
-    one=$(field rps "$("$LOADGEN" get "$addr" 1 3 "$KEY" /balance/)")
-    out=$("$LOADGEN" alternate 3 1 "$BIN" run "$WORK/all.rhai" --api-url "$SIM_URL" ::: true)
-    ALL[$n]=$(field a_median "$out")
-    say "[7] $n instances: GET /balance/ ${BAL[$n]} req/s (1 connection: $one), GET /instances/?page=1 ${PAGE[$n]} req/s, instances() all pages ${ALL[$n]} ms"
-    kill "$SIM_PID" 2>/dev/null || true
-    wait "$SIM_PID" 2>/dev/null || true
+    ADDR[$n]=${SIM_URL#http://}
+    SIMPID[$n]=$SIM_PID
 done
+rps() { field rps "$("$LOADGEN" get "${ADDR[$1]}" "$2" 2 "$KEY" "$3")"; }
+for _ in $(seq "$ROUNDS7"); do
+    for n in 0 1000 10000; do
+        BAL_RUNS[$n]+=" $(rps "$n" 64 /balance/)"
+        PAGE_RUNS[$n]+=" $(rps "$n" 64 '/instances/?page=1')"
+    done
+    # Answers of one size (~7.8 KB) from either world: the fixed GPU-stock list of the empty
+    # one, a 14-instance page of the full one.
+    SAME_RUNS[0]+=" $(rps 0 64 /gpu-stocks/)"
+    SAME_RUNS[10000]+=" $(rps 10000 64 '/instances/?page=1&per_page=14')"
+done
+for n in 0 1000 10000; do
+    # shellcheck disable=SC2086 # the rounds, one word each
+    BAL[$n]=$(median ${BAL_RUNS[$n]})
+    # shellcheck disable=SC2086
+    PAGE[$n]=$(median ${PAGE_RUNS[$n]})
+    ONE[$n]=$(rps "$n" 1 /balance/)
+    out=$("$LOADGEN" alternate 3 1 "$BIN" run "$WORK/all.rhai" --api-url "http://${ADDR[$n]}" ::: true)
+    ALL[$n]=$(field a_median "$out")
+    say "[7] $n instances: GET /balance/ ${BAL[$n]} req/s (1 connection: ${ONE[$n]}), GET /instances/?page=1 ${PAGE[$n]} req/s, instances() all pages ${ALL[$n]} ms"
+    note "rounds: GET /balance/${BAL_RUNS[$n]}; GET /instances/?page=1${PAGE_RUNS[$n]}"
+done
+for n in 0 1000 10000; do
+    kill "${SIMPID[$n]}" 2>/dev/null || true
+    wait "${SIMPID[$n]}" 2>/dev/null || true
+done
+# shellcheck disable=SC2086
+SAME[0]=$(median ${SAME_RUNS[0]})
+# shellcheck disable=SC2086
+SAME[10000]=$(median ${SAME_RUNS[10000]})
 r=$(div "${BAL[10000]}" "${BAL[0]}")
 say "[7a] GET /balance/ at 10,000 vs 0 instances: ${r}x (target >= 0.70x) $(verdict "$r" ">=" 0.7)"
 r=$(div "${PAGE[10000]}" "${PAGE[0]}")
@@ -374,7 +397,7 @@ say "[7e] answers of the same size (~7.8 KB): a 14-instance page at 10,000 insta
 note "GET /instances/?page=1&per_page=14 at 10,000: ${SAME[10000]} req/s; GET /gpu-stocks/ at 0: ${SAME[0]} req/s"
 r=$(div "${ALL[10000]}" "${ALL[1000]}")
 say "[7c] instances() at 10,000 vs 1,000 instances: ${r}x (target <= 12x, linear) $(verdict "$r" "<=" 12)"
-note "\`loadgen get ADDR 64 3 KEY PATH\` against \`barrack sim --state world-N.json\`; instances(): median of 3 \`barrack run all.rhai\`"
+note "\`loadgen get ADDR 64 2 KEY PATH\` against \`barrack sim --state world-N.json\`, the three worlds in turn, median of $ROUNDS7 rounds; instances(): median of 3 \`barrack run all.rhai\`"
 fi
 fi
 
@@ -467,7 +490,6 @@ for _ in $(seq "$ROUNDS7D"); do
     measure_state "$ON_URL"
     ON_C+=("$CHG") ON_B+=("$BALS") ON_W+=("$BALW")
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 OC=$(median "${OFF_C[@]}") OB=$(median "${OFF_B[@]}") OW=$(median "${OFF_W[@]}")
 NC=$(median "${ON_C[@]}") NB=$(median "${ON_B[@]}") NW=$(median "${ON_W[@]}")
 saves=$(curl -sf -H "Authorization: Bearer $KEY" "$ON_URL/_sim/stats" |

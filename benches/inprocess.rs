@@ -212,7 +212,7 @@ fn world_of(n: usize) -> Simulator {
             );
             vm.pending = None;
             vm.os_volume_size_gb = 100;
-            w.instances.insert(id, vm);
+            w.instances.insert(id, vm.into());
         }
     });
     sim

@@ -336,7 +336,7 @@ fn respond(
     let applied = outcome.is_ok();
     let mut headers = Vec::with_capacity(4);
     let (status, body_bytes) = match outcome {
-        Ok(reply) => (reply.status, reply.body(request_id)),
+        Ok(reply) => (reply.status, reply.into_body(request_id)),
         Err(refusal) => {
             if let Some(after) = refusal.retry_after {
                 headers.push(("Retry-After", after.to_string()));

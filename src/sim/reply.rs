@@ -2,16 +2,17 @@
 
 use crate::api::Kind;
 use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 pub struct Reply {
     pub status: u16,
-    /// The `data` of the envelope, already written as JSON: a handler serialises its objects
-    /// straight to text, never through a `Value` tree (a page of instances is most of a list's
-    /// cost). `None`: no body at all (the documented 201 of "Create a startup script").
-    pub data: Option<Box<RawValue>>,
+    /// The success envelope up to and including its `data`, already written as JSON
+    /// (`{"success":true,"data":…`): a handler writes its objects straight into the buffer that
+    /// is sent, never through a `Value` tree, and [`Reply::into_body`] only appends the rest
+    /// (a page of instances is most of a list's cost). `None`: no body at all (the documented
+    /// 201 of "Create a startup script").
+    pub envelope: Option<Vec<u8>>,
     pub pagination: Option<Pagination>,
     pub tier: &'static str,
 }
@@ -26,25 +27,16 @@ pub struct Pagination {
     pub has_next: bool,
 }
 
-/// The success envelope, fields in the order the API writes them.
-#[derive(Serialize)]
-struct Envelope<'a> {
-    success: bool,
-    data: &'a RawValue,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pagination: Option<&'a Pagination>,
-    request_id: &'a str,
-    tier: &'a str,
-}
+/// How every success envelope begins; `data` follows.
+const ENVELOPE_START: &[u8] = br#"{"success":true,"data":"#;
+/// Room for the envelope's fields after `data` (pagination, request id, tier).
+const ENVELOPE_END_BYTES: usize = 192;
 
 impl Reply {
     pub fn ok(data: impl Serialize, tier: &'static str) -> Reply {
-        Reply {
-            status: 200,
-            data: Some(json_text(&data)),
-            pagination: None,
-            tier,
-        }
+        let mut envelope = Reply::envelope_for(0);
+        write_json(&mut envelope, &data);
+        Reply::written(envelope, None, tier)
     }
 
     pub fn created(data: impl Serialize, tier: &'static str) -> Reply {
@@ -54,47 +46,53 @@ impl Reply {
         }
     }
 
-    /// A list answer: its items (one page of them when `pagination` says so).
-    pub fn list(
-        items: &[impl Serialize],
-        pagination: Option<Pagination>,
-        tier: &'static str,
-    ) -> Reply {
+    /// An envelope to write `data` of about `data_bytes` into (then [`Reply::written`]).
+    pub fn envelope_for(data_bytes: usize) -> Vec<u8> {
+        let mut envelope =
+            Vec::with_capacity(ENVELOPE_START.len() + data_bytes + ENVELOPE_END_BYTES);
+        envelope.extend_from_slice(ENVELOPE_START);
+        envelope
+    }
+
+    /// A 200 whose envelope (from [`Reply::envelope_for`]) holds its data, written; a list
+    /// answer says which page it is with `pagination`.
+    pub fn written(envelope: Vec<u8>, pagination: Option<Pagination>, tier: &'static str) -> Reply {
         Reply {
+            status: 200,
+            envelope: Some(envelope),
             pagination,
-            ..Reply::ok(items, tier)
+            tier,
         }
     }
 
-    /// The whole success envelope as sent; empty when the reply has no data.
-    pub fn body(&self, request_id: &str) -> Vec<u8> {
-        let Some(data) = &self.data else {
+    /// The whole success envelope as sent, fields in the order the API writes them; empty
+    /// when the reply has no data.
+    pub fn into_body(self, request_id: &str) -> Vec<u8> {
+        let Some(mut body) = self.envelope else {
             return Vec::new();
         };
-        let envelope = Envelope {
-            success: true,
-            data,
-            pagination: self.pagination.as_ref(),
-            request_id,
-            tier: self.tier,
-        };
-        // Sized once for the data and the envelope around it: a page of objects is kilobytes,
-        // and growing the buffer by doubling would copy it several times.
-        let mut body = Vec::with_capacity(data.get().len() + ENVELOPE_BYTES);
-        match serde_json::to_writer(&mut body, &envelope) {
-            Ok(()) => body,
-            Err(_) => Vec::new(),
+        body.reserve(ENVELOPE_END_BYTES);
+        if let Some(pagination) = &self.pagination {
+            body.extend_from_slice(br#","pagination":"#);
+            write_json(&mut body, pagination);
         }
+        body.extend_from_slice(br#","request_id":"#);
+        write_json(&mut body, request_id);
+        body.extend_from_slice(br#","tier":"#);
+        write_json(&mut body, self.tier);
+        body.push(b'}');
+        body
     }
 }
 
-/// Room for the envelope's own fields (success, pagination, request id, tier).
-const ENVELOPE_BYTES: usize = 192;
-
-/// `data` written as JSON. Plain data always serialises (no map has non-text keys, nothing
-/// refuses); were that ever broken, the answer says `null` rather than take the server down.
-fn json_text(data: &impl Serialize) -> Box<RawValue> {
-    serde_json::value::to_raw_value(data).unwrap_or_else(|_| RawValue::NULL.to_owned())
+/// Append `value` as JSON. Plain data always serialises (no map has non-text keys, nothing
+/// refuses); were that ever broken, `null` is written rather than take the server down.
+pub fn write_json(out: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) {
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, value).is_err() {
+        out.truncate(start);
+        out.extend_from_slice(b"null");
+    }
 }
 
 #[derive(Debug)]

@@ -10,11 +10,16 @@
 //! current by a meter of every billing object (`billing::Meter`, O(log n) per request), and each
 //! object's own figures are settled from the instant it was last billed when its rate changes
 //! ([`World::change_instance`] and its kin) and computed at `now` when read
-//! ([`Instance::total_cost_at`], …), never by walking every object.
+//! ([`Instance::total_cost_at`], …), never by walking every object. An instance is kept with
+//! the JSON of its own fields ([`Rendered`]), written when an answer first shows it and
+//! forgotten whenever it is borrowed to change: a fleet polled page after page is written once.
 
 use super::billing::{micros, seconds, ticks, Billing, Meter, MINUTE};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+mod rendered;
+pub use rendered::Rendered;
 
 pub use crate::api::facts::{
     is_advanced, region_offers, tier, ADVANCED_REGIONS, GPU_COUNTS, LEGACY_REGIONS,
@@ -507,9 +512,11 @@ impl Stored for Snapshot {
 /// What the world needs of an object the meter bills (instances, volumes, snapshots): where it
 /// lives, how it is settled alone, and how the meter bills it from its stamp on.
 trait Billed: Sized {
+    /// How the world's map holds one: as itself, or with its rendered text.
+    type Held: Held<Self>;
     fn target(id: &str) -> Target;
     /// The world's map of these objects, beside the meter (two disjoint borrows).
-    fn split(world: &mut World) -> (&mut BTreeMap<String, Self>, &mut Meter<Target>);
+    fn split(world: &mut World) -> (&mut BTreeMap<String, Self::Held>, &mut Meter<Target>);
     fn id(&self) -> &str;
     fn pending_due(&self) -> Option<f64>;
     fn billed_to_mut(&mut self) -> &mut f64;
@@ -517,11 +524,28 @@ trait Billed: Sized {
     fn billing(&self) -> Option<Billing>;
 }
 
+/// A billed object as a world's map holds it.
+trait Held<T>: From<T> {
+    /// The object, to change.
+    fn object(&mut self) -> &mut T;
+    fn into_object(self) -> T;
+}
+
+impl<T> Held<T> for Rendered<T> {
+    fn object(&mut self) -> &mut T {
+        self
+    }
+    fn into_object(self) -> T {
+        self.into_inner()
+    }
+}
+
 impl Billed for Instance {
+    type Held = Rendered<Instance>;
     fn target(id: &str) -> Target {
         Target::Instance(id.to_string())
     }
-    fn split(world: &mut World) -> (&mut BTreeMap<String, Self>, &mut Meter<Target>) {
+    fn split(world: &mut World) -> (&mut BTreeMap<String, Self::Held>, &mut Meter<Target>) {
         (&mut world.instances, &mut world.meter)
     }
     fn id(&self) -> &str {
@@ -544,11 +568,21 @@ impl Billed for Instance {
 /// Volumes and snapshots bill their storage by the second, the same way.
 macro_rules! billed_storage {
     ($ty:ident, $objects:ident, $target:ident) => {
+        impl Held<$ty> for $ty {
+            fn object(&mut self) -> &mut $ty {
+                self
+            }
+            fn into_object(self) -> $ty {
+                self
+            }
+        }
+
         impl Billed for $ty {
+            type Held = $ty;
             fn target(id: &str) -> Target {
                 Target::$target(id.to_string())
             }
-            fn split(world: &mut World) -> (&mut BTreeMap<String, Self>, &mut Meter<Target>) {
+            fn split(world: &mut World) -> (&mut BTreeMap<String, Self::Held>, &mut Meter<Target>) {
                 (&mut world.$objects, &mut world.meter)
             }
             fn id(&self) -> &str {
@@ -747,8 +781,8 @@ pub struct World {
     pub profile_complete: bool,
     /// Free GPUs per "REGION/MODEL".
     pub stock: BTreeMap<String, i64>,
-    /// Instances by id.
-    pub instances: BTreeMap<String, Instance>,
+    /// Instances by id, each with its JSON as lists show it (written when first shown).
+    pub instances: BTreeMap<String, Rendered<Instance>>,
     /// Volumes by id.
     pub volumes: BTreeMap<String, Volume>,
     /// Snapshots by id.
@@ -1028,7 +1062,7 @@ impl World {
         *object.billed_to_mut() = self.clock;
         let (objects, meter) = T::split(self);
         meter.set(target, object.billing());
-        objects.insert(object.id().to_string(), object);
+        objects.insert(object.id().to_string(), object.into());
     }
 
     /// The one way a billed object's rate changes: billed alone up to now at the old rate,
@@ -1041,7 +1075,7 @@ impl World {
         self.charge_to_clock();
         let now = self.clock;
         let (objects, meter) = T::split(self);
-        let object = objects.get_mut(id)?;
+        let object = objects.get_mut(id)?.object();
         object.settle(now);
         let result = change(object);
         meter.set(T::target(id), object.billing());
@@ -1053,7 +1087,8 @@ impl World {
     fn meter_all<T: Billed>(&mut self) {
         let clock = self.clock;
         let (objects, meter) = T::split(self);
-        for (id, object) in objects.iter_mut() {
+        for (id, held) in objects.iter_mut() {
+            let object = held.object();
             let stamp = object.billed_to_mut();
             if stamp.is_nan() {
                 *stamp = clock;
@@ -1065,8 +1100,8 @@ impl World {
     /// Settle every object of a kind up to the clock.
     fn settle_each<T: Billed>(&mut self) {
         let now = self.clock;
-        for object in T::split(self).0.values_mut() {
-            object.settle(now);
+        for held in T::split(self).0.values_mut() {
+            held.object().settle(now);
         }
     }
 
@@ -1075,7 +1110,7 @@ impl World {
         self.charge_to_clock();
         let now = self.clock;
         let (objects, meter) = T::split(self);
-        let mut object = objects.remove(id)?;
+        let mut object = objects.remove(id)?.into_object();
         object.settle(now);
         meter.set(T::target(id), None);
         Some(object)
@@ -1357,7 +1392,7 @@ mod tests {
             1_000_120.0,
         );
         instance.os_volume_size_gb = 100;
-        world.instances.insert(id.clone(), instance);
+        world.instances.insert(id.clone(), instance.into());
         let before = world.balance;
         world.tick(1_000_119.0);
         assert_eq!(world.instances[&id].status, "CREATING");

@@ -28,7 +28,7 @@ fn seed_creating(sim: &Simulator, count: usize, first_due: f64, spacing: f64) ->
                     due,
                 );
                 vm.os_volume_size_gb = 100;
-                w.instances.insert(id.clone(), vm);
+                w.instances.insert(id.clone(), vm.into());
                 id
             })
             .collect()

@@ -430,7 +430,7 @@ pub fn create_script(world: &mut World, req: &Req) -> Outcome {
     // The reference prints: 201, "This response does not have a body."
     Ok(Reply {
         status: 201,
-        data: None,
+        envelope: None,
         pagination: None,
         tier: "advanced",
     })

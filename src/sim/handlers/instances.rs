@@ -2,7 +2,7 @@
 
 use super::account::{minimum_balance, per_gpu, round4, OS_IMAGES};
 use super::security_rule::check_rule;
-use super::views::InstanceView;
+use super::views::{write_instance, InstanceView};
 use super::{found, found_mut, Outcome, Req};
 use crate::api::{lifecycle, Kind, OpId};
 use crate::sim::reply::{FieldErrors, Refusal, Reply};
@@ -31,7 +31,7 @@ const RESTORE_SECONDS: f64 = 120.0;
 const DELETE_SECONDS: f64 = 30.0;
 const SNAPSHOT_RESTORE_SECONDS: f64 = 180.0;
 
-fn find<'w>(world: &'w World, id: &str) -> Result<&'w Instance, Refusal> {
+fn find<'w>(world: &'w World, id: &str) -> Result<&'w Rendered<Instance>, Refusal> {
     found(&world.instances, Kind::Vm, id)
 }
 
@@ -41,15 +41,25 @@ fn label(instance: &Instance) -> String {
 
 fn reply(world: &World, id: &str) -> Outcome {
     let instance = find(world, id)?;
-    Ok(Reply::ok(
-        InstanceView::of(world, instance),
-        tier(&instance.region),
-    ))
+    // An instance is about half a kilobyte as JSON.
+    let mut envelope = Reply::envelope_for(640);
+    write_instance(world, instance, &mut envelope);
+    Ok(Reply::written(envelope, None, tier(&instance.region)))
+}
+
+/// A list of instances, each written from the text kept with it.
+pub fn list_instances<'w>(
+    world: &'w World,
+    instances: impl Iterator<Item = &'w Rendered<Instance>>,
+    req: &Req,
+) -> Outcome {
+    let view = |i: &'w Rendered<Instance>| InstanceView::of(world, i);
+    let write = |i, out: &mut Vec<u8>| write_instance(world, i, out);
+    super::list_written(instances, view, write, req, "advanced")
 }
 
 pub fn list(world: &World, req: &Req) -> Outcome {
-    let view = |i| InstanceView::of(world, i);
-    super::list_of(world.instances.values(), view, req, "advanced")
+    list_instances(world, world.instances.values(), req)
 }
 
 pub fn get(world: &World, req: &Req) -> Outcome {
@@ -58,8 +68,7 @@ pub fn get(world: &World, req: &Req) -> Outcome {
 
 pub fn snapshot_eligible(world: &World, req: &Req) -> Outcome {
     let active = world.instances.values().filter(|i| i.status == "ACTIVE");
-    let view = |i| InstanceView::of(world, i);
-    super::list_of(active, view, req, "advanced")
+    list_instances(world, active, req)
 }
 
 pub fn hibernated_count(world: &World, _req: &Req) -> Outcome {
@@ -347,7 +356,7 @@ fn transition(world: &mut World, id: &str, via: &str, to: Option<&str>, seconds:
 fn require(world: &World, id: &str, op: OpId) -> Result<Instance, Refusal> {
     let instance = find(world, id)?;
     super::require_state(instance, op)?;
-    Ok(instance.clone())
+    Ok(Instance::clone(instance))
 }
 
 /// Move an instance along its lifecycle entry for `op`.

@@ -9,7 +9,7 @@ mod security_rule;
 mod storage;
 mod views;
 
-use super::reply::{FieldErrors, Pagination, Refusal, Reply};
+use super::reply::{write_json, FieldErrors, Pagination, Refusal, Reply};
 use super::world::World;
 use crate::api::{Kind, Op, OpId};
 use serde_json::{Map, Value};
@@ -314,6 +314,24 @@ pub fn list_of<T: Copy, V: serde::Serialize>(
     req: &Req,
     tier: &'static str,
 ) -> Outcome {
+    list_written(
+        items,
+        &view,
+        |item, out| write_json(out, &view(item)),
+        req,
+        tier,
+    )
+}
+
+/// [`list_of`], the page's objects written by `write` as `view` shows them (from text kept
+/// with each object, for instances: see [`views::write_instance`]).
+pub fn list_written<T: Copy, V: serde::Serialize>(
+    items: impl Iterator<Item = T>,
+    view: impl Fn(T) -> V,
+    write: impl Fn(T, &mut Vec<u8>),
+    req: &Req,
+    tier: &'static str,
+) -> Outcome {
     let filters: Vec<&(String, String)> = req
         .query
         .iter()
@@ -321,8 +339,21 @@ pub fn list_of<T: Copy, V: serde::Serialize>(
         .collect();
     let page = |total: usize, objects: &mut dyn Iterator<Item = T>| -> Outcome {
         let (start, len, pagination) = window(total, req)?;
-        let shown: Vec<V> = objects.skip(start).take(len).map(&view).collect();
-        Ok(Reply::list(&shown, pagination, tier))
+        let mut envelope = Reply::envelope_for(0);
+        envelope.push(b'[');
+        for (n, object) in objects.skip(start).take(len).enumerate() {
+            if n == 0 {
+                // The first object tells what the page will take: one allocation, no regrowth.
+                let before = envelope.len();
+                write(object, &mut envelope);
+                envelope.reserve((envelope.len() - before + 1) * (len - 1) + 1);
+            } else {
+                envelope.push(b',');
+                write(object, &mut envelope);
+            }
+        }
+        envelope.push(b']');
+        Ok(Reply::written(envelope, pagination, tier))
     };
     if !filters.is_empty() {
         let wanted = |item: &T| {

@@ -1,7 +1,7 @@
 //! Firewalls and their rules.
 
 use super::security_rule::{check_rule, PROTOCOLS};
-use super::views::{FirewallView, InstanceView};
+use super::views::FirewallView;
 use super::{found, found_mut, list_of, missing, Outcome, Req};
 use crate::api::Kind;
 use crate::sim::reply::{FieldErrors, Refusal, Reply};
@@ -166,7 +166,7 @@ pub fn available_instances(world: &World, req: &Req) -> Outcome {
         .instances
         .values()
         .filter(|i| attachable(fw, i) && !fw.instance_ids.contains(&i.id));
-    list_of(items, |i| InstanceView::of(world, i), req, "advanced")
+    super::instances::list_instances(world, items, req)
 }
 
 /// The instances named by `instance_ids` (at least one), for attach and detach.

@@ -8,12 +8,28 @@
 //! exactly as its get route does.
 
 use super::account::round4;
-use crate::sim::world::{tier, Firewall, Image, Instance, Snapshot, Volume, World, SNAPSHOT_RATE};
+use crate::sim::reply::write_json;
+use crate::sim::world::{
+    tier, Firewall, Image, Instance, Rendered, Snapshot, Volume, World, SNAPSHOT_RATE,
+};
 use serde::Serialize;
 use serde_json::Value;
 
+/// An instance as the API shows it: first what follows from the instance alone, which a list
+/// writes once and keeps with it until it changes ([`Rendered`]), then what the clock and the
+/// rest of the world decide, written on every answer. One field order, one description:
+/// [`write_instance`] writes exactly the bytes this view serialises to.
 #[derive(Serialize)]
 pub struct InstanceView<'a> {
+    #[serde(flatten)]
+    own: InstanceOwn<'a>,
+    #[serde(flatten)]
+    derived: InstanceDerived<'a>,
+}
+
+/// An instance's fields that change only when the instance does.
+#[derive(Serialize)]
+struct InstanceOwn<'a> {
     id: &'a str,
     name: &'a str,
     status: &'a str,
@@ -36,6 +52,11 @@ pub struct InstanceView<'a> {
     source_snapshot_id: Option<&'a str>,
     created_at: &'a str,
     updated_at: &'a str,
+}
+
+/// An instance's fields read at the clock, or from other objects (its volumes' cost).
+#[derive(Serialize)]
+struct InstanceDerived<'a> {
     billed_minutes: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
@@ -46,6 +67,15 @@ pub struct InstanceView<'a> {
 impl<'a> InstanceView<'a> {
     pub fn of(world: &World, instance: &'a Instance) -> InstanceView<'a> {
         InstanceView {
+            own: InstanceOwn::of(instance),
+            derived: InstanceDerived::of(world, instance),
+        }
+    }
+}
+
+impl<'a> InstanceOwn<'a> {
+    fn of(instance: &'a Instance) -> InstanceOwn<'a> {
+        InstanceOwn {
             id: &instance.id,
             name: &instance.name,
             status: &instance.status,
@@ -67,6 +97,13 @@ impl<'a> InstanceView<'a> {
             source_snapshot_id: instance.source_snapshot_id.as_deref(),
             created_at: &instance.created_at,
             updated_at: &instance.updated_at,
+        }
+    }
+}
+
+impl<'a> InstanceDerived<'a> {
+    fn of(world: &World, instance: &'a Instance) -> InstanceDerived<'a> {
+        InstanceDerived {
             // Billing's own reading: minutes not yet settled count (reads never settle).
             billed_minutes: instance.billed_minutes_at(world.clock),
             error: instance.error.as_deref(),
@@ -74,6 +111,23 @@ impl<'a> InstanceView<'a> {
             hourly_cost: round4(instance.full_hourly_cost(world)),
         }
     }
+}
+
+/// Append `instance` as [`InstanceView`] shows it: its own fields from the text kept with it
+/// (written the first time since it last changed), then the derived ones, written now.
+pub fn write_instance(world: &World, instance: &Rendered<Instance>, out: &mut Vec<u8>) {
+    let own = instance.text(|instance| {
+        let mut text = Vec::with_capacity(512);
+        write_json(&mut text, &InstanceOwn::of(instance));
+        // Left open: the derived fields continue the object.
+        text.pop();
+        text
+    });
+    out.extend_from_slice(own);
+    let opening = out.len();
+    write_json(out, &InstanceDerived::of(world, instance));
+    // Its own opening brace becomes the comma after the instance's last own field.
+    out[opening] = b',';
 }
 
 #[derive(Serialize)]
@@ -207,3 +261,84 @@ impl<'a> ImageView<'a> {
 }
 
 // SSH keys and startup scripts keep no bookkeeping: the world's own structs are their views.
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::world::{Instance, Volume};
+
+    fn view_bytes(world: &World, id: &str) -> Vec<u8> {
+        serde_json::to_vec(&InstanceView::of(world, &world.instances[id])).unwrap()
+    }
+
+    fn kept_bytes(world: &World, id: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_instance(world, &world.instances[id], &mut out);
+        out
+    }
+
+    /// The kept text is the view's bytes however the instance, the clock or its volumes change,
+    /// and whichever optional fields it shows.
+    #[test]
+    fn an_instance_written_from_its_kept_text_reads_exactly_as_its_view() {
+        let mut world = World::seeded(7, 1_000_000.0);
+        let id = world.new_instance_id(false);
+        let now = world.timestamp();
+        let mut instance = Instance::starting(
+            id.clone(),
+            "needs \"escaping\" \\ é \u{1}".into(),
+            "ACTIVE",
+            "FINLAND-1",
+            "H100-SXM5-80GB",
+            2,
+            "10.0.0.2".into(),
+            now,
+            1_000_000.0,
+        );
+        instance.pending = None;
+        world.add_instance(instance);
+        let same = |world: &World| {
+            let kept = kept_bytes(world, &id);
+            assert_eq!(
+                String::from_utf8_lossy(&kept),
+                String::from_utf8_lossy(&view_bytes(world, &id))
+            );
+            serde_json::from_slice::<Value>(&kept).unwrap()
+        };
+        let first = same(&world);
+        assert_eq!(first["billed_minutes"], 0);
+        assert!(first.get("error").is_none() && first.get("cloud_init").is_none());
+
+        // The clock moves: the kept text stays, the billed minutes follow the clock.
+        world.tick(1_000_000.0 + 600.0);
+        assert_eq!(same(&world)["billed_minutes"], 10);
+
+        // The instance changes: its text is written again.
+        world.change_instance(&id, |i| {
+            i.status = "ERROR".into();
+            i.error = Some("GPU fell off the bus".into());
+            i.cloud_init = Some("#cloud-config".into());
+            i.public_ip = Some("203.0.113.9".into());
+        });
+        let changed = same(&world);
+        assert_eq!(changed["status"], "ERROR");
+        assert_eq!(changed["error"], "GPU fell off the bus");
+        assert_eq!(changed["cloud_init"], "#cloud-config");
+        world.instances.get_mut(&id).unwrap().name = "renamed".into();
+        assert_eq!(same(&world)["name"], "renamed");
+
+        // A volume of its changes size: the instance's cost follows, its own text unchanged.
+        let volume: Volume = serde_json::from_value(serde_json::json!({
+            "id": "vol-1", "name": "data", "region": "FINLAND-1", "size_gb": 100,
+            "type": "NVMe", "bootable": false, "os_image_id": null, "status": "in-use",
+            "instance_id": id, "created_at": "2026-01-01T00:00:00Z", "total_cost": 0.0
+        }))
+        .unwrap();
+        world.add_volume(volume);
+        world.instances.get_mut(&id).unwrap().volume_ids = vec!["vol-1".into()];
+        let before = same(&world)["hourly_cost"].as_f64().unwrap();
+        world.change_volume("vol-1", |v| v.size_gb = 1000);
+        let after = same(&world)["hourly_cost"].as_f64().unwrap();
+        assert!(after > before, "{after} > {before}");
+    }
+}
