@@ -819,6 +819,12 @@ pub struct World {
     /// methods that keep it ([`World::change_instance`] and its kin).
     #[serde(skip)]
     meter: Meter<Target>,
+    /// How many instances bear each (name, region), so that deploy and restore refuse a name
+    /// in use without walking every instance. Kept by [`World::add_instance`] and
+    /// [`World::remove_instance`] (no operation renames an instance or moves it), rebuilt
+    /// with the queue.
+    #[serde(skip)]
+    names: BTreeMap<(String, String), usize>,
 }
 
 /// A due instant, ordered (simulated seconds are finite).
@@ -893,6 +899,7 @@ impl World {
             rng_state: seed ^ 0x9E37_79B9_7F4A_7C15,
             due: BTreeSet::new(),
             indexed: false,
+            names: BTreeMap::new(),
             meter: Meter::default(),
         };
         let id = world.new_id("key-");
@@ -1001,7 +1008,29 @@ impl World {
 
     /// Add a new instance, queueing its transition and billing it from now.
     pub fn add_instance(&mut self, instance: Instance) {
+        let key = (instance.name.clone(), instance.region.clone());
+        *self.names.entry(key).or_default() += 1;
         self.add_billed(instance);
+    }
+
+    /// Whether an instance is named `name`, in `region` or, for `None`, anywhere. O(log n).
+    pub fn instance_named(&self, name: &str, region: Option<&str>) -> bool {
+        if !self.indexed {
+            // A world changed directly and not yet reindexed: its names are only in the objects.
+            return self
+                .instances
+                .values()
+                .any(|i| i.name == name && region.is_none_or(|r| i.region == r));
+        }
+        let from = (name.to_string(), region.unwrap_or_default().to_string());
+        match region {
+            Some(_) => self.names.contains_key(&from),
+            None => self
+                .names
+                .range(from..)
+                .next()
+                .is_some_and(|((named, _), _)| named == name),
+        }
     }
 
     /// Add a new volume, billed from now.
@@ -1028,7 +1057,15 @@ impl World {
 
     /// Take an instance out of the world, billed up to now.
     pub fn remove_instance(&mut self, id: &str) -> Option<Instance> {
-        self.remove_billed(id)
+        let instance: Instance = self.remove_billed(id)?;
+        let key = (instance.name.clone(), instance.region.clone());
+        if let Some(count) = self.names.get_mut(&key) {
+            *count -= 1;
+            if *count == 0 {
+                self.names.remove(&key);
+            }
+        }
+        Some(instance)
     }
 
     /// Change a volume in a way that may change what it costs (its size or type): see
@@ -1238,6 +1275,13 @@ impl World {
     /// object's own stamp says how far its figures are settled).
     fn rebuild_index(&mut self) {
         let mut due = BTreeSet::new();
+        self.names.clear();
+        for i in self.instances.values() {
+            *self
+                .names
+                .entry((i.name.clone(), i.region.clone()))
+                .or_default() += 1;
+        }
         for (id, i) in &self.instances {
             if let Some(p) = &i.pending {
                 due.insert((Due(p.due), Target::Instance(id.clone())));
@@ -1402,6 +1446,55 @@ mod tests {
         assert_eq!(world.instances[&id].billed_minutes, 10);
         let expected = (2.49 + 100.0 * OS_VOLUME_RATE) / 6.0;
         assert!((before - world.balance - expected).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_name_in_use_is_found_without_walking_the_instances_and_freed_with_its_instance() {
+        let mut world = World::seeded(3, 1_000.0);
+        world.run_due(1_000.0);
+        let deploy = |world: &mut World, name: &str, region: &str| {
+            let id = world.new_instance_id(false);
+            let now = world.timestamp();
+            let vm = Instance::starting(
+                id.clone(),
+                name.into(),
+                "CREATING",
+                region,
+                "H100-SXM5-80GB",
+                1,
+                "10.0.0.2".into(),
+                now,
+                2_000.0,
+            );
+            world.add_instance(vm);
+            id
+        };
+        let first = deploy(&mut world, "trainer", "FINLAND-1");
+        let second = deploy(&mut world, "trainer", "FINLAND-1");
+        assert!(world.instance_named("trainer", Some("FINLAND-1")));
+        assert!(world.instance_named("trainer", None));
+        assert!(!world.instance_named("trainer", Some("FINLAND-2")));
+        assert!(
+            !world.instance_named("train", None),
+            "a prefix is not the name"
+        );
+        assert!(!world.instance_named("trainers", None));
+        world.remove_instance(&first);
+        assert!(
+            world.instance_named("trainer", None),
+            "one instance still bears it"
+        );
+        world.remove_instance(&second);
+        assert!(!world.instance_named("trainer", None));
+
+        // A direct change (a test, a loaded file) is read from the objects until reindexed.
+        let third = deploy(&mut world, "other", "ICELAND-1");
+        world.reindex_later();
+        world.instances.get_mut(&third).unwrap().name = "renamed".into();
+        assert!(world.instance_named("renamed", Some("ICELAND-1")));
+        world.run_due(1_001.0);
+        assert!(world.instance_named("renamed", None));
+        assert!(!world.instance_named("other", None));
     }
 
     #[test]

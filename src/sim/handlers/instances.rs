@@ -194,11 +194,7 @@ pub fn deploy(world: &mut World, req: &Req) -> Outcome {
     );
     let region_tier = tier(&region);
     if let Some(n) = &name {
-        if world
-            .instances
-            .values()
-            .any(|i| &i.name == n && i.region == region)
-        {
+        if world.instance_named(n, Some(&region)) {
             return Err(Refusal::conflict(format!(
                 "An instance named {n:?} already exists in {region}"
             ))
@@ -552,7 +548,7 @@ pub fn restore_snapshot(world: &mut World, req: &Req) -> Outcome {
         ))
         .in_tier(region_tier));
     }
-    if world.instances.values().any(|i| i.name == name) {
+    if world.instance_named(&name, None) {
         return Err(
             Refusal::conflict(format!("An instance named {name:?} already exists"))
                 .in_tier(region_tier),
