@@ -1416,25 +1416,40 @@ pub fn format_time(epoch_seconds: f64) -> String {
 }
 
 #[cfg(test)]
+impl World {
+    /// A new instance of one H100, named `name`, `status` until `due` (not yet added): tests.
+    pub(crate) fn test_instance(
+        &mut self,
+        name: &str,
+        status: &str,
+        region: &str,
+        due: f64,
+    ) -> Instance {
+        let id = self.new_instance_id(false);
+        let now = self.timestamp();
+        Instance::starting(
+            id,
+            name.into(),
+            status,
+            region,
+            "H100-SXM5-80GB",
+            1,
+            "10.0.0.2".into(),
+            now,
+            due,
+        )
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn ticking_applies_transitions_in_order_and_bills_active_minutes() {
         let mut world = World::seeded(1, 1_000_000.0);
-        let id = world.new_instance_id(false);
-        let now = world.timestamp();
-        let mut instance = Instance::starting(
-            id.clone(),
-            "t".into(),
-            "CREATING",
-            "FINLAND-1",
-            "H100-SXM5-80GB",
-            1,
-            "10.0.0.2".into(),
-            now,
-            1_000_120.0,
-        );
+        let mut instance = world.test_instance("t", "CREATING", "FINLAND-1", 1_000_120.0);
+        let id = instance.id.clone();
         instance.os_volume_size_gb = 100;
         world.instances.insert(id.clone(), instance.into());
         let before = world.balance;
@@ -1453,19 +1468,8 @@ mod tests {
         let mut world = World::seeded(3, 1_000.0);
         world.run_due(1_000.0);
         let deploy = |world: &mut World, name: &str, region: &str| {
-            let id = world.new_instance_id(false);
-            let now = world.timestamp();
-            let vm = Instance::starting(
-                id.clone(),
-                name.into(),
-                "CREATING",
-                region,
-                "H100-SXM5-80GB",
-                1,
-                "10.0.0.2".into(),
-                now,
-                2_000.0,
-            );
+            let vm = world.test_instance(name, "CREATING", region, 2_000.0);
+            let id = vm.id.clone();
             world.add_instance(vm);
             id
         };
@@ -1502,19 +1506,8 @@ mod tests {
         let mut world = World::seeded(2, 1_000.0);
         let mut ids = Vec::new();
         for _ in 0..2 {
-            let id = world.new_instance_id(false);
-            let now = world.timestamp();
-            let vm = Instance::starting(
-                id.clone(),
-                "t".into(),
-                "CREATING",
-                "FINLAND-1",
-                "H100-SXM5-80GB",
-                1,
-                "10.0.0.2".into(),
-                now,
-                1_100.0,
-            );
+            let vm = world.test_instance("t", "CREATING", "FINLAND-1", 1_100.0);
+            let id = vm.id.clone();
             world.add_instance(vm);
             ids.push(id);
         }
@@ -1571,19 +1564,8 @@ mod tests {
     #[test]
     fn a_rate_changed_behind_the_worlds_back_is_caught_and_one_changed_through_it_is_billed() {
         let mut world = World::seeded(4, 1_780_000_000.0);
-        let id = world.new_instance_id(false);
-        let now = world.timestamp();
-        let mut vm = Instance::starting(
-            id.clone(),
-            "t".into(),
-            "ACTIVE",
-            "FINLAND-1",
-            "H100-SXM5-80GB",
-            1,
-            "10.0.0.2".into(),
-            now,
-            f64::INFINITY,
-        );
+        let mut vm = world.test_instance("t", "ACTIVE", "FINLAND-1", f64::INFINITY);
+        let id = vm.id.clone();
         vm.pending = None;
         world.add_instance(vm);
         world.run_due(world.clock + 90.0);

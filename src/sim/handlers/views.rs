@@ -265,7 +265,7 @@ impl<'a> ImageView<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::world::{Instance, Volume};
+    use crate::sim::world::Volume;
 
     fn view_bytes(world: &World, id: &str) -> Vec<u8> {
         serde_json::to_vec(&InstanceView::of(world, &world.instances[id])).unwrap()
@@ -282,19 +282,9 @@ mod tests {
     #[test]
     fn an_instance_written_from_its_kept_text_reads_exactly_as_its_view() {
         let mut world = World::seeded(7, 1_000_000.0);
-        let id = world.new_instance_id(false);
-        let now = world.timestamp();
-        let mut instance = Instance::starting(
-            id.clone(),
-            "needs \"escaping\" \\ é \u{1}".into(),
-            "ACTIVE",
-            "FINLAND-1",
-            "H100-SXM5-80GB",
-            2,
-            "10.0.0.2".into(),
-            now,
-            1_000_000.0,
-        );
+        let name = "needs \"escaping\" \\ é \u{1}";
+        let mut instance = world.test_instance(name, "ACTIVE", "FINLAND-1", 1_000_000.0);
+        let id = instance.id.clone();
         instance.pending = None;
         world.add_instance(instance);
         let same = |world: &World| {
