@@ -825,6 +825,12 @@ pub struct World {
     /// with the queue.
     #[serde(skip)]
     names: BTreeMap<(String, String), usize>,
+    /// (snapshot, instance) for every restore that may still be reading its snapshot, so that
+    /// deleting a snapshot finds its readers without walking every instance. Added by
+    /// [`World::add_instance`] (the only place a restore begins), dropped when the restore
+    /// ends; each entry is checked against the instance when read. Rebuilt with the queue.
+    #[serde(skip)]
+    restores: BTreeSet<(String, String)>,
 }
 
 /// A due instant, ordered (simulated seconds are finite).
@@ -900,6 +906,7 @@ impl World {
             due: BTreeSet::new(),
             indexed: false,
             names: BTreeMap::new(),
+            restores: BTreeSet::new(),
             meter: Meter::default(),
         };
         let id = world.new_id("key-");
@@ -1010,7 +1017,41 @@ impl World {
     pub fn add_instance(&mut self, instance: Instance) {
         let key = (instance.name.clone(), instance.region.clone());
         *self.names.entry(key).or_default() += 1;
+        if let Some(snapshot) = &instance.restoring_from {
+            self.restores
+                .insert((snapshot.clone(), instance.id.clone()));
+        }
         self.add_billed(instance);
+    }
+
+    /// The instances still restoring from `snapshot`, which is going: their ids, and the
+    /// snapshot leaves the index of restores. O(log n + its restores).
+    pub fn take_restores_of(&mut self, snapshot: &str) -> Vec<String> {
+        let reads = |i: &Instance| i.restoring_from.as_deref() == Some(snapshot);
+        if !self.indexed {
+            // A world changed directly and not yet reindexed: only the objects know.
+            return self
+                .instances
+                .values()
+                .filter(|i| reads(i))
+                .map(|i| i.id.clone())
+                .collect();
+        }
+        let from = (snapshot.to_string(), String::new());
+        let entries: Vec<(String, String)> = self
+            .restores
+            .range(from..)
+            .take_while(|(of, _)| of == snapshot)
+            .cloned()
+            .collect();
+        let mut readers = Vec::new();
+        for entry in entries {
+            if self.instances.get(&entry.1).is_some_and(|i| reads(i)) {
+                readers.push(entry.1.clone());
+            }
+            self.restores.remove(&entry);
+        }
+        readers
     }
 
     /// Whether an instance is named `name`, in `region` or, for `None`, anywhere. O(log n).
@@ -1058,6 +1099,10 @@ impl World {
     /// Take an instance out of the world, billed up to now.
     pub fn remove_instance(&mut self, id: &str) -> Option<Instance> {
         let instance: Instance = self.remove_billed(id)?;
+        if let Some(snapshot) = &instance.restoring_from {
+            self.restores
+                .remove(&(snapshot.clone(), instance.id.clone()));
+        }
         let key = (instance.name.clone(), instance.region.clone());
         if let Some(count) = self.names.get_mut(&key) {
             *count -= 1;
@@ -1276,11 +1321,15 @@ impl World {
     fn rebuild_index(&mut self) {
         let mut due = BTreeSet::new();
         self.names.clear();
+        self.restores.clear();
         for i in self.instances.values() {
             *self
                 .names
                 .entry((i.name.clone(), i.region.clone()))
                 .or_default() += 1;
+            if let Some(snapshot) = &i.restoring_from {
+                self.restores.insert((snapshot.clone(), i.id.clone()));
+            }
         }
         for (id, i) in &self.instances {
             if let Some(p) = &i.pending {
@@ -1336,11 +1385,14 @@ impl World {
                 // The old status's rate ran until now.
                 match pending.to {
                     Some(status) => {
-                        self.change_instance(&id, |instance| {
+                        let restored = self.change_instance(&id, |instance| {
                             instance.status = status;
                             instance.updated_at = stamp;
-                            instance.restoring_from = None;
+                            instance.restoring_from.take()
                         });
+                        if let Some(Some(snapshot)) = restored {
+                            self.restores.remove(&(snapshot, id.clone()));
+                        }
                     }
                     None => {
                         if let Some(gone) = self.remove_instance(&id) {
@@ -1499,6 +1551,42 @@ mod tests {
         world.run_due(1_001.0);
         assert!(world.instance_named("renamed", None));
         assert!(!world.instance_named("other", None));
+    }
+
+    #[test]
+    fn a_deleted_snapshot_finds_the_restores_still_reading_it_and_only_those() {
+        let mut world = World::seeded(5, 1_000.0);
+        world.run_due(1_000.0);
+        let restore = |world: &mut World, snapshot: &str, due: f64| {
+            let mut vm = world.test_instance("copy", "RESTORING", "FINLAND-1", due);
+            vm.restoring_from = Some(snapshot.into());
+            let id = vm.id.clone();
+            world.add_instance(vm);
+            id
+        };
+        let finishing = restore(&mut world, "snap-a", 1_100.0);
+        let reading = restore(&mut world, "snap-a", 5_000.0);
+        let removed = restore(&mut world, "snap-a", 5_000.0);
+        let other = restore(&mut world, "snap-b", 5_000.0);
+        world.run_due(1_200.0);
+        assert_eq!(world.instances[&finishing].status, "ACTIVE");
+        world.remove_instance(&removed);
+        assert_eq!(world.take_restores_of("snap-a"), vec![reading.clone()]);
+        assert_eq!(
+            world.take_restores_of("snap-a"),
+            Vec::<String>::new(),
+            "taken once"
+        );
+        assert_eq!(
+            world.take_restores_of("snap"),
+            Vec::<String>::new(),
+            "a prefix is not the id"
+        );
+        // A world changed directly is read from its objects, then reindexed from them.
+        world.reindex_later();
+        assert_eq!(world.take_restores_of("snap-b"), vec![other.clone()]);
+        world.run_due(1_201.0);
+        assert_eq!(world.take_restores_of("snap-b"), vec![other]);
     }
 
     #[test]

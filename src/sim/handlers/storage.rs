@@ -390,12 +390,7 @@ pub fn delete_snapshot(world: &mut World, req: &Req) -> Outcome {
 /// reference's "Snapshot Deleted During Restore" and gives its GPUs back. See `api::choices`.
 fn fail_restores_of(world: &mut World, snapshot_id: &str, snapshot_name: &str) -> Vec<String> {
     use crate::api::choices::SNAPSHOT_DELETED_DURING_RESTORE;
-    let readers: Vec<String> = world
-        .instances
-        .values()
-        .filter(|i| i.restoring_from.as_deref() == Some(snapshot_id))
-        .map(|i| i.id.clone())
-        .collect();
+    let readers = world.take_restores_of(snapshot_id);
     let now = world.timestamp();
     let mut released = Vec::new();
     for id in &readers {
