@@ -819,18 +819,32 @@ pub struct World {
     /// methods that keep it ([`World::change_instance`] and its kin).
     #[serde(skip)]
     meter: Meter<Target>,
-    /// How many instances bear each (name, region), so that deploy and restore refuse a name
-    /// in use without walking every instance. Kept by [`World::add_instance`] and
-    /// [`World::remove_instance`] (no operation renames an instance or moves it), rebuilt
-    /// with the queue.
+    /// What deploy, restore and snapshot delete look up without walking every instance.
     #[serde(skip)]
+    lookups: Lookups,
+}
+
+/// Lookups derived from the instances, kept by [`World::add_instance`] and
+/// [`World::remove_instance`] and rebuilt with the queue. A copy of the world (a save, a
+/// test's view of it) starts without them and reads its objects instead: copying them would
+/// cost every save an allocation per instance.
+#[derive(Debug, Default)]
+struct Lookups {
+    /// Whether they were built from this world's objects.
+    built: bool,
+    /// How many instances bear each (name, region), for deploy and restore (no operation
+    /// renames an instance or moves it).
     names: BTreeMap<(String, String), usize>,
-    /// (snapshot, instance) for every restore that may still be reading its snapshot, so that
-    /// deleting a snapshot finds its readers without walking every instance. Added by
-    /// [`World::add_instance`] (the only place a restore begins), dropped when the restore
-    /// ends; each entry is checked against the instance when read. Rebuilt with the queue.
-    #[serde(skip)]
+    /// (snapshot, instance) for every restore that may still be reading its snapshot: added
+    /// when the instance is (the only place a restore begins), dropped when the restore ends;
+    /// each entry is checked against its instance when read.
     restores: BTreeSet<(String, String)>,
+}
+
+impl Clone for Lookups {
+    fn clone(&self) -> Lookups {
+        Lookups::default()
+    }
 }
 
 /// A due instant, ordered (simulated seconds are finite).
@@ -905,8 +919,7 @@ impl World {
             rng_state: seed ^ 0x9E37_79B9_7F4A_7C15,
             due: BTreeSet::new(),
             indexed: false,
-            names: BTreeMap::new(),
-            restores: BTreeSet::new(),
+            lookups: Lookups::default(),
             meter: Meter::default(),
         };
         let id = world.new_id("key-");
@@ -1016,9 +1029,10 @@ impl World {
     /// Add a new instance, queueing its transition and billing it from now.
     pub fn add_instance(&mut self, instance: Instance) {
         let key = (instance.name.clone(), instance.region.clone());
-        *self.names.entry(key).or_default() += 1;
+        *self.lookups.names.entry(key).or_default() += 1;
         if let Some(snapshot) = &instance.restoring_from {
-            self.restores
+            self.lookups
+                .restores
                 .insert((snapshot.clone(), instance.id.clone()));
         }
         self.add_billed(instance);
@@ -1028,8 +1042,8 @@ impl World {
     /// snapshot leaves the index of restores. O(log n + its restores).
     pub fn take_restores_of(&mut self, snapshot: &str) -> Vec<String> {
         let reads = |i: &Instance| i.restoring_from.as_deref() == Some(snapshot);
-        if !self.indexed {
-            // A world changed directly and not yet reindexed: only the objects know.
+        if !self.lookups_built() {
+            // A world changed directly and not yet reindexed, or a copy: only the objects know.
             return self
                 .instances
                 .values()
@@ -1039,6 +1053,7 @@ impl World {
         }
         let from = (snapshot.to_string(), String::new());
         let entries: Vec<(String, String)> = self
+            .lookups
             .restores
             .range(from..)
             .take_while(|(of, _)| of == snapshot)
@@ -1049,15 +1064,20 @@ impl World {
             if self.instances.get(&entry.1).is_some_and(|i| reads(i)) {
                 readers.push(entry.1.clone());
             }
-            self.restores.remove(&entry);
+            self.lookups.restores.remove(&entry);
         }
         readers
     }
 
+    /// Whether the lookups hold what the objects say.
+    fn lookups_built(&self) -> bool {
+        self.indexed && self.lookups.built
+    }
+
     /// Whether an instance is named `name`, in `region` or, for `None`, anywhere. O(log n).
     pub fn instance_named(&self, name: &str, region: Option<&str>) -> bool {
-        if !self.indexed {
-            // A world changed directly and not yet reindexed: its names are only in the objects.
+        if !self.lookups_built() {
+            // A world changed directly and not yet reindexed, or a copy: only the objects know.
             return self
                 .instances
                 .values()
@@ -1065,8 +1085,9 @@ impl World {
         }
         let from = (name.to_string(), region.unwrap_or_default().to_string());
         match region {
-            Some(_) => self.names.contains_key(&from),
+            Some(_) => self.lookups.names.contains_key(&from),
             None => self
+                .lookups
                 .names
                 .range(from..)
                 .next()
@@ -1100,14 +1121,15 @@ impl World {
     pub fn remove_instance(&mut self, id: &str) -> Option<Instance> {
         let instance: Instance = self.remove_billed(id)?;
         if let Some(snapshot) = &instance.restoring_from {
-            self.restores
+            self.lookups
+                .restores
                 .remove(&(snapshot.clone(), instance.id.clone()));
         }
         let key = (instance.name.clone(), instance.region.clone());
-        if let Some(count) = self.names.get_mut(&key) {
+        if let Some(count) = self.lookups.names.get_mut(&key) {
             *count -= 1;
             if *count == 0 {
-                self.names.remove(&key);
+                self.lookups.names.remove(&key);
             }
         }
         Some(instance)
@@ -1320,17 +1342,18 @@ impl World {
     /// object's own stamp says how far its figures are settled).
     fn rebuild_index(&mut self) {
         let mut due = BTreeSet::new();
-        self.names.clear();
-        self.restores.clear();
+        let mut lookups = Lookups {
+            built: true,
+            ..Lookups::default()
+        };
         for i in self.instances.values() {
-            *self
-                .names
-                .entry((i.name.clone(), i.region.clone()))
-                .or_default() += 1;
+            let name = (i.name.clone(), i.region.clone());
+            *lookups.names.entry(name).or_default() += 1;
             if let Some(snapshot) = &i.restoring_from {
-                self.restores.insert((snapshot.clone(), i.id.clone()));
+                lookups.restores.insert((snapshot.clone(), i.id.clone()));
             }
         }
+        self.lookups = lookups;
         for (id, i) in &self.instances {
             if let Some(p) = &i.pending {
                 due.insert((Due(p.due), Target::Instance(id.clone())));
@@ -1391,7 +1414,7 @@ impl World {
                             instance.restoring_from.take()
                         });
                         if let Some(Some(snapshot)) = restored {
-                            self.restores.remove(&(snapshot, id.clone()));
+                            self.lookups.restores.remove(&(snapshot, id.clone()));
                         }
                     }
                     None => {
@@ -1535,6 +1558,12 @@ mod tests {
             "a prefix is not the name"
         );
         assert!(!world.instance_named("trainers", None));
+        let copy = world.clone();
+        assert!(
+            copy.instance_named("trainer", Some("FINLAND-1")),
+            "a copy reads its objects"
+        );
+        assert!(!copy.instance_named("trainer", Some("FINLAND-2")));
         world.remove_instance(&first);
         assert!(
             world.instance_named("trainer", None),
