@@ -8,7 +8,9 @@
 #   SKIP_BUILD=1 benches/compare.sh    measure target/release/barrack (or $BIN) as it is
 #   TARGETS="1 2" benches/compare.sh   only these targets (default: all)
 #   TARGETS=7 SKIP_BUILD=1 benches/compare.sh   issue 18: the simulator at 0 / 1,000 / 10,000
-#                                      instances (needs python3 to write the worlds)
+#                                      instances (needs python3 to write the worlds); the three
+#                                      worlds serve together and are measured in turn, ROUNDS7
+#                                      rounds (default 3), each figure the median of its rounds
 #   TARGETS=8 SKIP_BUILD=1 benches/compare.sh   issue 18: a fleet of 1,000 end to end at 50 ms
 #                                      latency, default --parallel vs --parallel 1 (minutes)
 #   TARGETS=7d SKIP_BUILD=1 BIN=… benches/compare.sh   issue 18: a 10,000-instance world with
