@@ -540,47 +540,25 @@ impl<T> Held<T> for Rendered<T> {
     }
 }
 
-impl Billed for Instance {
-    type Held = Rendered<Instance>;
-    fn target(id: &str) -> Target {
-        Target::Instance(id.to_string())
+/// Volumes and snapshots are held as themselves.
+impl<T> Held<T> for T {
+    fn object(&mut self) -> &mut T {
+        self
     }
-    fn split(world: &mut World) -> (&mut BTreeMap<String, Self::Held>, &mut Meter<Target>) {
-        (&mut world.instances, &mut world.meter)
-    }
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn pending_due(&self) -> Option<f64> {
-        self.pending.as_ref().map(|p| p.due)
-    }
-    fn billed_to_mut(&mut self) -> &mut f64 {
-        &mut self.billed_to
-    }
-    fn settle(&mut self, now: f64) {
-        Instance::settle(self, now);
-    }
-    fn billing(&self) -> Option<Billing> {
-        Instance::billing(self)
+    fn into_object(self) -> T {
+        self
     }
 }
 
-/// Volumes and snapshots bill their storage by the second, the same way.
-macro_rules! billed_storage {
-    ($ty:ident, $objects:ident, $target:ident) => {
-        impl Held<$ty> for $ty {
-            fn object(&mut self) -> &mut $ty {
-                self
-            }
-            fn into_object(self) -> $ty {
-                self
-            }
-        }
-
+/// Instances, volumes and snapshots are billed the same way; they differ in how the world's map
+/// holds them and in how each settles and reads its own billing (an instance by the minute at
+/// its status's rate, storage by the second).
+macro_rules! billed {
+    ($ty:ident in $objects:ident, held as $held:ty, settled by $settle:ident, $billing:ident) => {
         impl Billed for $ty {
-            type Held = $ty;
+            type Held = $held;
             fn target(id: &str) -> Target {
-                Target::$target(id.to_string())
+                Target::$ty(id.to_string())
             }
             fn split(world: &mut World) -> (&mut BTreeMap<String, Self::Held>, &mut Meter<Target>) {
                 (&mut world.$objects, &mut world.meter)
@@ -595,17 +573,18 @@ macro_rules! billed_storage {
                 &mut self.billed_to
             }
             fn settle(&mut self, now: f64) {
-                self.settle_storage(now);
+                $ty::$settle(self, now);
             }
             fn billing(&self) -> Option<Billing> {
-                self.storage_billing()
+                $ty::$billing(self)
             }
         }
     };
 }
 
-billed_storage!(Volume, volumes, Volume);
-billed_storage!(Snapshot, snapshots, Snapshot);
+billed!(Instance in instances, held as Rendered<Instance>, settled by settle, billing);
+billed!(Volume in volumes, held as Volume, settled by settle_storage, storage_billing);
+billed!(Snapshot in snapshots, held as Snapshot, settled by settle_storage, storage_billing);
 
 /// A snapshot of an instance's disk, from which instances can be restored and images made.
 /// Its storage is billed continuously at [`SNAPSHOT_RATE`].

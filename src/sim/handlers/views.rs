@@ -317,7 +317,7 @@ mod tests {
         world.instances.get_mut(&id).unwrap().name = "renamed".into();
         assert_eq!(same(&world)["name"], "renamed");
 
-        // A volume of its changes size: the instance's cost follows, its own text unchanged.
+        // One of its volumes changes size: the instance's cost follows, its own text unchanged.
         let volume: Volume = serde_json::from_value(serde_json::json!({
             "id": "vol-1", "name": "data", "region": "FINLAND-1", "size_gb": 100,
             "type": "NVMe", "bootable": false, "os_image_id": null, "status": "in-use",
